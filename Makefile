@@ -1,0 +1,50 @@
+# Tijori: `make run` starts the whole system, `make test` proves it.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+LOCAL_ENV := set -a && source infra/local.env && set +a
+
+.PHONY: help install infra run test lint unit audit clean
+
+help:
+	@echo "make run    start Tijori (every service, the web client on http://127.0.0.1:8080)"
+	@echo "make test   start MariaDB, Redis, Kafka and an SMTP server, then run every test"
+	@echo "make lint   ruff, mypy and the import contracts"
+	@echo "make unit   the tests that need no server"
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@echo "[make] creating $(VENV) and installing Tijori with its dev tools (pip)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --upgrade pip
+	@$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+infra: install
+	@infra/up.sh
+
+run: infra
+	@$(LOCAL_ENV) && exec $(BIN)/tijori up
+
+lint: install
+	@echo "[make] ruff"
+	@$(BIN)/ruff check src tests
+	@$(BIN)/ruff format --check src tests
+	@echo "[make] mypy"
+	@$(BIN)/mypy
+	@echo "[make] import contracts"
+	@$(BIN)/lint-imports
+
+unit: install
+	@$(BIN)/pytest tests/unit
+
+test: lint infra
+	@$(BIN)/pytest
+
+audit: install
+	@$(LOCAL_ENV) && $(BIN)/tijori audit
+
+clean:
+	rm -rf .tijori .pytest_cache .mypy_cache .ruff_cache

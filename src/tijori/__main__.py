@@ -1,0 +1,7 @@
+"""``python -m tijori`` is the ``tijori`` command."""
+
+import sys
+
+from tijori.cli import main
+
+sys.exit(main())

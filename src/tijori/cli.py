@@ -1,0 +1,125 @@
+"""``tijori``: the command line behind ``make run``, ``make test`` and ``make bench``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from tijori.services import DATABASE_SERVICES, SERVICES
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from tijori.common.logging import configure_logging
+
+    info = SERVICES[args.service]
+    settings = info.settings()
+    configure_logging(service=info.name, level=settings.log_level, fmt=settings.log_format)
+    port = args.port or (settings.gateway_port if info.name == "gateway" else info.port)
+    uvicorn.run(
+        info.app_factory()(settings),
+        host=args.host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from tijori.common.migrations import upgrade
+
+    unknown = set(args.services) - set(DATABASE_SERVICES)
+    if unknown:
+        print(f"no such service: {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    for name in args.services or DATABASE_SERVICES:
+        settings = SERVICES[name].settings()
+        print(f"migrating {name} ...", flush=True)
+        upgrade(name, settings.resolved_database_url)
+    return 0
+
+
+def _topics(_: argparse.Namespace) -> int:
+    from tijori.common.bus import KafkaBus
+    from tijori.common.config import CommonSettings
+
+    settings = CommonSettings()
+    if not settings.kafka_bootstrap:
+        print("TIJORI_KAFKA_BOOTSTRAP is not set: no broker to create topics on", file=sys.stderr)
+        return 2
+    bus = KafkaBus(settings.kafka_bootstrap, prefix=settings.kafka_topic_prefix)
+    made = asyncio.run(bus.create_topics())
+    print(f"topics ready ({len(made)} created)")
+    return 0
+
+
+def _up(_: argparse.Namespace) -> int:
+    from tijori.supervisor import run_all
+
+    return run_all()
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from tijori.audit import run_audit
+
+    report = asyncio.run(run_audit())
+    print(report.render())
+    return 0 if report.clean else 1
+
+
+def _grant_admin(args: argparse.Namespace) -> int:
+    from tijori.users.admin import grant_admin
+
+    if not asyncio.run(grant_admin(args.email)):
+        print(f"no user with e-mail {args.email}", file=sys.stderr)
+        return 1
+    print(f"{args.email} is now an ADMIN")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``tijori`` command and its sub-commands."""
+    parser = argparse.ArgumentParser(prog="tijori", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="run every service, each as its own process")
+    up.set_defaults(func=_up)
+
+    serve = commands.add_parser("serve", help="run one service's HTTP server")
+    serve.add_argument("service", choices=list(SERVICES))
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=None)
+    serve.set_defaults(func=_serve)
+
+    migrate = commands.add_parser("migrate", help="bring service databases up to date")
+    migrate.add_argument(
+        "services", nargs="*", metavar="SERVICE", help=f"any of {', '.join(DATABASE_SERVICES)}"
+    )
+    migrate.set_defaults(func=_migrate)
+
+    topics = commands.add_parser("topics", help="create the Kafka topics of every event type")
+    topics.set_defaults(func=_topics)
+
+    audit = commands.add_parser("audit", help="check that the money adds up; non-zero exit if not")
+    audit.set_defaults(func=_audit)
+
+    grant = commands.add_parser("grant-admin", help="make a user an ADMIN")
+    grant.add_argument("email")
+    grant.set_defaults(func=_grant_admin)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line."""
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

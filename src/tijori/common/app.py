@@ -1,0 +1,201 @@
+"""The service factory: one FastAPI app per service, with the same operational surface.
+
+Every service gets problem+json errors, ``/health``, ``/ready``, ``/metrics`` and
+``/docs``, a database, a cache, and (when Kafka is configured) its outbox relay and
+consumers running beside the HTTP server for the life of the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from prometheus_fastapi_instrumentator import Instrumentator
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from tijori.common.auth import TokenKeys
+from tijori.common.bus import KafkaBus
+from tijori.common.cache import Cache, create_cache
+from tijori.common.config import CommonSettings
+from tijori.common.consumer import IdempotentConsumer
+from tijori.common.db import create_engine, create_sessionmaker, ping
+from tijori.common.errors import install_problem_handlers, problem_response
+from tijori.common.models import OutboxMessageMixin
+from tijori.common.outbox import OutboxRelay
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceRuntime:
+    """Everything a running service holds: its database, cache, bus and background work."""
+
+    name: str
+    settings: CommonSettings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    cache: Cache
+    token_keys: TokenKeys
+    bus: KafkaBus | None = None
+    relay: OutboxRelay | None = None
+    consumers: list[IdempotentConsumer] = field(default_factory=list)
+    workers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    def wake_relay(self) -> None:
+        """Tell the outbox relay that new rows are committed."""
+        if self.relay is not None:
+            self.relay.wake()
+
+
+ServiceSetup = Callable[[ServiceRuntime], None]
+"""Adds a service's consumers and workers to its runtime."""
+
+
+def build_runtime(
+    *,
+    name: str,
+    settings: CommonSettings,
+    database_url: str,
+    outbox_model: type[OutboxMessageMixin] | None,
+) -> ServiceRuntime:
+    """Connect a service to its database, cache and bus (nothing runs yet)."""
+    engine = create_engine(database_url)
+    sessions = create_sessionmaker(engine)
+    runtime = ServiceRuntime(
+        name=name,
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        cache=create_cache(settings.redis_url),
+        token_keys=TokenKeys.from_settings(settings),
+    )
+    if settings.kafka_bootstrap:
+        runtime.bus = KafkaBus(
+            settings.kafka_bootstrap, prefix=settings.kafka_topic_prefix, client_id=f"tijori-{name}"
+        )
+        if outbox_model is not None:
+            runtime.relay = OutboxRelay(
+                sessions=sessions,
+                model=outbox_model,
+                bus=runtime.bus,
+                poll_seconds=settings.outbox_poll_seconds,
+            )
+    return runtime
+
+
+async def _supervised(name: str, work: Callable[[], Awaitable[None]]) -> None:
+    """Run a background loop; a crash is logged loudly and the loop restarted."""
+    while True:
+        try:
+            await work()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("background task %s crashed; restarting in 1s", name)
+            await asyncio.sleep(1)
+
+
+def create_service_app(
+    *,
+    name: str,
+    title: str,
+    description: str,
+    settings: CommonSettings,
+    database_url: str,
+    routers: Sequence[APIRouter],
+    outbox_model: type[OutboxMessageMixin] | None = None,
+    setup: ServiceSetup | None = None,
+) -> FastAPI:
+    """Build the FastAPI app of one service."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = build_runtime(
+            name=name, settings=settings, database_url=database_url, outbox_model=outbox_model
+        )
+        if setup is not None:
+            setup(runtime)
+        app.state.runtime = runtime
+        app.state.token_keys = runtime.token_keys
+        loops: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        if runtime.relay is not None:
+            loops.append(("outbox-relay", runtime.relay.run))
+        loops += [(consumer.name, consumer.run) for consumer in runtime.consumers]
+        loops += [(getattr(work, "__name__", "worker"), work) for work in runtime.workers]
+        tasks = [asyncio.create_task(_supervised(label, work), name=label) for label, work in loops]
+        log.info("%s started with %d background task(s)", name, len(tasks))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await runtime.cache.close()
+            await runtime.engine.dispose()
+
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    install_problem_handlers(app)
+
+    @app.middleware("http")
+    async def correlation_id(request: Request, call_next: Any) -> Response:
+        request_id = request.headers.get("x-request-id") or str(uuid.uuid4())
+        request.state.correlation_id = request_id[:100]
+        response: Response = await call_next(request)
+        response.headers["X-Request-ID"] = request.state.correlation_id
+        return response
+
+    @app.get("/health", tags=["operations"], summary="Liveness")
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "service": name}
+
+    @app.get("/ready", tags=["operations"], summary="Readiness: database, cache and broker")
+    async def ready(request: Request) -> Any:
+        runtime: ServiceRuntime = request.app.state.runtime
+        checks: dict[str, str] = {}
+        probes: list[tuple[str, Callable[[], Awaitable[None]]]] = [
+            ("database", lambda: ping(runtime.engine)),
+            ("cache", runtime.cache.ping),
+        ]
+        if runtime.bus is not None:
+            probes.append(("broker", runtime.bus.ping))
+        for label, probe in probes:
+            try:
+                await asyncio.wait_for(probe(), timeout=5)
+                checks[label] = "ok"
+            except Exception as error:
+                checks[label] = f"unavailable: {type(error).__name__}"
+        if all(value == "ok" for value in checks.values()):
+            return {"status": "ready", "service": name, "checks": checks}
+        return problem_response(
+            503, "not_ready", f"{name} is not ready", checks=checks
+        )
+
+    Instrumentator(excluded_handlers=["/metrics", "/health", "/ready"]).instrument(app).expose(
+        app, include_in_schema=False
+    )
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    """The runtime of the service handling ``request``."""
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A database session for one request; the route commits what it means to keep."""
+    async with get_runtime(request).sessions() as session:
+        yield session
+
+
+RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]

@@ -1,0 +1,157 @@
+"""JWT access tokens signed with Ed25519 (EdDSA) by users, verified by every service.
+
+Keys come from ``TIJORI_JWT_PRIVATE_KEY`` / ``TIJORI_JWT_PUBLIC_KEY`` (PEM). When they
+are unset (development), a key pair is generated once under the data directory.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from tijori.common.config import CommonSettings
+from tijori.common.db import utcnow
+from tijori.common.errors import UnauthorizedError
+
+ALGORITHM = "EdDSA"
+ISSUER = "tijori"
+AUDIENCE = "tijori"
+
+Authority = Literal["USER", "ADMIN"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a verified token speaks for."""
+
+    user_id: str
+    authority: Authority
+
+    @property
+    def is_admin(self) -> bool:
+        """Whether this principal may read every user's resources."""
+        return self.authority == "ADMIN"
+
+
+def _dev_key_path(data_dir: Path) -> Path:
+    return data_dir / "keys" / "jwt-ed25519.pem"
+
+
+def _ensure_dev_private_key(data_dir: Path) -> bytes:
+    """Create the development key once; concurrent starters all read the same winner."""
+    path = _dev_key_path(data_dir)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pem = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        staging = path.with_suffix(f".{os.getpid()}.tmp")
+        staging.write_bytes(pem)
+        staging.chmod(0o600)
+        try:
+            os.link(staging, path)  # atomic: fails if another process won
+        except FileExistsError:
+            pass
+        finally:
+            staging.unlink()
+    return path.read_bytes()
+
+
+class TokenKeys:
+    """The signing key (users only) and the verifying key (everyone)."""
+
+    def __init__(self, *, private_pem: bytes | None, public_pem: bytes) -> None:
+        self._private = (
+            serialization.load_pem_private_key(private_pem, password=None) if private_pem else None
+        )
+        public = serialization.load_pem_public_key(public_pem)
+        if not isinstance(public, Ed25519PublicKey):
+            raise ValueError("the JWT public key must be an Ed25519 key")
+        self.public = public
+
+    @classmethod
+    def from_settings(cls, settings: CommonSettings) -> TokenKeys:
+        """Keys from the environment, else the development key pair under the data dir."""
+        private_pem: bytes | None
+        if settings.jwt_private_key is not None:
+            private_pem = settings.jwt_private_key.get_secret_value().encode()
+        elif settings.jwt_public_key is not None:
+            private_pem = None
+        else:
+            private_pem = _ensure_dev_private_key(settings.data_dir)
+        if settings.jwt_public_key is not None:
+            public_pem = settings.jwt_public_key.encode()
+        else:
+            assert private_pem is not None
+            key = serialization.load_pem_private_key(private_pem, password=None)
+            public_pem = key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        return cls(private_pem=private_pem, public_pem=public_pem)
+
+    def issue(self, *, user_id: str, authority: Authority, ttl: timedelta) -> str:
+        """Sign an access token for ``user_id``."""
+        if not isinstance(self._private, Ed25519PrivateKey):
+            raise RuntimeError("this service holds no signing key")
+        now = utcnow()
+        claims: dict[str, Any] = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": user_id,
+            "auth": authority,
+            "iat": now,
+            "nbf": now,
+            "exp": now + ttl,
+            "jti": str(uuid.uuid4()),
+        }
+        return jwt.encode(claims, self._private, algorithm=ALGORITHM)
+
+    def verify(self, token: str) -> Principal:
+        """Return the principal of a valid token; raise ``UnauthorizedError`` otherwise."""
+        try:
+            claims = jwt.decode(
+                token,
+                self.public,
+                algorithms=[ALGORITHM],  # pinned: no "none", no HMAC with the public key
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+            )
+        except jwt.ExpiredSignatureError as error:
+            raise UnauthorizedError("the token has expired", code="token_expired") from error
+        except jwt.PyJWTError as error:
+            raise UnauthorizedError("the token is not valid", code="invalid_token") from error
+        authority = claims.get("auth")
+        if authority not in ("USER", "ADMIN") or not isinstance(claims["sub"], str):
+            raise UnauthorizedError("the token is not valid", code="invalid_token")
+        return Principal(user_id=claims["sub"], authority=authority)
+
+
+_bearer = HTTPBearer(auto_error=False, description="An access token from POST /api/auth/token")
+
+
+def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller, from the ``Authorization: Bearer`` header; 401 without a valid token."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise UnauthorizedError()
+    keys: TokenKeys = request.app.state.token_keys
+    return keys.verify(credentials.credentials)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+"""The verified caller of a route."""

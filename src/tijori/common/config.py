@@ -1,0 +1,30 @@
+"""Configuration from ``TIJORI_*`` environment variables; unset means the embedded default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    """What every service reads; each service subclasses it with its own fields."""
+
+    model_config = SettingsConfigDict(env_prefix="TIJORI_", extra="ignore")
+
+    service_name: str = "tijori"
+    data_dir: Path = Path(".tijori")
+    kafka_bootstrap: str | None = None
+    # every topic and consumer group name starts with this, so test runs stay apart
+    kafka_topic_prefix: str = ""
+    redis_url: str | None = None
+    jwt_private_key: SecretStr | None = None
+    jwt_public_key: str | None = None
+    log_level: str = "INFO"
+    log_format: str = Field("text", pattern="^(text|json)$")
+    outbox_poll_seconds: float = 0.5
+
+    def sqlite_url(self, service: str) -> str:
+        """The embedded default database of ``service``: a SQLite file under the data dir."""
+        return f"sqlite+aiosqlite:///{(self.data_dir / f'{service}.db').resolve()}"

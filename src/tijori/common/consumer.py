@@ -1,0 +1,129 @@
+"""Idempotent consumers: each event's effect is applied exactly once per consumer.
+
+The event id is recorded in ``processed_events`` in the same database transaction as
+the effect (and any outbox rows it writes); Kafka offsets are committed only after that
+transaction commits. A redelivered event finds its id already recorded and does nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tijori.common.bus import KafkaBus
+from tijori.common.db import retry_transient
+from tijori.common.events import Envelope, UnknownEventError, parse_event
+from tijori.common.models import ProcessedEventMixin
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[AsyncSession, Envelope[Any]], Awaitable[None]]
+"""Applies one event inside the consumer's database transaction; never commits itself."""
+
+
+class IdempotentConsumer:
+    """Consumes event types from Kafka and applies each once, in the order of its partition."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        bus: KafkaBus,
+        sessions: async_sessionmaker[AsyncSession],
+        processed_model: type[ProcessedEventMixin],
+        handlers: Mapping[str, EventHandler],
+        after_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self.name = name
+        self.bus = bus
+        self.sessions = sessions
+        self.processed_model = processed_model
+        self.handlers = dict(handlers)
+        self.after_commit = after_commit
+        self.applied = 0
+        self.duplicates = 0
+
+    async def apply(self, event: Envelope[Any]) -> bool:
+        """Apply ``event`` once; return False when it had already been applied."""
+        handler = self.handlers[event.type]
+
+        async def attempt() -> bool:
+            try:
+                async with self.sessions() as session, session.begin():
+                    session.add(self.processed_model(consumer=self.name, event_id=event.id))
+                    await session.flush()  # a duplicate fails here, before any effect
+                    await handler(session, event)
+            except IntegrityError as error:
+                if await self._already_processed(event.id):
+                    return False
+                raise error
+            return True
+
+        applied = await retry_transient(attempt, what=f"{self.name} applying {event.type}")
+        if applied:
+            self.applied += 1
+            if self.after_commit is not None:
+                self.after_commit()
+        else:
+            self.duplicates += 1
+            log.info("%s skipped duplicate event %s (%s)", self.name, event.id, event.type)
+        return applied
+
+    async def _already_processed(self, event_id: str) -> bool:
+        async with self.sessions() as session:
+            found = await session.get(self.processed_model, (self.name, event_id))
+            return found is not None
+
+    async def apply_raw(self, raw: bytes) -> None:
+        """Parse one message and apply it; a malformed message is logged and skipped."""
+        try:
+            event = parse_event(raw)
+        except (ValidationError, UnknownEventError) as error:
+            log.error("%s dropped a malformed message: %s", self.name, error)
+            return
+        backoff = 0.5
+        while True:
+            try:
+                await self.apply(event)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # never skip a valid event: hold the partition and try again
+                log.exception("%s failed to apply %s %s; retrying", self.name, event.type, event.id)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    async def run(self) -> None:
+        """Consume forever, reconnecting with backoff when the broker goes away."""
+        backoff = 0.5
+        while True:
+            consumer = self.bus.consumer(self.name, self.handlers)
+            try:
+                await consumer.start()
+                backoff = 0.5
+                await self._consume(consumer)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning("%s paused, retrying in %.1fs: %r", self.name, backoff, error)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+            finally:
+                await consumer.stop()
+
+    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=200)
+            for messages in batches.values():
+                for message in messages:
+                    await self.apply_raw(message.value)
+            if batches:
+                await consumer.commit()  # only after every effect above has committed

@@ -1,0 +1,136 @@
+"""Async SQLAlchemy: engines for MySQL/MariaDB (asyncmy) and SQLite (aiosqlite)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import BigInteger, DateTime, Integer, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# BIGINT on MySQL, INTEGER on SQLite (where only INTEGER PRIMARY KEY autoincrements)
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+"""Constraint names every service's metadata uses, so errors and migrations can name them."""
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp stored naive in UTC with microseconds and always read back as aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "mysql":
+            from sqlalchemy.dialects.mysql import DATETIME
+
+            return dialect.type_descriptor(DATETIME(fsp=6))
+        return dialect.type_descriptor(DateTime())
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use utcnow()")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    """Create the engine for one service's database, tuned for its dialect."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(connection: Any, _: Any) -> None:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_recycle=1800,
+        pool_pre_ping=True,
+        # READ COMMITTED takes no gap locks: fewer deadlocks for row-locking transfers
+        isolation_level="READ COMMITTED",
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded objects usable after commit.
+
+    Each sessionmaker gets its own sync ``Session`` class so that session events (the
+    outbox relay's wake-up on commit) can be listened to for it alone.
+    """
+    session_class = type("ServiceSession", (Session,), {})
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=session_class)
+
+
+# MySQL/MariaDB: 1205 lock wait timeout, 1213 deadlock, 2006/2013 lost connection
+_TRANSIENT_MYSQL_CODES = frozenset({1205, 1213, 2006, 2013})
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether a database error is worth retrying: deadlock, lock timeout, busy, lost link."""
+    if isinstance(error, DBAPIError):
+        orig = error.orig
+        args = getattr(orig, "args", ())
+        if args and isinstance(args[0], int) and args[0] in _TRANSIENT_MYSQL_CODES:
+            return True
+        if "database is locked" in str(orig):
+            return True
+        return isinstance(error, OperationalError) and error.connection_invalidated
+    return False
+
+
+async def retry_transient(
+    operation: Callable[[], Awaitable[T]], *, attempts: int = 8, what: str = "transaction"
+) -> T:
+    """Run ``operation`` (a whole database transaction) again on deadlock or lock timeout."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await operation()
+        except DBAPIError as error:
+            if attempt == attempts or not is_transient(error):
+                raise
+            log.warning("%s hit a transient database error (try %d): %s", what, attempt, error.orig)
+            await asyncio.sleep(min(0.02 * 2**attempt, 1.0))
+    raise AssertionError("unreachable")
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """Raise unless the database answers."""
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))

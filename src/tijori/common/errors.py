@@ -1,0 +1,146 @@
+"""Errors as RFC 9457 problem details, each with a stable machine-readable ``code``."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+# Validation error types raised by our own validators; they name the problem when first.
+FIELD_CODES = frozenset(
+    {
+        "invalid_amount",
+        "invalid_email",
+        "invalid_phone",
+        "invalid_name",
+        "weak_password",
+        "invalid_receiver",
+        "invalid_cursor",
+        "invalid_idempotency_key",
+    }
+)
+
+
+class ProblemError(Exception):
+    """An error the API reports as problem+json; subclasses fix status and code."""
+
+    status: int = 400
+    code: str = "bad_request"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if code is not None:
+            self.code = code
+        self.headers = headers
+        self.extra = extra
+
+
+class NotFoundError(ProblemError):
+    status, code = 404, "not_found"
+
+
+class ConflictError(ProblemError):
+    status, code = 409, "conflict"
+
+
+class UnauthorizedError(ProblemError):
+    status, code = 401, "unauthorized"
+
+    def __init__(self, detail: str = "a valid bearer token is required", **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"WWW-Authenticate": "Bearer"})
+        super().__init__(detail, **kwargs)
+
+
+class ForbiddenError(ProblemError):
+    status, code = 403, "forbidden"
+
+
+class UnprocessableError(ProblemError):
+    status, code = 422, "unprocessable"
+
+
+class RateLimitedError(ProblemError):
+    status, code = 429, "rate_limited"
+
+
+class ServiceUnavailableError(ProblemError):
+    status, code = 503, "service_unavailable"
+
+
+def problem_response(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """Build a problem+json response."""
+    body: dict[str, Any] = {
+        "type": f"https://tijori.dev/problems/{code.replace('_', '-')}",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def _validation_errors(error: RequestValidationError) -> list[dict[str, Any]]:
+    items = []
+    for item in error.errors():
+        location = [str(part) for part in item.get("loc", ()) if part != "body"]
+        items.append(
+            {"field": ".".join(location), "code": item.get("type", "invalid"), "message": item.get("msg", "")}
+        )
+    return items
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Make every error leave the app as problem+json, including ones FastAPI raises."""
+
+    @app.exception_handler(ProblemError)
+    async def on_problem(_: Request, error: ProblemError) -> JSONResponse:
+        return problem_response(
+            error.status, error.code, error.detail, headers=error.headers, **error.extra
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(_: Request, error: RequestValidationError) -> JSONResponse:
+        errors = _validation_errors(error)
+        first = errors[0] if errors else {"code": "validation_error", "message": "invalid request"}
+        code = first["code"] if first["code"] in FIELD_CODES else "validation_error"
+        detail = f"{first['field']}: {first['message']}" if first.get("field") else first["message"]
+        return problem_response(422, code, detail, errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(
+            error.status_code, HTTPStatus(error.status_code).phrase.lower().replace(" ", "_")
+        )
+        return problem_response(
+            error.status_code, code, str(error.detail), headers=getattr(error, "headers", None)
+        )
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(500, "internal_error", "an unexpected error occurred")

@@ -1,0 +1,33 @@
+"""Phone numbers, normalised to E.164 with India as the default region."""
+
+from __future__ import annotations
+
+import phonenumbers
+
+DEFAULT_REGION = "IN"
+
+
+class InvalidPhoneError(ValueError):
+    """The text is not a valid phone number."""
+
+
+def normalize_phone(raw: str, *, default_region: str = DEFAULT_REGION) -> str:
+    """Return the E.164 form of ``raw``: ``"98765 43210"`` -> ``"+919876543210"``.
+
+    A number without a country code is read as Indian (``+91``).
+    """
+    text = raw.strip()
+    if not text or len(text) > 32:
+        raise InvalidPhoneError("a phone number is required")
+    try:
+        number = phonenumbers.parse(text, default_region)
+    except phonenumbers.NumberParseException as error:
+        raise InvalidPhoneError(f"'{text}' is not a phone number") from error
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhoneError(f"'{text}' is not a valid phone number")
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+def looks_like_email(username: str) -> bool:
+    """A log-in name with an ``@`` is an e-mail address; anything else is a phone."""
+    return "@" in username

@@ -1,0 +1,79 @@
+"""The gateway: one origin for the web client and the API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+from prometheus_fastapi_instrumentator import Instrumentator
+
+from tijori.common.errors import install_problem_handlers, problem_response
+from tijori.gateway.config import GatewaySettings
+from tijori.gateway.proxy import forward, route
+
+API_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    """Build the gateway."""
+    settings = settings or GatewaySettings()
+    upstreams = settings.upstreams()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        timeout = httpx.Timeout(settings.upstream_timeout_seconds, connect=2.0)
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+        async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
+            app.state.client = client
+            yield
+
+    app = FastAPI(
+        title="Tijori gateway",
+        description="Serves the web client and routes /api/* to the services.",
+        version="1.0.0",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+
+    @app.get("/health", tags=["operations"], summary="Liveness")
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "service": "gateway"}
+
+    @app.get("/ready", tags=["operations"], summary="Readiness: every service ready")
+    async def ready(request: Request) -> Any:
+        client: httpx.AsyncClient = request.app.state.client
+
+        async def probe(base_url: str) -> str:
+            try:
+                answer = await client.get(base_url + "/ready", timeout=5)
+            except httpx.HTTPError as error:
+                return f"unavailable: {type(error).__name__}"
+            return "ok" if answer.status_code == 200 else f"not ready ({answer.status_code})"
+
+        results = await asyncio.gather(*(probe(url) for url in upstreams.values()))
+        checks = dict(zip(upstreams, results, strict=True))
+        if all(value == "ok" for value in checks.values()):
+            return {"status": "ready", "service": "gateway", "checks": checks}
+        return problem_response(503, "not_ready", "some services are not ready", checks=checks)
+
+    @app.api_route("/api/{path:path}", methods=API_METHODS, include_in_schema=False)
+    async def proxy(request: Request, path: str) -> Response:
+        service = route(request.url.path)
+        if service is None:
+            return problem_response(404, "not_found", f"no API at {request.url.path}")
+        return await forward(
+            request, client=request.app.state.client, service=service, base_url=upstreams[service]
+        )
+
+    Instrumentator(excluded_handlers=["/metrics", "/health", "/ready"]).instrument(app).expose(
+        app, include_in_schema=False
+    )
+    if settings.web_dir.is_dir():
+        app.mount("/", StaticFiles(directory=settings.web_dir, html=True), name="web")
+    return app

@@ -1,0 +1,82 @@
+"""Routes ``/api/*`` to the service that owns it, streaming both ways."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+from fastapi import Request
+from starlette.background import BackgroundTask
+from starlette.responses import Response, StreamingResponse
+
+from tijori.common.errors import problem_response
+
+log = logging.getLogger(__name__)
+
+# path prefix -> service; the first match wins
+ROUTES: tuple[tuple[str, str], ...] = (
+    ("/api/auth", "users"),
+    ("/api/users", "users"),
+    ("/api/wallets", "wallets"),
+    ("/api/transactions", "transactions"),
+    ("/api/notifications", "notifications"),
+)
+
+# RFC 9110 hop-by-hop headers, never forwarded
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+    }
+)
+
+
+def route(path: str) -> str | None:
+    """The service that serves ``path``, or None."""
+    for prefix, service in ROUTES:
+        if path == prefix or path.startswith(prefix + "/"):
+            return service
+    return None
+
+
+async def forward(request: Request, *, client: httpx.AsyncClient, service: str, base_url: str) -> Response:
+    """Send ``request`` to ``service`` and stream its answer back."""
+    headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
+    client_host = request.client.host if request.client else "unknown"
+    forwarded_for = request.headers.get("x-forwarded-for")
+    headers.append(("x-forwarded-for", f"{forwarded_for}, {client_host}" if forwarded_for else client_host))
+    upstream = client.build_request(
+        request.method,
+        base_url + request.url.path,
+        params=request.query_params.multi_items(),
+        headers=headers,
+        content=request.stream(),
+    )
+    try:
+        answer = await client.send(upstream, stream=True)
+    except httpx.ConnectError:
+        log.warning("%s is not reachable at %s", service, base_url)
+        return problem_response(
+            503, "service_unavailable", f"the {service} service is not available; try again shortly",
+            headers={"Retry-After": "5"},
+        )
+    except httpx.TimeoutException:
+        return problem_response(504, "upstream_timeout", f"the {service} service did not answer in time")
+    except httpx.HTTPError as error:
+        log.warning("%s failed: %r", service, error)
+        return problem_response(502, "bad_gateway", f"the {service} service gave no valid answer")
+    response_headers = [(k, v) for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP]
+    return StreamingResponse(
+        answer.aiter_raw(),
+        status_code=answer.status_code,
+        headers=dict(response_headers),
+        background=BackgroundTask(answer.aclose),
+    )

@@ -1,0 +1,35 @@
+"""HTTP routes of the notifications service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from tijori.common.app import SessionDep
+from tijori.common.auth import CurrentPrincipal
+from tijori.common.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from tijori.notifications.repository import NotificationRepository
+from tijori.notifications.schemas import NotificationRead
+
+router = APIRouter(prefix="/api/notifications", tags=["notifications"])
+
+PROBLEM = {"model": dict[str, Any], "description": "application/problem+json"}
+
+
+@router.get(
+    "",
+    response_model=Page[NotificationRead],
+    summary="My notifications",
+    responses={401: PROBLEM, 422: PROBLEM},
+)
+async def list_my_notifications(
+    principal: CurrentPrincipal, session: SessionDep, limit: Limit = 20, cursor: Cursor = None
+) -> Page[NotificationRead]:
+    """The caller's notifications, newest first, with their delivery status."""
+    rows = await NotificationRepository(session).for_user(
+        principal.user_id, before_id=decode_cursor(cursor), limit=limit + 1
+    )
+    items = [NotificationRead.model_validate(row) for row in rows[:limit]]
+    next_cursor = encode_cursor(items[-1].id) if len(rows) > limit else None
+    return Page(items=items, next_cursor=next_cursor)

@@ -1,0 +1,115 @@
+"""Delivers PENDING notifications over SMTP, retrying with backoff while it is down."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+import aiosmtplib
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tijori.common.db import utcnow
+from tijori.notifications.config import NotificationsSettings
+from tijori.notifications.models import Notification
+from tijori.notifications.repository import NotificationRepository
+
+log = logging.getLogger(__name__)
+
+# a claimed notification whose mailer died is tried again after this long
+CLAIM_LEASE = timedelta(seconds=120)
+MAX_RETRY_DELAY_SECONDS = 300.0
+
+
+def compose(notification: Notification) -> EmailMessage:
+    """The e-mail of ``notification``."""
+    message = EmailMessage()
+    message["From"] = notification.sender
+    message["To"] = notification.receiver
+    message["Subject"] = notification.subject
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(idstring=f"n{notification.id}", domain="tijori.local")
+    message["X-Tijori-Notification"] = str(notification.id)
+    message["X-Tijori-Kind"] = notification.kind
+    message.set_content(notification.message)
+    return message
+
+
+def retry_delay(attempts: int, base_seconds: float) -> timedelta:
+    """Exponential backoff after ``attempts`` failed tries."""
+    return timedelta(seconds=min(base_seconds * 2 ** (attempts - 1), MAX_RETRY_DELAY_SECONDS))
+
+
+class Mailer:
+    """The delivery loop of the notifications service."""
+
+    def __init__(
+        self, *, sessions: async_sessionmaker[AsyncSession], settings: NotificationsSettings
+    ) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Look for due notifications now."""
+        self._wake.set()
+
+    async def send(self, message: EmailMessage) -> None:
+        """Hand one message to the SMTP server."""
+        await aiosmtplib.send(
+            message,
+            hostname=self.settings.smtp_host,
+            port=self.settings.smtp_port,
+            timeout=self.settings.smtp_timeout_seconds,
+            start_tls=False,
+        )
+
+    async def deliver_due(self, *, batch_size: int = 20) -> int:
+        """Try every due notification once; return how many were tried."""
+        now = utcnow()
+        async with self.sessions() as session, session.begin():
+            claimed = await NotificationRepository(session).claim_due(now=now, limit=batch_size)
+            for notification in claimed:
+                notification.attempts += 1
+                notification.next_attempt_at = now + CLAIM_LEASE
+        for notification in claimed:
+            await self._deliver(notification)
+        return len(claimed)
+
+    async def _deliver(self, claimed: Notification) -> None:
+        error: str | None = None
+        try:
+            await self.send(compose(claimed))
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as failure:
+            error = f"{type(failure).__name__}: {failure}"[:500]
+        async with self.sessions() as session, session.begin():
+            notification = await NotificationRepository(session).get(claimed.id)
+            assert notification is not None
+            if error is None:
+                notification.status, notification.sent_at = "SENT", utcnow()
+                notification.last_error = None
+            elif notification.attempts >= self.settings.mail_max_attempts:
+                notification.status, notification.last_error = "FAILED", error
+                log.error("notification %s FAILED after %d tries: %s", claimed.id, notification.attempts, error)
+            else:
+                delay = retry_delay(notification.attempts, self.settings.mail_retry_base_seconds)
+                notification.next_attempt_at = utcnow() + delay
+                notification.last_error = error
+                log.warning(
+                    "notification %s not delivered (try %d), next in %.0fs: %s",
+                    claimed.id, notification.attempts, delay.total_seconds(), error,
+                )
+
+    async def run(self) -> None:
+        """Deliver forever: when woken by a new notification, else every poll interval."""
+        while True:
+            tried = await self.deliver_due()
+            if tried:
+                continue
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.settings.mail_poll_seconds)
+            except TimeoutError:
+                pass

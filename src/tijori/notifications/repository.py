@@ -1,0 +1,47 @@
+"""All SQL of the notifications service."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tijori.notifications.models import Notification
+
+
+class NotificationRepository:
+    """Reads and writes notifications in one session."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(self, notification: Notification) -> None:
+        """Stage a new notification."""
+        self.session.add(notification)
+
+    async def get(self, notification_id: int) -> Notification | None:
+        """One notification."""
+        return await self.session.get(Notification, notification_id)
+
+    async def claim_due(self, *, now: datetime, limit: int) -> Sequence[Notification]:
+        """Lock the PENDING notifications whose next attempt is due, oldest first."""
+        return (
+            await self.session.scalars(
+                select(Notification)
+                .where(Notification.status == "PENDING", Notification.next_attempt_at <= now)
+                .order_by(Notification.next_attempt_at, Notification.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+
+    async def for_user(
+        self, user_id: str, *, before_id: int | None, limit: int
+    ) -> Sequence[Notification]:
+        """A user's notifications, newest first, older than ``before_id`` when given."""
+        query = select(Notification).where(Notification.user_id == user_id)
+        if before_id is not None:
+            query = query.where(Notification.id < before_id)
+        return (await self.session.scalars(query.order_by(Notification.id.desc()).limit(limit))).all()

@@ -1,0 +1,42 @@
+"""Business rules of the notifications service: which e-mails an event causes."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tijori.common.events import UserCreated
+from tijori.notifications.messages import MailContent, welcome
+from tijori.notifications.models import Notification
+from tijori.notifications.repository import NotificationRepository
+
+
+def _notification(
+    *, event_id: str, user_id: str, receiver: str, sender: str, content: MailContent
+) -> Notification:
+    return Notification(
+        event_id=event_id,
+        user_id=user_id,
+        kind=content.kind,
+        sender=sender,
+        receiver=receiver,
+        subject=content.subject,
+        message=content.body,
+        channel="EMAIL",
+        status="PENDING",
+        attempts=0,
+    )
+
+
+async def welcome_user(
+    session: AsyncSession, *, event_id: str, user: UserCreated, sender: str
+) -> Notification:
+    """Queue the welcome e-mail of a new user."""
+    notification = _notification(
+        event_id=event_id,
+        user_id=user.user_id,
+        receiver=user.email,
+        sender=sender,
+        content=welcome(user),
+    )
+    NotificationRepository(session).add(notification)
+    return notification

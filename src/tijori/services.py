@@ -1,0 +1,64 @@
+"""The processes Tijori runs: each service's app factory, settings and default port.
+
+Only the command line and the supervisor use this table; services never import it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+
+from tijori.common.config import CommonSettings
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    """How to build and where to run one service."""
+
+    name: str
+    module: str
+    settings_class: str
+    port: int
+    has_database: bool = True
+
+    def settings(self) -> Any:
+        """The service's settings, read from the environment now."""
+        module_name, _, class_name = self.settings_class.rpartition(".")
+        settings_type: type[CommonSettings] = getattr(importlib.import_module(module_name), class_name)
+        return settings_type()
+
+    def app_factory(self) -> Callable[..., FastAPI]:
+        """The service's ``create_app``."""
+        factory: Callable[..., FastAPI] = importlib.import_module(self.module).create_app
+        return factory
+
+
+SERVICES: dict[str, ServiceInfo] = {
+    info.name: info
+    for info in (
+        ServiceInfo("users", "tijori.users.app", "tijori.users.config.UsersSettings", 8081),
+        ServiceInfo("wallets", "tijori.wallets.app", "tijori.wallets.config.WalletsSettings", 8082),
+        ServiceInfo(
+            "transactions",
+            "tijori.transactions.app",
+            "tijori.transactions.config.TransactionsSettings",
+            8083,
+        ),
+        ServiceInfo(
+            "notifications",
+            "tijori.notifications.app",
+            "tijori.notifications.config.NotificationsSettings",
+            8084,
+        ),
+        ServiceInfo(
+            "gateway", "tijori.gateway.app", "tijori.gateway.config.GatewaySettings", 8080, False
+        ),
+    )
+}
+"""Every process, in start order: the gateway last."""
+
+DATABASE_SERVICES = [name for name, info in SERVICES.items() if info.has_database]

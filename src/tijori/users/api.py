@@ -1,0 +1,154 @@
+"""HTTP routes of the users service."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from tijori.common.app import RuntimeDep, SessionDep
+from tijori.common.auth import CurrentPrincipal
+from tijori.common.cache import CacheUnavailableError
+from tijori.common.errors import NotFoundError, UnprocessableError
+from tijori.users import service
+from tijori.users.config import UsersSettings
+from tijori.users.schemas import Credentials, TokenResponse, UserCreate, UserRead, UserUpdate
+
+router = APIRouter(prefix="/api", tags=["users"])
+
+PROBLEM = {"model": dict[str, Any], "description": "application/problem+json"}
+
+
+def get_settings(runtime: RuntimeDep) -> UsersSettings:
+    """The users service's settings."""
+    settings = runtime.settings
+    assert isinstance(settings, UsersSettings)
+    return settings
+
+
+SettingsDep = Annotated[UsersSettings, Depends(get_settings)]
+
+
+@router.post(
+    "/users",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserRead,
+    summary="Sign up",
+    responses={409: PROBLEM | {"description": "`email_taken` or `phone_taken`"}, 422: PROBLEM},
+)
+async def sign_up(
+    data: UserCreate, request: Request, session: SessionDep, runtime: RuntimeDep
+) -> UserRead:
+    """Create an account; its wallet and welcome e-mail follow through events."""
+    user = await service.sign_up(
+        session, data=data, correlation_id=request.state.correlation_id
+    )
+    await session.commit()
+    return UserRead.model_validate(user)
+
+
+async def _credentials(request: Request) -> Credentials:
+    content_type = request.headers.get("content-type", "")
+    try:
+        if content_type.startswith("application/json"):
+            return Credentials.model_validate_json(await request.body())
+        form = await request.form()
+        return Credentials.model_validate(
+            {"username": form.get("username"), "password": form.get("password")}
+        )
+    except ValidationError as error:
+        raise RequestValidationError(
+            [{**item, "loc": ("body", *item["loc"])} for item in error.errors(include_url=False)]
+        ) from error
+    except (AssertionError, ValueError, KeyError) as error:  # a form the parser refuses
+        raise UnprocessableError("send username and password as a form or JSON") from error
+
+
+@router.post(
+    "/auth/token",
+    response_model=TokenResponse,
+    summary="Log in",
+    responses={401: PROBLEM, 422: PROBLEM, 429: PROBLEM},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["username", "password"],
+                        "properties": {
+                            "username": {"type": "string", "description": "e-mail or phone"},
+                            "password": {"type": "string", "format": "password"},
+                        },
+                    }
+                },
+                "application/json": {"schema": Credentials.model_json_schema()},
+            },
+        }
+    },
+)
+async def issue_token(
+    request: Request, session: SessionDep, runtime: RuntimeDep, settings: SettingsDep
+) -> TokenResponse:
+    """Exchange an e-mail or phone and a password for an access token."""
+    credentials = await _credentials(request)
+    return await service.log_in(
+        session,
+        cache=runtime.cache,
+        keys=runtime.token_keys,
+        settings=settings,
+        username=credentials.username,
+        password=credentials.password,
+        client_ip=request.client.host if request.client else "unknown",
+    )
+
+
+@router.get("/users/me", response_model=UserRead, summary="Who am I", responses={401: PROBLEM})
+async def read_me(
+    principal: CurrentPrincipal, session: SessionDep, runtime: RuntimeDep, settings: SettingsDep
+) -> UserRead:
+    """The caller's own user."""
+    return await service.get_user(
+        session,
+        cache=runtime.cache,
+        user_id=principal.user_id,
+        ttl_seconds=settings.user_cache_ttl_seconds,
+    )
+
+
+@router.patch("/users/me", response_model=UserRead, summary="Change my name", responses={401: PROBLEM, 422: PROBLEM})
+async def update_me(
+    data: UserUpdate, principal: CurrentPrincipal, session: SessionDep, runtime: RuntimeDep
+) -> UserRead:
+    """Change the caller's name; the cached copy is dropped after the commit."""
+    user = await service.update_user(session, user_id=principal.user_id, data=data)
+    await session.commit()
+    try:
+        await runtime.cache.delete(service.user_cache_key(user.id))
+    except CacheUnavailableError:
+        pass  # entries also expire on their own
+    return UserRead.model_validate(user)
+
+
+@router.get(
+    "/users/{user_id}",
+    response_model=UserRead,
+    summary="Read a user",
+    responses={401: PROBLEM, 404: PROBLEM},
+)
+async def read_user(
+    user_id: str,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+) -> UserRead:
+    """A user, for that user or an admin; anyone else is told it does not exist."""
+    if user_id != principal.user_id and not principal.is_admin:
+        raise NotFoundError("no such user", code="user_not_found")
+    return await service.get_user(
+        session, cache=runtime.cache, user_id=user_id, ttl_seconds=settings.user_cache_ttl_seconds
+    )

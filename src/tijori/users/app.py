@@ -1,0 +1,24 @@
+"""The users service: sign-up, log-in and users."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from tijori.common.app import create_service_app
+from tijori.users.api import router
+from tijori.users.config import UsersSettings
+from tijori.users.models import OutboxMessage
+
+
+def create_app(settings: UsersSettings | None = None) -> FastAPI:
+    """Build the users service."""
+    settings = settings or UsersSettings()
+    return create_service_app(
+        name="users",
+        title="Tijori users",
+        description="Sign-up, log-in (JWT) and users.",
+        settings=settings,
+        database_url=settings.resolved_database_url,
+        routers=[router],
+        outbox_model=OutboxMessage,
+    )

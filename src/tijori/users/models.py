@@ -1,0 +1,41 @@
+"""Tables of the users service."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import MetaData, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from tijori.common.db import NAMING_CONVENTION, UtcDateTime, utcnow
+from tijori.common.models import OutboxMessageMixin, ProcessedEventMixin
+
+
+class Base(DeclarativeBase):
+    """Metadata of the users database."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class User(Base):
+    """A person who can log in; e-mail and phone are each unique."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
+    name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    phone: Mapped[str] = mapped_column(String(20), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    authority: Mapped[str] = mapped_column(String(10), default="USER")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class OutboxMessage(OutboxMessageMixin, Base):
+    """Events of the users service waiting to be relayed."""
+
+
+class ProcessedEvent(ProcessedEventMixin, Base):
+    """Events the users service has applied (it consumes none yet)."""

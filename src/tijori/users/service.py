@@ -1,0 +1,161 @@
+"""Business rules of the users service: sign-up, log-in, reading and changing a user."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tijori.common.auth import TokenKeys
+from tijori.common.cache import Cache, CacheUnavailableError, cache_aside
+from tijori.common.errors import NotFoundError, RateLimitedError, UnauthorizedError
+from tijori.common.events import UserCreated, new_event
+from tijori.common.outbox import add_to_outbox
+from tijori.common.phone import InvalidPhoneError, looks_like_email, normalize_phone
+from tijori.users.config import UsersSettings
+from tijori.users.models import OutboxMessage, User
+from tijori.users.repository import UserRepository
+from tijori.users.schemas import TokenResponse, UserCreate, UserRead, UserUpdate
+
+log = logging.getLogger(__name__)
+
+password_hash = PasswordHash((Argon2Hasher(),))
+# verified when the user does not exist, so an unknown name costs as long as a wrong password
+_DUMMY_HASH = password_hash.hash("tijori-timing-equaliser")
+
+
+def user_cache_key(user_id: str) -> str:
+    """Where a user's public view is cached."""
+    return f"tijori:user:{user_id}"
+
+
+async def sign_up(
+    session: AsyncSession, *, data: UserCreate, correlation_id: str | None = None
+) -> User:
+    """Create a user and stage ``user.created`` in the same transaction."""
+    user = User(
+        name=data.name,
+        email=data.email,
+        phone=data.phone,
+        password_hash=await asyncio.to_thread(password_hash.hash, data.password),
+        authority="USER",
+    )
+    await UserRepository(session).add(user)
+    event = new_event(
+        UserCreated(user_id=user.id, name=user.name, email=user.email, phone=user.phone),
+        correlation_id=correlation_id,
+    )
+    add_to_outbox(session, OutboxMessage, event, key=user.id)
+    return user
+
+
+async def load_by_username(session: AsyncSession, username: str) -> User | None:
+    """The user whose e-mail or phone is ``username``."""
+    repository = UserRepository(session)
+    text = username.strip()
+    if looks_like_email(text):
+        return await repository.get_by_email(text.lower())
+    try:
+        return await repository.get_by_phone(normalize_phone(text))
+    except InvalidPhoneError:
+        return None
+
+
+class LoginLimiter:
+    """Counts failed log-ins per username and per client address in the cache.
+
+    When the cache is down it lets attempts through (and says so in the log): the
+    passwords stay Argon2id-hashed, and the wallet stays usable.
+    """
+
+    def __init__(self, cache: Cache, settings: UsersSettings, *, username: str, client_ip: str):
+        self.cache = cache
+        self.window = settings.login_window_seconds
+        self.limits = {
+            f"tijori:login-failures:user:{username.strip().lower()}": settings.login_max_failures,
+            f"tijori:login-failures:ip:{client_ip}": settings.login_max_failures_per_ip,
+        }
+
+    async def check(self) -> None:
+        """Refuse with 429 while either counter is at its limit."""
+        try:
+            for key, limit in self.limits.items():
+                if int(await self.cache.get(key) or 0) >= limit:
+                    raise RateLimitedError(
+                        "too many failed log-in attempts; try again later",
+                        code="too_many_attempts",
+                        headers={"Retry-After": str(self.window)},
+                    )
+        except CacheUnavailableError:
+            log.warning("log-in rate limit skipped: cache unavailable")
+
+    async def failed(self) -> None:
+        """Count one failure against the username and the address."""
+        try:
+            for key in self.limits:
+                await self.cache.incr(key, ttl_seconds=self.window)
+        except CacheUnavailableError:
+            log.warning("log-in failure not counted: cache unavailable")
+
+    async def succeeded(self) -> None:
+        """Forget the username's failures."""
+        try:
+            await self.cache.delete(next(iter(self.limits)))
+        except CacheUnavailableError:
+            pass
+
+
+async def log_in(
+    session: AsyncSession,
+    *,
+    cache: Cache,
+    keys: TokenKeys,
+    settings: UsersSettings,
+    username: str,
+    password: str,
+    client_ip: str,
+) -> TokenResponse:
+    """Check the password and issue a token; too many failures answer 429 for a while."""
+    limiter = LoginLimiter(cache, settings, username=username, client_ip=client_ip)
+    await limiter.check()
+    user = await load_by_username(session, username)
+    # Argon2 is CPU-bound: hash off the event loop
+    valid = await asyncio.to_thread(
+        password_hash.verify, password, user.password_hash if user else _DUMMY_HASH
+    )
+    if user is None or not valid:
+        await limiter.failed()
+        raise UnauthorizedError("the username or password is wrong", code="invalid_credentials")
+    await limiter.succeeded()
+    ttl = timedelta(seconds=settings.jwt_ttl_seconds)
+    token = keys.issue(user_id=user.id, authority="ADMIN" if user.authority == "ADMIN" else "USER", ttl=ttl)
+    return TokenResponse(access_token=token, expires_in=settings.jwt_ttl_seconds)
+
+
+async def get_user(
+    session: AsyncSession, *, cache: Cache, user_id: str, ttl_seconds: int
+) -> UserRead:
+    """A user's public view, cache-aside: Redis first, else the database, then cached."""
+
+    async def load() -> bytes | None:
+        user = await UserRepository(session).get(user_id)
+        return None if user is None else UserRead.model_validate(user).model_dump_json().encode()
+
+    cached = await cache_aside(cache, user_cache_key(user_id), load, ttl_seconds=ttl_seconds)
+    if cached is None:
+        raise NotFoundError("no such user", code="user_not_found")
+    return UserRead.model_validate_json(cached)
+
+
+async def update_user(session: AsyncSession, *, user_id: str, data: UserUpdate) -> User:
+    """Change what a user may change about themselves (the caller commits, then invalidates)."""
+    user = await UserRepository(session).get(user_id)
+    if user is None:
+        raise NotFoundError("no such user", code="user_not_found")
+    user.name = data.name
+    await session.flush()
+    return user

@@ -1,0 +1,52 @@
+"""HTTP routes of the wallets service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from tijori.common.app import SessionDep
+from tijori.common.auth import CurrentPrincipal
+from tijori.common.errors import NotFoundError
+from tijori.common.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from tijori.wallets.repository import WalletRepository
+from tijori.wallets.schemas import LedgerEntryRead, WalletRead
+
+router = APIRouter(prefix="/api/wallets", tags=["wallets"])
+
+PROBLEM = {"model": dict[str, Any], "description": "application/problem+json"}
+
+
+async def _own_wallet(session: SessionDep, user_id: str) -> WalletRead:
+    wallet = await WalletRepository(session).get_by_user(user_id)
+    if wallet is None:
+        raise NotFoundError(
+            "no wallet yet: it is opened moments after sign-up", code="wallet_not_found"
+        )
+    return WalletRead.model_validate(wallet)
+
+
+@router.get("/me", response_model=WalletRead, summary="My wallet", responses={401: PROBLEM, 404: PROBLEM})
+async def read_my_wallet(principal: CurrentPrincipal, session: SessionDep) -> WalletRead:
+    """The caller's wallet and balance."""
+    return await _own_wallet(session, principal.user_id)
+
+
+@router.get(
+    "/me/entries",
+    response_model=Page[LedgerEntryRead],
+    summary="My ledger",
+    responses={401: PROBLEM, 404: PROBLEM, 422: PROBLEM},
+)
+async def list_my_entries(
+    principal: CurrentPrincipal, session: SessionDep, limit: Limit = 20, cursor: Cursor = None
+) -> Page[LedgerEntryRead]:
+    """The caller's ledger entries, newest first."""
+    wallet = await _own_wallet(session, principal.user_id)
+    entries = await WalletRepository(session).entries(
+        wallet.id, before_id=decode_cursor(cursor), limit=limit + 1
+    )
+    items = [LedgerEntryRead.model_validate(entry) for entry in entries[:limit]]
+    next_cursor = encode_cursor(items[-1].id) if len(entries) > limit else None
+    return Page(items=items, next_cursor=next_cursor)

@@ -1,0 +1,41 @@
+"""Events the wallets service applies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tijori.common.app import ServiceRuntime
+from tijori.common.consumer import IdempotentConsumer
+from tijori.common.events import Envelope
+from tijori.wallets import service
+from tijori.wallets.config import WalletsSettings
+from tijori.wallets.models import ProcessedEvent
+
+
+def register_consumers(runtime: ServiceRuntime) -> None:
+    """Add the wallets consumer (group ``wallets``) to the running service."""
+    settings = runtime.settings
+    assert isinstance(settings, WalletsSettings)
+
+    async def on_user_created(session: AsyncSession, event: Envelope[Any]) -> None:
+        await service.open_wallet(
+            session,
+            user=event.payload,
+            promo_paise=settings.promo_balance,
+            correlation_id=event.correlation_id,
+        )
+
+    if runtime.bus is None:
+        return
+    runtime.consumers.append(
+        IdempotentConsumer(
+            name="wallets",
+            bus=runtime.bus,
+            sessions=runtime.sessions,
+            processed_model=ProcessedEvent,
+            handlers={"user.created": on_user_created},
+            after_commit=runtime.wake_relay,
+        )
+    )

@@ -1,0 +1,61 @@
+"""Double entry: every movement of money is a balanced pair of ledger entries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tijori.common.db import utcnow
+from tijori.wallets.models import LedgerEntry, Wallet
+
+
+class LedgerError(ValueError):
+    """A movement that the ledger refuses to build."""
+
+
+@dataclass(frozen=True)
+class LedgerPair:
+    """The debit and the credit of one movement; their amounts sum to zero."""
+
+    debit: LedgerEntry
+    credit: LedgerEntry
+
+    @classmethod
+    def move(
+        cls, *, source: Wallet, destination: Wallet, paise: int, reference: str, kind: str
+    ) -> LedgerPair:
+        """Move ``paise`` from ``source`` to ``destination``, updating both balances.
+
+        The caller holds both wallet rows locked and has checked that ``source`` may pay.
+        """
+        if paise <= 0:
+            raise LedgerError("a movement moves a positive amount")
+        if source.id == destination.id:
+            raise LedgerError("a movement needs two different wallets")
+        now = utcnow()
+        source.balance_paise -= paise
+        destination.balance_paise += paise
+        source.updated_at = destination.updated_at = now
+        debit = LedgerEntry(
+            wallet_id=source.id,
+            counterparty_wallet_id=destination.id,
+            reference=reference,
+            kind=kind,
+            amount_paise=-paise,
+            balance_after_paise=source.balance_paise,
+            created_at=now,
+        )
+        credit = LedgerEntry(
+            wallet_id=destination.id,
+            counterparty_wallet_id=source.id,
+            reference=reference,
+            kind=kind,
+            amount_paise=paise,
+            balance_after_paise=destination.balance_paise,
+            created_at=now,
+        )
+        return cls(debit=debit, credit=credit)
+
+    @property
+    def entries(self) -> tuple[LedgerEntry, LedgerEntry]:
+        """Both entries, debit first."""
+        return (self.debit, self.credit)

@@ -1,0 +1,70 @@
+"""Tables of the wallets service: wallets and their double-entry ledger."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Index, MetaData, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from tijori.common.db import NAMING_CONVENTION, BigId, UtcDateTime, utcnow
+from tijori.common.models import OutboxMessageMixin, ProcessedEventMixin
+
+PROMOTIONS_WALLET_ID = "00000000-0000-0000-0000-000000000001"
+"""The system account every promotional credit is drawn from (created by the migration)."""
+
+
+class Base(DeclarativeBase):
+    """Metadata of the wallets database."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Wallet(Base):
+    """A user's wallet, or a system account such as promotions.
+
+    ``balance_paise`` caches the sum of the wallet's ledger entries and is updated in the
+    same database transaction as they are written; ``tijori audit`` checks they agree.
+    """
+
+    __tablename__ = "wallets"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
+    user_id: Mapped[str | None] = mapped_column(String(36), unique=True)
+    kind: Mapped[str] = mapped_column(String(10), default="USER")  # USER | SYSTEM
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    balance_paise: Mapped[int] = mapped_column(BigInteger, default=0)
+    currency: Mapped[str] = mapped_column(String(3), default="INR")
+    status: Mapped[str] = mapped_column(String(10), default="ACTIVE")  # ACTIVE | FROZEN
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class LedgerEntry(Base):
+    """One immutable side of a money movement; the two sides of a movement sum to zero."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        # one movement touches a wallet once: a replayed movement cannot post twice
+        UniqueConstraint("reference", "wallet_id"),
+        Index("ix_ledger_entries_wallet_id_id", "wallet_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    wallet_id: Mapped[str] = mapped_column(String(36), ForeignKey("wallets.id"))
+    counterparty_wallet_id: Mapped[str] = mapped_column(String(36), ForeignKey("wallets.id"))
+    reference: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(20))  # PROMOTION | TRANSFER
+    amount_paise: Mapped[int] = mapped_column(BigInteger)  # credit > 0, debit < 0
+    balance_after_paise: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class OutboxMessage(OutboxMessageMixin, Base):
+    """Events of the wallets service waiting to be relayed."""
+
+
+class ProcessedEvent(ProcessedEventMixin, Base):
+    """Events the wallets service has applied."""
