@@ -37,7 +37,9 @@ class AuditReport:
 
 async def audit_wallets(connection: AsyncConnection, report: AuditReport) -> None:
     """The ledger sums to zero, every movement balances, every balance equals its entries."""
-    total = (await connection.execute(text("SELECT COALESCE(SUM(amount_paise), 0) FROM ledger_entries"))).scalar_one()
+    total = (
+        await connection.execute(text("SELECT COALESCE(SUM(amount_paise), 0) FROM ledger_entries"))
+    ).scalar_one()
     if total != 0:
         report.violations.append(f"the ledger sums to {format_paise(int(total))}, not 0.00")
     unbalanced = (
@@ -75,7 +77,9 @@ async def audit_wallets(connection: AsyncConnection, report: AuditReport) -> Non
     for wallet_id, balance in negative:
         report.violations.append(f"wallet {wallet_id} is negative: {format_paise(int(balance))}")
     counts = (
-        await connection.execute(text("SELECT (SELECT COUNT(*) FROM wallets), (SELECT COUNT(*) FROM ledger_entries)"))
+        await connection.execute(
+            text("SELECT (SELECT COUNT(*) FROM wallets), (SELECT COUNT(*) FROM ledger_entries)")
+        )
     ).one()
     report.checks.append(
         f"wallets: {counts[0]} wallets, {counts[1]} entries; ledger sums to zero, "

@@ -28,7 +28,9 @@ class ServiceInfo:
     def settings(self) -> Any:
         """The service's settings, read from the environment now."""
         module_name, _, class_name = self.settings_class.rpartition(".")
-        settings_type: type[CommonSettings] = getattr(importlib.import_module(module_name), class_name)
+        settings_type: type[CommonSettings] = getattr(
+            importlib.import_module(module_name), class_name
+        )
         return settings_type()
 
     def app_factory(self) -> Callable[..., FastAPI]:

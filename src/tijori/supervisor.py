@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -55,7 +56,7 @@ class AlreadyRunningError(RuntimeError):
 
 
 @contextlib.contextmanager
-def single_instance(data_dir: Path, url: str) -> object:
+def single_instance(data_dir: Path, url: str) -> Iterator[IO[str]]:
     """Hold a lock on the data directory for as long as this ``tijori up`` runs."""
     data_dir.mkdir(parents=True, exist_ok=True)
     lock_path = data_dir / "up.lock"
@@ -106,7 +107,13 @@ class Supervisor:
     async def spawn(self, child: Child) -> None:
         """Start ``child`` and stream its output."""
         child.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tijori", "serve", child.name, "--port", str(child.port),
+            sys.executable,
+            "-m",
+            "tijori",
+            "serve",
+            child.name,
+            "--port",
+            str(child.port),
             env=self.environment(),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
@@ -125,7 +132,9 @@ class Supervisor:
                     raise RuntimeError(f"{child.name} exited with code {child.process.returncode}")
                 with contextlib.suppress(httpx.HTTPError):
                     if (await client.get(child.url + "/ready")).status_code == 200:
-                        say(f"{child.name} ready on {child.url} ({time.monotonic() - started:.1f}s)")
+                        say(
+                            f"{child.name} ready on {child.url} ({time.monotonic() - started:.1f}s)"
+                        )
                         return
                 await asyncio.sleep(0.3)
         raise RuntimeError(f"{child.name} was not ready within {READY_TIMEOUT_SECONDS}s")
@@ -138,12 +147,14 @@ class Supervisor:
             if self.stopping.is_set():
                 return
             if child.restarts >= MAX_RESTARTS:
-                say(f"\033[31m{child.name} exited with code {code} too often; stopping Tijori\033[0m")
+                say(f"\033[31m{child.name} exited with code {code} too often; stopping\033[0m")
                 self.stopping.set()
                 return
             child.restarts += 1
-            say(f"\033[31m{child.name} exited with code {code}; restarting it "
-                f"({child.restarts}/{MAX_RESTARTS})\033[0m")
+            say(
+                f"\033[31m{child.name} exited with code {code}; restarting it "
+                f"({child.restarts}/{MAX_RESTARTS})\033[0m"
+            )
             await self.spawn(child)
 
     async def stop(self) -> None:
@@ -207,8 +218,10 @@ def run_all() -> int:
     """The body of ``tijori up``."""
     settings = CommonSettings()
     if not settings.kafka_bootstrap:
-        say("TIJORI_KAFKA_BOOTSTRAP is not set. `make run` starts the local Kafka and sets it; "
-            "the embedded broker is not part of Tijori yet.")
+        say(
+            "TIJORI_KAFKA_BOOTSTRAP is not set. `make run` starts the local Kafka and sets it; "
+            "the embedded broker is not part of Tijori yet."
+        )
         return 2
     gateway_port = int(os.environ.get("TIJORI_GATEWAY_PORT", SERVICES["gateway"].port))
     try:

@@ -173,9 +173,7 @@ def create_service_app(
                 checks[label] = f"unavailable: {type(error).__name__}"
         if all(value == "ok" for value in checks.values()):
             return {"status": "ready", "service": name, "checks": checks}
-        return problem_response(
-            503, "not_ready", f"{name} is not ready", checks=checks
-        )
+        return problem_response(503, "not_ready", f"{name} is not ready", checks=checks)
 
     Instrumentator(excluded_handlers=["/metrics", "/health", "/ready"]).instrument(app).expose(
         app, include_in_schema=False

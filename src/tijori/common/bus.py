@@ -79,7 +79,10 @@ class KafkaBus:
             if missing:
                 try:
                     await admin.create_topics(
-                        [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in missing]
+                        [
+                            NewTopic(name, num_partitions=partitions, replication_factor=1)
+                            for name in missing
+                        ]
                     )
                 except TopicAlreadyExistsError:
                     pass  # another process made them first

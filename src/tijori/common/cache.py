@@ -52,7 +52,7 @@ class RedisCache:
             value = await self.client.get(key)
         except redis.RedisError as error:
             raise CacheUnavailableError(str(error)) from error
-        return value if isinstance(value, bytes) or value is None else bytes(value)
+        return value.encode() if isinstance(value, str) else value
 
     async def set(self, key: str, value: bytes, *, ttl_seconds: int) -> None:
         try:

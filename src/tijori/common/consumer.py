@@ -57,7 +57,8 @@ class IdempotentConsumer:
         async def attempt() -> bool:
             try:
                 async with self.sessions() as session, session.begin():
-                    session.add(self.processed_model(consumer=self.name, event_id=event.id))
+                    marker = self.processed_model(consumer=self.name, event_id=event.id)  # type: ignore[call-arg]
+                    session.add(marker)
                     await session.flush()  # a duplicate fails here, before any effect
                     await handler(session, event)
             except IntegrityError as error:

@@ -109,7 +109,11 @@ def _validation_errors(error: RequestValidationError) -> list[dict[str, Any]]:
     for item in error.errors():
         location = [str(part) for part in item.get("loc", ()) if part != "body"]
         items.append(
-            {"field": ".".join(location), "code": item.get("type", "invalid"), "message": item.get("msg", "")}
+            {
+                "field": ".".join(location),
+                "code": item.get("type", "invalid"),
+                "message": item.get("msg", ""),
+            }
         )
     return items
 

@@ -69,9 +69,7 @@ class UnknownEventError(ValueError):
 def new_event(payload: Payload, *, correlation_id: str | None = None) -> Envelope[Any]:
     """Wrap ``payload`` in a fresh envelope of its type."""
     event_type = next(name for name, model in EVENT_TYPES.items() if isinstance(payload, model))
-    return Envelope[type(payload)](  # type: ignore[misc]
-        type=event_type, payload=payload, correlation_id=correlation_id
-    )
+    return Envelope[Any](type=event_type, payload=payload, correlation_id=correlation_id)
 
 
 def parse_event(raw: bytes | str) -> Envelope[Any]:
@@ -80,7 +78,8 @@ def parse_event(raw: bytes | str) -> Envelope[Any]:
     model = EVENT_TYPES.get(head.type)
     if model is None:
         raise UnknownEventError(f"unknown event type {head.type!r}")
-    return Envelope[model].model_validate_json(raw)  # type: ignore[valid-type]
+    typed: Envelope[Any] = Envelope[model].model_validate_json(raw)  # type: ignore[valid-type]
+    return typed
 
 
 def topic_name(event_type: str, prefix: str = "") -> str:

@@ -25,9 +25,8 @@ def add_to_outbox(
     session: AsyncSession, model: type[OutboxMessageMixin], event: Envelope[Any], *, key: str
 ) -> None:
     """Stage ``event`` in the outbox of ``session``'s transaction; it is sent after commit."""
-    session.add(
-        model(event_id=event.id, topic=event.type, key=key, body=event.model_dump_json())
-    )
+    body = event.model_dump_json()
+    session.add(model(event_id=event.id, topic=event.type, key=key, body=body))  # type: ignore[call-arg]
     session.info[_OUTBOX_WRITTEN] = True
 
 

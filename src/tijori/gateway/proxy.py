@@ -47,16 +47,20 @@ def route(path: str) -> str | None:
     return None
 
 
-async def forward(request: Request, *, client: httpx.AsyncClient, service: str, base_url: str) -> Response:
+async def forward(
+    request: Request, *, client: httpx.AsyncClient, service: str, base_url: str
+) -> Response:
     """Send ``request`` to ``service`` and stream its answer back."""
     headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
     client_host = request.client.host if request.client else "unknown"
     forwarded_for = request.headers.get("x-forwarded-for")
-    headers.append(("x-forwarded-for", f"{forwarded_for}, {client_host}" if forwarded_for else client_host))
+    headers.append(
+        ("x-forwarded-for", f"{forwarded_for}, {client_host}" if forwarded_for else client_host)
+    )
+    query = f"?{request.url.query}" if request.url.query else ""
     upstream = client.build_request(
         request.method,
-        base_url + request.url.path,
-        params=request.query_params.multi_items(),
+        base_url + request.url.path + query,
         headers=headers,
         content=request.stream(),
     )
@@ -65,11 +69,15 @@ async def forward(request: Request, *, client: httpx.AsyncClient, service: str, 
     except httpx.ConnectError:
         log.warning("%s is not reachable at %s", service, base_url)
         return problem_response(
-            503, "service_unavailable", f"the {service} service is not available; try again shortly",
+            503,
+            "service_unavailable",
+            f"the {service} service is not available; try again shortly",
             headers={"Retry-After": "5"},
         )
     except httpx.TimeoutException:
-        return problem_response(504, "upstream_timeout", f"the {service} service did not answer in time")
+        return problem_response(
+            504, "upstream_timeout", f"the {service} service did not answer in time"
+        )
     except httpx.HTTPError as error:
         log.warning("%s failed: %r", service, error)
         return problem_response(502, "bad_gateway", f"the {service} service gave no valid answer")

@@ -92,14 +92,22 @@ class Mailer:
                 notification.last_error = None
             elif notification.attempts >= self.settings.mail_max_attempts:
                 notification.status, notification.last_error = "FAILED", error
-                log.error("notification %s FAILED after %d tries: %s", claimed.id, notification.attempts, error)
+                log.error(
+                    "notification %s FAILED after %d tries: %s",
+                    claimed.id,
+                    notification.attempts,
+                    error,
+                )
             else:
                 delay = retry_delay(notification.attempts, self.settings.mail_retry_base_seconds)
                 notification.next_attempt_at = utcnow() + delay
                 notification.last_error = error
                 log.warning(
                     "notification %s not delivered (try %d), next in %.0fs: %s",
-                    claimed.id, notification.attempts, delay.total_seconds(), error,
+                    claimed.id,
+                    notification.attempts,
+                    delay.total_seconds(),
+                    error,
                 )
 
     async def run(self) -> None:

@@ -44,4 +44,6 @@ class NotificationRepository:
         query = select(Notification).where(Notification.user_id == user_id)
         if before_id is not None:
             query = query.where(Notification.id < before_id)
-        return (await self.session.scalars(query.order_by(Notification.id.desc()).limit(limit))).all()
+        return (
+            await self.session.scalars(query.order_by(Notification.id.desc()).limit(limit))
+        ).all()

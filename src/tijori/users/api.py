@@ -42,9 +42,7 @@ async def sign_up(
     data: UserCreate, request: Request, session: SessionDep, runtime: RuntimeDep
 ) -> UserRead:
     """Create an account; its wallet and welcome e-mail follow through events."""
-    user = await service.sign_up(
-        session, data=data, correlation_id=request.state.correlation_id
-    )
+    user = await service.sign_up(session, data=data, correlation_id=request.state.correlation_id)
     await session.commit()
     return UserRead.model_validate(user)
 
@@ -119,7 +117,12 @@ async def read_me(
     )
 
 
-@router.patch("/users/me", response_model=UserRead, summary="Change my name", responses={401: PROBLEM, 422: PROBLEM})
+@router.patch(
+    "/users/me",
+    response_model=UserRead,
+    summary="Change my name",
+    responses={401: PROBLEM, 422: PROBLEM},
+)
 async def update_me(
     data: UserUpdate, principal: CurrentPrincipal, session: SessionDep, runtime: RuntimeDep
 ) -> UserRead:

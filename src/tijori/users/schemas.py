@@ -116,5 +116,5 @@ class TokenResponse(BaseModel):
     """An access token (OAuth2 password flow)."""
 
     access_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 (the OAuth2 token type, not a secret)
     expires_in: int

@@ -132,7 +132,9 @@ async def log_in(
         raise UnauthorizedError("the username or password is wrong", code="invalid_credentials")
     await limiter.succeeded()
     ttl = timedelta(seconds=settings.jwt_ttl_seconds)
-    token = keys.issue(user_id=user.id, authority="ADMIN" if user.authority == "ADMIN" else "USER", ttl=ttl)
+    token = keys.issue(
+        user_id=user.id, authority="ADMIN" if user.authority == "ADMIN" else "USER", ttl=ttl
+    )
     return TokenResponse(access_token=token, expires_in=settings.jwt_ttl_seconds)
 
 

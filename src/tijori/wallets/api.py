@@ -27,7 +27,9 @@ async def _own_wallet(session: SessionDep, user_id: str) -> WalletRead:
     return WalletRead.model_validate(wallet)
 
 
-@router.get("/me", response_model=WalletRead, summary="My wallet", responses={401: PROBLEM, 404: PROBLEM})
+@router.get(
+    "/me", response_model=WalletRead, summary="My wallet", responses={401: PROBLEM, 404: PROBLEM}
+)
 async def read_my_wallet(principal: CurrentPrincipal, session: SessionDep) -> WalletRead:
     """The caller's wallet and balance."""
     return await _own_wallet(session, principal.user_id)

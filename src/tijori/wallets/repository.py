@@ -46,4 +46,6 @@ class WalletRepository:
         query = select(LedgerEntry).where(LedgerEntry.wallet_id == wallet_id)
         if before_id is not None:
             query = query.where(LedgerEntry.id < before_id)
-        return (await self.session.scalars(query.order_by(LedgerEntry.id.desc()).limit(limit))).all()
+        return (
+            await self.session.scalars(query.order_by(LedgerEntry.id.desc()).limit(limit))
+        ).all()
