@@ -1,0 +1,15 @@
+"""Fixtures every test may use."""
+
+from __future__ import annotations
+
+import uuid
+
+
+def unique_email(tag: str = "user") -> str:
+    """An e-mail address no other test (or earlier run) has used."""
+    return f"{tag}-{uuid.uuid4().hex[:12]}@example.com"
+
+
+def unique_phone() -> str:
+    """A valid Indian mobile number, random enough not to collide within a run."""
+    return "+919" + str(uuid.uuid4().int)[:9]

@@ -1,0 +1,116 @@
+"""Fixtures of the integration tests: the real stack and clients of it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis.asyncio as redis
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from tests.conftest import unique_email, unique_phone
+from tests.integration.stack import Stack, database_url, poll, start_stack, stop_stack
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration" in str(item.fspath):
+            item.add_marker(pytest.mark.real)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    workdir: Path = tmp_path_factory.mktemp("stack")
+    running = start_stack(workdir)
+    try:
+        yield running
+    finally:
+        stop_stack(running)
+
+
+@pytest.fixture(scope="session")
+async def gateway(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=stack.gateway, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def redis_client() -> AsyncIterator[redis.Redis]:
+    client = redis.Redis.from_url("redis://127.0.0.1:6379/15")
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(scope="session")
+async def wallets_db(stack: Stack) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(database_url("wallets"))
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def users_db(stack: Stack) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(database_url("users"))
+    yield engine
+    await engine.dispose()
+
+
+@dataclass
+class Person:
+    """A signed-up user and a token for them."""
+
+    id: str
+    name: str
+    email: str
+    phone: str
+    password: str
+    token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        """The header that authenticates as this person."""
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+async def sign_up(client: httpx.AsyncClient, *, name: str = "Test Person") -> Person:
+    """Sign up a fresh user through the gateway and log them in."""
+    body: dict[str, Any] = {
+        "name": name,
+        "email": unique_email(),
+        "phone": unique_phone(),
+        "password": "correct horse battery",
+    }
+    created = await client.post("/api/users", json=body)
+    assert created.status_code == 201, created.text
+    login = await client.post(
+        "/api/auth/token", data={"username": body["email"], "password": body["password"]}
+    )
+    assert login.status_code == 200, login.text
+    user = created.json()
+    return Person(
+        id=user["id"],
+        name=user["name"],
+        email=user["email"],
+        phone=user["phone"],
+        password=body["password"],
+        token=login.json()["access_token"],
+    )
+
+
+async def wallet_of(client: httpx.AsyncClient, person: Person, timeout: float = 30) -> Any:
+    """Wait for ``person``'s wallet to be opened; return it."""
+
+    async def probe() -> Any:
+        answer = await client.get("/api/wallets/me", headers=person.auth)
+        return answer.json() if answer.status_code == 200 else None
+
+    return await poll(probe, timeout=timeout, what=f"the wallet of {person.email}")
+
+
+@pytest.fixture
+async def person(gateway: httpx.AsyncClient) -> Person:
+    return await sign_up(gateway)

@@ -1,0 +1,182 @@
+"""The real stack for integration tests: every service as its own process.
+
+Services run against the MariaDB, Redis, Apache Kafka and SMTP server that
+``infra/up.sh`` started, in databases and topics of their own for this test run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mailbox
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+MYSQL = "mysql+asyncmy://tijori:tijori@127.0.0.1:3306"
+PORTS = {"users": 18081, "wallets": 18082, "transactions": 18083, "notifications": 18084}
+GATEWAY_PORT = 18080
+DATABASE_SERVICES = ("users", "wallets", "transactions", "notifications")
+
+
+def database_url(service: str) -> str:
+    """The test database of ``service`` on the local MariaDB."""
+    return f"{MYSQL}/tijori_test_{service}"
+
+
+@dataclass
+class Stack:
+    """A running Tijori on the real infrastructure."""
+
+    workdir: Path
+    env: dict[str, str]
+    maildir: Path
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def gateway(self) -> str:
+        """The gateway's base URL."""
+        return f"http://127.0.0.1:{GATEWAY_PORT}"
+
+    def service_url(self, service: str) -> str:
+        """A service's own base URL (bypassing the gateway)."""
+        return f"http://127.0.0.1:{PORTS[service]}"
+
+    def log(self, service: str) -> str:
+        """What ``service`` has logged so far."""
+        return (self.workdir / f"{service}.log").read_text(errors="replace")
+
+    def start(self, service: str) -> None:
+        """Start one service process."""
+        port = GATEWAY_PORT if service == "gateway" else PORTS[service]
+        log = (self.workdir / f"{service}.log").open("ab")
+        self.processes[service] = subprocess.Popen(
+            [sys.executable, "-m", "tijori", "serve", service, "--port", str(port)],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def stop(self, service: str, *, sig: int = signal.SIGTERM) -> None:
+        """Stop one service process (SIGKILL to simulate a crash)."""
+        process = self.processes.pop(service)
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def wait_ready(self, service: str, timeout: float = 60) -> None:
+        """Block until ``service`` answers ``/ready`` with 200."""
+        url = self.gateway if service == "gateway" else self.service_url(service)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            process = self.processes[service]
+            if process.poll() is not None:
+                raise RuntimeError(f"{service} exited:\n{self.log(service)[-3000:]}")
+            try:
+                if httpx.get(url + "/ready", timeout=5).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{service} not ready:\n{self.log(service)[-3000:]}")
+
+    def tijori(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run a ``tijori`` command in this stack's environment."""
+        return subprocess.run(
+            [sys.executable, "-m", "tijori", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    def mails_to(self, address: str) -> list[Message]:
+        """Every message the SMTP server received for ``address``."""
+        box = mailbox.Maildir(self.maildir, create=False)
+        return [message for message in box if address in str(message.get("To", ""))]
+
+    async def wait_for_mails(self, address: str, count: int, timeout: float = 30) -> list[Message]:
+        """Wait until ``address`` has at least ``count`` messages; return them."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.mails_to(address)
+            if len(found) >= count:
+                return found
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"{address} received {len(self.mails_to(address))} of {count} e-mails")
+
+
+def start_stack(workdir: Path) -> Stack:
+    """Migrate fresh test databases, create this run's topics and start every service."""
+    run = uuid.uuid4().hex[:8]
+    infra = Path(os.environ.get("TIJORI_INFRA_DIR", ROOT / ".infra"))
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TIJORI_")} | {
+        "TIJORI_DATA_DIR": str(workdir / "data"),
+        "TIJORI_KAFKA_BOOTSTRAP": "127.0.0.1:9092",
+        "TIJORI_KAFKA_TOPIC_PREFIX": f"test-{run}.",
+        "TIJORI_REDIS_URL": "redis://127.0.0.1:6379/15",
+        "TIJORI_SMTP_HOST": "127.0.0.1",
+        "TIJORI_SMTP_PORT": "2525",
+        "TIJORI_OUTBOX_POLL_SECONDS": "0.2",
+        "TIJORI_MAIL_RETRY_BASE_SECONDS": "0.5",
+        "TIJORI_GATEWAY_PORT": str(GATEWAY_PORT),
+        "TIJORI_LOG_LEVEL": "INFO",
+    }
+    for service in DATABASE_SERVICES:
+        env[f"TIJORI_{service.upper()}_DATABASE_URL"] = database_url(service)
+        env[f"TIJORI_{service.upper()}_URL"] = f"http://127.0.0.1:{PORTS[service]}"
+    stack = Stack(workdir=workdir, env=env, maildir=infra / "mail")
+    drop = subprocess.run(
+        [
+            "mariadb",
+            "-h127.0.0.1",
+            "-utijori",
+            "-ptijori",
+            "-e",
+            "; ".join(f"DROP DATABASE IF EXISTS tijori_test_{s}" for s in DATABASE_SERVICES),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert drop.returncode == 0, drop.stderr
+    for command in (("migrate",), ("topics",)):
+        result = stack.tijori(*command)
+        assert result.returncode == 0, result.stdout + result.stderr
+    for service in (*DATABASE_SERVICES, "gateway"):
+        stack.start(service)
+    for service in (*DATABASE_SERVICES, "gateway"):
+        stack.wait_ready(service)
+    return stack
+
+
+def stop_stack(stack: Stack) -> None:
+    """Stop every service of ``stack``."""
+    for service in list(stack.processes):
+        stack.stop(service)
+
+
+async def poll(
+    probe: Any, *, timeout: float = 30, interval: float = 0.2, what: str = "condition"
+) -> Any:
+    """Await ``probe()`` until it returns something truthy; return it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = await probe()
+        if result:
+            return result
+        await asyncio.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

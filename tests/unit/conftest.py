@@ -1,0 +1,43 @@
+"""Unit-test fixtures: migrated SQLite databases (the embedded default) per test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tijori.common.db import create_engine, create_sessionmaker
+from tijori.common.migrations import upgrade
+
+SessionFactory = async_sessionmaker[AsyncSession]
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> Callable[[str], str]:
+    """Migrate a fresh SQLite database for a service and return its URL."""
+
+    def make(service: str) -> str:
+        url = f"sqlite+aiosqlite:///{tmp_path / f'{service}.db'}"
+        # Alembic runs its own event loop: keep it off the test's loop
+        with ThreadPoolExecutor(max_workers=1) as worker:
+            worker.submit(upgrade, service, url).result()
+        return url
+
+    return make
+
+
+@pytest.fixture
+async def wallets_sessions(sqlite_url: Callable[[str], str]) -> AsyncIterator[SessionFactory]:
+    engine = create_engine(sqlite_url("wallets"))
+    yield create_sessionmaker(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+async def notifications_sessions(sqlite_url: Callable[[str], str]) -> AsyncIterator[SessionFactory]:
+    engine = create_engine(sqlite_url("notifications"))
+    yield create_sessionmaker(engine)
+    await engine.dispose()

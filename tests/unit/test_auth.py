@@ -1,0 +1,104 @@
+"""Access tokens: EdDSA only, short-lived, and nothing else verifies."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from tijori.common.auth import TokenKeys
+from tijori.common.config import CommonSettings
+from tijori.common.errors import UnauthorizedError
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> TokenKeys:
+    return TokenKeys.from_settings(CommonSettings(data_dir=tmp_path))
+
+
+def test_a_token_verifies_to_its_user_and_authority(keys: TokenKeys) -> None:
+    token = keys.issue(user_id="u-1", authority="ADMIN", ttl=timedelta(minutes=5))
+    principal = keys.verify(token)
+    assert principal.user_id == "u-1" and principal.is_admin
+
+
+def test_the_development_key_is_made_once_and_shared(tmp_path: Path) -> None:
+    first = TokenKeys.from_settings(CommonSettings(data_dir=tmp_path))
+    second = TokenKeys.from_settings(CommonSettings(data_dir=tmp_path))
+    token = first.issue(user_id="u", authority="USER", ttl=timedelta(minutes=1))
+    assert second.verify(token).user_id == "u"
+    assert (tmp_path / "keys" / "jwt-ed25519.pem").stat().st_mode & 0o077 == 0
+
+
+def test_a_verifier_with_only_the_public_key_verifies_but_cannot_sign(
+    keys: TokenKeys, tmp_path: Path
+) -> None:
+    public_pem = keys.public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+    verifier = TokenKeys.from_settings(
+        CommonSettings(data_dir=tmp_path / "other", jwt_public_key=public_pem)
+    )
+    token = keys.issue(user_id="u", authority="USER", ttl=timedelta(minutes=1))
+    assert verifier.verify(token).user_id == "u"
+    with pytest.raises(RuntimeError):
+        verifier.issue(user_id="u", authority="USER", ttl=timedelta(minutes=1))
+
+
+def _claims() -> dict[str, object]:
+    return {"iss": "tijori", "aud": "tijori", "sub": "u", "auth": "USER", "iat": 1, "exp": 2**40}
+
+
+def test_expired_tokens_are_refused_as_expired(keys: TokenKeys) -> None:
+    token = keys.issue(user_id="u", authority="USER", ttl=timedelta(seconds=-1))
+    with pytest.raises(UnauthorizedError) as raised:
+        keys.verify(token)
+    assert raised.value.code == "token_expired"
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        lambda keys: jwt.encode(_claims(), key=None, algorithm="none"),  # type: ignore[arg-type]
+        lambda keys: jwt.encode(_claims(), Ed25519PrivateKey.generate(), algorithm="EdDSA"),
+        lambda keys: jwt.encode(
+            _claims(),
+            keys.public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw),
+            algorithm="HS256",
+        ),
+        lambda keys: jwt.encode(
+            {**_claims(), "auth": "ROOT"}, Ed25519PrivateKey.generate(), algorithm="EdDSA"
+        ),
+        lambda keys: "a.b.c",
+        lambda keys: "",
+    ],
+    ids=["alg-none", "foreign-key", "hs256-with-public-key", "bad-authority", "garbage", "empty"],
+)
+def test_forged_tokens_are_refused(keys: TokenKeys, forge: object) -> None:
+    token = forge(keys)  # type: ignore[operator]
+    with pytest.raises(UnauthorizedError) as raised:
+        keys.verify(token)
+    assert raised.value.code == "invalid_token"
+
+
+def test_tokens_missing_required_claims_or_with_another_audience_are_refused(
+    tmp_path: Path,
+) -> None:
+    private = Ed25519PrivateKey.generate()
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    keys = TokenKeys.from_settings(CommonSettings(data_dir=tmp_path, jwt_private_key=pem))
+    for claims in (
+        {k: v for k, v in _claims().items() if k != "exp"},
+        {k: v for k, v in _claims().items() if k != "sub"},
+        _claims() | {"aud": "someone-else"},
+        _claims() | {"iss": "someone-else"},
+    ):
+        with pytest.raises(UnauthorizedError):
+            keys.verify(jwt.encode(claims, private, algorithm="EdDSA"))
+    assert keys.verify(jwt.encode(_claims(), private, algorithm="EdDSA")).user_id == "u"

@@ -1,0 +1,126 @@
+"""The idempotent consumer and the outbox relay, on the embedded database."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from unittest.mock import AsyncMock, MagicMock
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.unit.conftest import SessionFactory
+from tijori.common.bus import KafkaBus
+from tijori.common.consumer import IdempotentConsumer
+from tijori.common.events import Envelope, UserCreated, new_event
+from tijori.common.outbox import OutboxRelay, add_to_outbox
+from tijori.wallets import service
+from tijori.wallets.models import LedgerEntry, OutboxMessage, ProcessedEvent, Wallet
+
+USER = UserCreated(user_id="user-1", name="Asha", email="asha@example.com", phone="+919876543210")
+
+
+def _consumer(sessions: SessionFactory, handler: Any) -> IdempotentConsumer:
+    return IdempotentConsumer(
+        name="wallets",
+        bus=KafkaBus("unused:9092"),
+        sessions=sessions,
+        processed_model=ProcessedEvent,
+        handlers={"user.created": handler},
+    )
+
+
+async def test_an_event_applied_twice_takes_effect_once(wallets_sessions: SessionFactory) -> None:
+    async def open_wallet(session: AsyncSession, event: Envelope[Any]) -> None:
+        await service.open_wallet(session, user=event.payload, promo_paise=10_000)
+
+    consumer = _consumer(wallets_sessions, open_wallet)
+    event = new_event(USER)
+    raw = event.model_dump_json().encode()
+    await consumer.apply_raw(raw)
+    await consumer.apply_raw(raw)
+    assert (consumer.applied, consumer.duplicates) == (1, 1)
+    async with wallets_sessions() as session:
+        wallets = (await session.scalars(select(Wallet).where(Wallet.user_id == "user-1"))).all()
+        entries = await session.scalar(select(func.count()).select_from(LedgerEntry))
+        outbox = (await session.scalars(select(OutboxMessage))).all()
+    assert [w.balance_paise for w in wallets] == [10_000]
+    assert entries == 2
+    assert [row.topic for row in outbox] == ["wallet.created"]
+
+
+async def test_a_failed_effect_records_nothing_and_is_retried(
+    wallets_sessions: SessionFactory,
+) -> None:
+    handler = AsyncMock(side_effect=[RuntimeError("database hiccup"), None])
+    consumer = _consumer(wallets_sessions, handler)
+    event = new_event(USER)
+    await asyncio.wait_for(consumer.apply_raw(event.model_dump_json().encode()), timeout=10)
+    assert handler.await_count == 2
+    assert consumer.applied == 1
+    async with wallets_sessions() as session:
+        assert await session.get(ProcessedEvent, ("wallets", event.id)) is not None
+
+
+async def test_a_malformed_message_is_dropped_without_effect(
+    wallets_sessions: SessionFactory,
+) -> None:
+    handler = AsyncMock()
+    consumer = _consumer(wallets_sessions, handler)
+    await consumer.apply_raw(b'{"type": "user.created", "payload": {}}')
+    await consumer.apply_raw(b"\x00garbage")
+    handler.assert_not_awaited()
+
+
+async def test_the_relay_publishes_committed_rows_in_order_and_marks_them(
+    wallets_sessions: SessionFactory,
+) -> None:
+    events = [new_event(USER) for _ in range(3)]
+    async with wallets_sessions() as session, session.begin():
+        for event in events:
+            add_to_outbox(session, OutboxMessage, event, key="user-1")
+    relay = OutboxRelay(
+        sessions=wallets_sessions, model=OutboxMessage, bus=KafkaBus("x", prefix="p.")
+    )
+    producer = MagicMock()
+    delivered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    delivered.set_result(None)
+    producer.send = AsyncMock(return_value=delivered)
+
+    assert await relay.publish_pending(producer) == 3
+    sent = [call.args[0] for call in producer.send.await_args_list]
+    assert sent == ["p.user.created"] * 3
+    bodies = [call.kwargs["value"] for call in producer.send.await_args_list]
+    assert [Envelope[Any].model_validate_json(body).id for body in bodies] == [e.id for e in events]
+    assert await relay.publish_pending(producer) == 0  # marked: nothing sent twice
+    async with wallets_sessions() as session:
+        rows = (await session.scalars(select(OutboxMessage))).all()
+    assert all(row.published_at is not None for row in rows)
+
+
+async def test_rows_stay_unpublished_when_the_broker_refuses(
+    wallets_sessions: SessionFactory,
+) -> None:
+    async with wallets_sessions() as session, session.begin():
+        add_to_outbox(session, OutboxMessage, new_event(USER), key="user-1")
+    relay = OutboxRelay(sessions=wallets_sessions, model=OutboxMessage, bus=KafkaBus("x"))
+    producer = MagicMock()
+    producer.send = AsyncMock(side_effect=ConnectionError("broker down"))
+    try:
+        await relay.publish_pending(producer)
+    except ConnectionError:
+        pass
+    async with wallets_sessions() as session:
+        rows = (await session.scalars(select(OutboxMessage))).all()
+    assert [row.published_at for row in rows] == [None]
+
+
+async def test_a_commit_with_an_event_wakes_the_relay(wallets_sessions: SessionFactory) -> None:
+    relay = OutboxRelay(sessions=wallets_sessions, model=OutboxMessage, bus=KafkaBus("x"))
+    assert not relay._wake.is_set()
+    async with wallets_sessions() as session, session.begin():
+        session.add(Wallet(user_id="nobody", balance_paise=0))
+    assert not relay._wake.is_set()
+    async with wallets_sessions() as session, session.begin():
+        add_to_outbox(session, OutboxMessage, new_event(USER), key="k")
+    assert relay._wake.is_set()

@@ -1,0 +1,122 @@
+"""Mail delivery: retried with backoff while SMTP is down, FAILED after the last try,
+delivered to a real (in-process aiosmtpd) SMTP server when it is up."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Message as MessageHandler
+from sqlalchemy import update
+
+from tests.unit.conftest import SessionFactory
+from tijori.common.db import utcnow
+from tijori.common.events import UserCreated
+from tijori.notifications import service
+from tijori.notifications.config import NotificationsSettings
+from tijori.notifications.mailer import Mailer, retry_delay
+from tijori.notifications.models import Notification
+
+USER = UserCreated(
+    user_id="u1", name="Asha <b>Rao</b>", email="asha@example.com", phone="+919876543210"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class _Inbox(MessageHandler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[object] = []
+
+    def handle_message(self, message: object) -> None:
+        self.messages.append(message)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[int, _Inbox]]:
+    inbox = _Inbox()
+    port = _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield port, inbox
+    controller.stop()
+
+
+async def _queue_welcome(sessions: SessionFactory) -> int:
+    async with sessions() as session, session.begin():
+        notification = await service.welcome_user(
+            session, event_id="e1", user=USER, sender="Tijori <t@x.co>"
+        )
+    return notification.id
+
+
+async def _make_due(sessions: SessionFactory) -> None:
+    async with sessions() as session, session.begin():
+        await session.execute(
+            update(Notification).values(next_attempt_at=utcnow() - timedelta(seconds=1))
+        )
+
+
+async def _state(sessions: SessionFactory, notification_id: int) -> Notification:
+    async with sessions() as session:
+        notification = await session.get(Notification, notification_id)
+    assert notification is not None
+    return notification
+
+
+async def test_delivery_retries_while_smtp_is_down_then_marks_failed(
+    notifications_sessions: SessionFactory,
+) -> None:
+    settings = NotificationsSettings(
+        smtp_port=_free_port(), mail_max_attempts=3, smtp_timeout_seconds=2
+    )
+    mailer = Mailer(sessions=notifications_sessions, settings=settings)
+    notification_id = await _queue_welcome(notifications_sessions)
+    for attempt in (1, 2):
+        assert await mailer.deliver_due() == 1
+        state = await _state(notifications_sessions, notification_id)
+        assert (state.status, state.attempts) == ("PENDING", attempt)
+        assert state.next_attempt_at > utcnow() and state.last_error
+        assert await mailer.deliver_due() == 0  # not due again before its backoff
+        await _make_due(notifications_sessions)
+    assert await mailer.deliver_due() == 1
+    state = await _state(notifications_sessions, notification_id)
+    assert (state.status, state.attempts, state.sent_at) == ("FAILED", 3, None)
+    assert await mailer.deliver_due() == 0
+
+
+async def test_a_notification_is_delivered_once_the_smtp_server_is_back(
+    notifications_sessions: SessionFactory, smtp_server: tuple[int, _Inbox]
+) -> None:
+    port, inbox = smtp_server
+    down = Mailer(
+        sessions=notifications_sessions, settings=NotificationsSettings(smtp_port=_free_port())
+    )
+    notification_id = await _queue_welcome(notifications_sessions)
+    await down.deliver_due()
+    assert (await _state(notifications_sessions, notification_id)).status == "PENDING"
+
+    await _make_due(notifications_sessions)
+    up = Mailer(sessions=notifications_sessions, settings=NotificationsSettings(smtp_port=port))
+    assert await up.deliver_due() == 1
+    state = await _state(notifications_sessions, notification_id)
+    assert (state.status, state.attempts) == ("SENT", 2)
+    assert state.sent_at is not None
+    [message] = inbox.messages
+    assert message["To"] == "asha@example.com"  # type: ignore[index]
+    assert message["Subject"] == "Welcome to Tijori"  # type: ignore[index]
+    assert "Asha <b>Rao</b>" in message.get_payload()  # type: ignore[attr-defined]
+    assert await up.deliver_due() == 0
+
+
+def test_backoff_doubles_and_is_capped() -> None:
+    assert [retry_delay(n, 2).total_seconds() for n in (1, 2, 3, 4)] == [2, 4, 8, 16]
+    assert retry_delay(30, 2).total_seconds() == 300
