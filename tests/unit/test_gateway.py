@@ -46,9 +46,10 @@ async def gateway() -> AsyncIterator[httpx.AsyncClient]:
             users_url=down, wallets_url=down, transactions_url=down, notifications_url=down
         )
     )
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://gw"
-    ) as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client,
+    ):
         yield client
 
 
