@@ -6,11 +6,12 @@ It reads with plain SQL, as an auditor would, and trusts no service's code.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tijori.common.db import create_engine
+from tijori.common.db import create_engine, utcnow
 from tijori.common.money import format_paise
 from tijori.services import SERVICES
 
@@ -87,13 +88,88 @@ async def audit_wallets(connection: AsyncConnection, report: AuditReport) -> Non
     )
 
 
-async def run_audit() -> AuditReport:
-    """Audit every service database that holds money."""
+async def audit_transactions(
+    transactions: AsyncConnection,
+    wallets: AsyncConnection,
+    report: AuditReport,
+    *,
+    pending_timeout: timedelta,
+) -> None:
+    """Every SUCCESS has exactly one entry pair, every FAILED none, money moved only for
+    SUCCESS (or a PENDING about to learn it), and nothing PENDING past the timeout."""
+    statuses: dict[str, str] = {
+        txn_id: status
+        for txn_id, status in (
+            await transactions.execute(text("SELECT id, status FROM transactions"))
+        ).all()
+    }
+    moved: dict[str, int] = {
+        reference: int(count)
+        for reference, count in (
+            await wallets.execute(
+                text(
+                    "SELECT reference, COUNT(*) FROM ledger_entries "
+                    "WHERE kind = 'TRANSFER' GROUP BY reference"
+                )
+            )
+        ).all()
+    }
+    for txn_id, status in statuses.items():
+        entries = moved.get(txn_id, 0)
+        if status == "SUCCESS" and entries != 2:
+            report.violations.append(
+                f"SUCCESS transaction {txn_id} has {entries} ledger entries, not 2"
+            )
+        if status == "FAILED" and entries:
+            report.violations.append(f"FAILED transaction {txn_id} moved money ({entries} entries)")
+    for reference in moved.keys() - statuses.keys():
+        report.violations.append(f"ledger movement {reference} belongs to no transaction")
+    cutoff = utcnow() - pending_timeout
+    stale = (
+        await transactions.execute(
+            text(
+                "SELECT id, created_at FROM transactions "
+                "WHERE status = 'PENDING' AND created_at < :cutoff"
+            ),
+            {"cutoff": cutoff.replace(tzinfo=None)},
+        )
+    ).all()
+    for txn_id, created_at in stale:
+        report.violations.append(f"transaction {txn_id} is PENDING since {created_at}")
+    counts = {
+        status: list(statuses.values()).count(status) for status in ("SUCCESS", "FAILED", "PENDING")
+    }
+    report.checks.append(
+        f"transactions: {counts['SUCCESS']} SUCCESS with one entry pair each, {counts['FAILED']} "
+        f"FAILED with none, {counts['PENDING']} PENDING, none older than "
+        f"{pending_timeout.total_seconds():.0f}s"
+    )
+
+
+async def run_audit(*, pending_grace: timedelta = timedelta(seconds=60)) -> AuditReport:
+    """Audit every service database that holds money.
+
+    A transaction may be PENDING for the re-drive timeout plus ``pending_grace`` before
+    it counts as stuck.
+    """
     report = AuditReport()
-    engine = create_engine(SERVICES["wallets"].settings().resolved_database_url)
+    transactions_settings = SERVICES["transactions"].settings()
+    wallets_engine = create_engine(SERVICES["wallets"].settings().resolved_database_url)
+    transactions_engine = create_engine(transactions_settings.resolved_database_url)
     try:
-        async with engine.connect() as connection:
-            await audit_wallets(connection, report)
+        async with (
+            wallets_engine.connect() as wallets,
+            transactions_engine.connect() as transactions,
+        ):
+            await audit_wallets(wallets, report)
+            await audit_transactions(
+                transactions,
+                wallets,
+                report,
+                pending_timeout=timedelta(seconds=transactions_settings.pending_timeout_seconds)
+                + pending_grace,
+            )
     finally:
-        await engine.dispose()
+        await wallets_engine.dispose()
+        await transactions_engine.dispose()
     return report

@@ -1,15 +1,20 @@
 """The real stack for integration tests: every service as its own process.
 
-Services run against the MariaDB, Redis, Apache Kafka and SMTP server that
-``infra/up.sh`` started, in databases and topics of their own for this test run.
+Services run against the MariaDB, Redis and Apache Kafka that ``infra/up.sh``
+started, in databases and topics of their own for this test run, and deliver mail to
+a real SMTP server (aiosmtpd) that this fixture runs, keeping every message in a
+Maildir the tests read.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import mailbox
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,17 +25,20 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
 
 ROOT = Path(__file__).resolve().parents[2]
 MYSQL = "mysql+asyncmy://tijori:tijori@127.0.0.1:3306"
 PORTS = {"users": 18081, "wallets": 18082, "transactions": 18083, "notifications": 18084}
 GATEWAY_PORT = 18080
 DATABASE_SERVICES = ("users", "wallets", "transactions", "notifications")
+DB_PREFIX = "tijori_test_"
 
 
-def database_url(service: str) -> str:
+def database_url(service: str, db_prefix: str = DB_PREFIX) -> str:
     """The test database of ``service`` on the local MariaDB."""
-    return f"{MYSQL}/tijori_test_{service}"
+    return f"{MYSQL}/{db_prefix}{service}"
 
 
 @dataclass
@@ -40,16 +48,23 @@ class Stack:
     workdir: Path
     env: dict[str, str]
     maildir: Path
+    smtp: Controller | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # added to every port, so that two stacks can run side by side
+    ports_offset: int = 0
 
     @property
     def gateway(self) -> str:
         """The gateway's base URL."""
-        return f"http://127.0.0.1:{GATEWAY_PORT}"
+        return f"http://127.0.0.1:{GATEWAY_PORT + self.ports_offset}"
+
+    def port(self, service: str) -> int:
+        """The port ``service`` (or the gateway) listens on."""
+        return (GATEWAY_PORT if service == "gateway" else PORTS[service]) + self.ports_offset
 
     def service_url(self, service: str) -> str:
         """A service's own base URL (bypassing the gateway)."""
-        return f"http://127.0.0.1:{PORTS[service]}"
+        return f"http://127.0.0.1:{self.port(service)}"
 
     def log(self, service: str) -> str:
         """What ``service`` has logged so far."""
@@ -57,10 +72,9 @@ class Stack:
 
     def start(self, service: str) -> None:
         """Start one service process."""
-        port = GATEWAY_PORT if service == "gateway" else PORTS[service]
         log = (self.workdir / f"{service}.log").open("ab")
         self.processes[service] = subprocess.Popen(
-            [sys.executable, "-m", "tijori", "serve", service, "--port", str(port)],
+            [sys.executable, "-m", "tijori", "serve", service, "--port", str(self.port(service))],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -105,7 +119,7 @@ class Stack:
 
     def mails_to(self, address: str) -> list[Message]:
         """Every message the SMTP server received for ``address``."""
-        box = mailbox.Maildir(self.maildir, create=False)
+        box = mailbox.Maildir(self.maildir, factory=_parse_mail, create=False)
         return [message for message in box if address in str(message.get("To", ""))]
 
     async def wait_for_mails(self, address: str, count: int, timeout: float = 30) -> list[Message]:
@@ -119,26 +133,33 @@ class Stack:
         raise AssertionError(f"{address} received {len(self.mails_to(address))} of {count} e-mails")
 
 
-def start_stack(workdir: Path) -> Stack:
-    """Migrate fresh test databases, create this run's topics and start every service."""
+def start_stack(workdir: Path, *, ports_offset: int = 0, db_prefix: str = DB_PREFIX) -> Stack:
+    """Migrate fresh test databases, create this run's topics and start every service.
+
+    ``ports_offset`` and ``db_prefix`` let a second stack run beside the first.
+    """
     run = uuid.uuid4().hex[:8]
-    infra = Path(os.environ.get("TIJORI_INFRA_DIR", ROOT / ".infra"))
+    maildir = workdir / "mail"
+    smtp = Controller(Mailbox(maildir), hostname="127.0.0.1", port=_free_port())
+    smtp.start()
     env = {key: value for key, value in os.environ.items() if not key.startswith("TIJORI_")} | {
         "TIJORI_DATA_DIR": str(workdir / "data"),
         "TIJORI_KAFKA_BOOTSTRAP": "127.0.0.1:9092",
         "TIJORI_KAFKA_TOPIC_PREFIX": f"test-{run}.",
         "TIJORI_REDIS_URL": "redis://127.0.0.1:6379/15",
         "TIJORI_SMTP_HOST": "127.0.0.1",
-        "TIJORI_SMTP_PORT": "2525",
+        "TIJORI_SMTP_PORT": str(smtp.port),
         "TIJORI_OUTBOX_POLL_SECONDS": "0.2",
         "TIJORI_MAIL_RETRY_BASE_SECONDS": "0.5",
-        "TIJORI_GATEWAY_PORT": str(GATEWAY_PORT),
+        "TIJORI_PENDING_TIMEOUT_SECONDS": "4",
+        "TIJORI_REDRIVE_POLL_SECONDS": "1",
+        "TIJORI_GATEWAY_PORT": str(GATEWAY_PORT + ports_offset),
         "TIJORI_LOG_LEVEL": "INFO",
     }
     for service in DATABASE_SERVICES:
-        env[f"TIJORI_{service.upper()}_DATABASE_URL"] = database_url(service)
-        env[f"TIJORI_{service.upper()}_URL"] = f"http://127.0.0.1:{PORTS[service]}"
-    stack = Stack(workdir=workdir, env=env, maildir=infra / "mail")
+        env[f"TIJORI_{service.upper()}_DATABASE_URL"] = database_url(service, db_prefix)
+        env[f"TIJORI_{service.upper()}_URL"] = f"http://127.0.0.1:{PORTS[service] + ports_offset}"
+    stack = Stack(workdir=workdir, env=env, maildir=maildir, smtp=smtp, ports_offset=ports_offset)
     drop = subprocess.run(
         [
             "mariadb",
@@ -146,7 +167,7 @@ def start_stack(workdir: Path) -> Stack:
             "-utijori",
             "-ptijori",
             "-e",
-            "; ".join(f"DROP DATABASE IF EXISTS tijori_test_{s}" for s in DATABASE_SERVICES),
+            "; ".join(f"DROP DATABASE IF EXISTS {db_prefix}{s}" for s in DATABASE_SERVICES),
         ],
         capture_output=True,
         text=True,
@@ -164,9 +185,22 @@ def start_stack(workdir: Path) -> Stack:
 
 
 def stop_stack(stack: Stack) -> None:
-    """Stop every service of ``stack``."""
+    """Stop every service of ``stack`` and its SMTP server."""
     for service in list(stack.processes):
         stack.stop(service)
+    if stack.smtp is not None:
+        stack.smtp.stop()
+
+
+def _parse_mail(handle: Any) -> Message:
+    """Messages with their headers decoded (``=?utf-8?q?...`` becomes text)."""
+    return email.message_from_binary_file(handle, policy=email.policy.default)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 async def poll(

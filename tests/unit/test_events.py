@@ -38,7 +38,15 @@ def test_each_event_gets_a_fresh_id() -> None:
 
 
 def test_the_type_follows_the_payload() -> None:
-    wallet = WalletCreated(wallet_id="w", user_id="u", email="e@x.co", phone="+91", balance_paise=1)
+    wallet = WalletCreated(
+        wallet_id="w",
+        user_id="u",
+        name="n",
+        email="e@x.co",
+        phone="+91",
+        balance_paise=1,
+        version=1,
+    )
     assert new_event(wallet).type == "wallet.created"
     assert set(EVENT_TYPES) >= {"user.created", "wallet.created"}
 

@@ -9,7 +9,9 @@ from tijori.wallets.models import Wallet
 
 
 def _wallet(wallet_id: str, balance: int) -> Wallet:
-    return Wallet(id=wallet_id, user_id=wallet_id, balance_paise=balance)
+    return Wallet(
+        id=wallet_id, user_id=wallet_id, balance_paise=balance, version=0, status="ACTIVE"
+    )
 
 
 def test_a_movement_debits_one_wallet_and_credits_the_other_by_the_same_paise() -> None:

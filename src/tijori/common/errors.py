@@ -26,6 +26,7 @@ FIELD_CODES = frozenset(
         "invalid_receiver",
         "invalid_cursor",
         "invalid_idempotency_key",
+        "invalid_note",
     }
 )
 

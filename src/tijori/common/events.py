@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,14 +35,81 @@ class WalletCreated(Payload):
 
     wallet_id: str
     user_id: str
+    name: str
     email: str
     phone: str
     balance_paise: int
+    version: int
+
+
+class TransactionInitiated(Payload):
+    """A transfer was accepted and waits for the wallets service to apply it.
+
+    Sent again (with a new event id) when the transaction stays PENDING too long;
+    wallets applies a transaction id at most once and repeats its outcome.
+    """
+
+    transaction_id: str
+    sender_id: str
+    receiver_id: str
+    amount_paise: int = Field(gt=0)
+
+
+class TransferCompleted(Payload):
+    """The wallets service moved the money: both balances and wallet versions after it."""
+
+    transaction_id: str
+    sender_id: str
+    receiver_id: str
+    amount_paise: int
+    sender_balance_paise: int
+    sender_version: int
+    receiver_balance_paise: int
+    receiver_version: int
+
+
+RejectionReason = Literal["insufficient_funds", "wallet_frozen", "wallet_not_found"]
+
+
+class TransferRejected(Payload):
+    """The wallets service refused the transfer; no money moved."""
+
+    transaction_id: str
+    sender_id: str
+    receiver_id: str
+    amount_paise: int
+    reason: RejectionReason
+    sender_balance_paise: int | None = None
+    sender_version: int | None = None
+
+
+class Party(Payload):
+    """One side of a transaction, as e-mails address them."""
+
+    user_id: str
+    name: str
+    email: str
+
+
+class TransactionCompleted(Payload):
+    """A transaction reached SUCCESS or FAILED (exactly once per transaction)."""
+
+    transaction_id: str
+    status: Literal["SUCCESS", "FAILED"]
+    reason: str | None
+    amount_paise: int
+    note: str | None
+    sender: Party
+    receiver: Party
 
 
 EVENT_TYPES: dict[str, type[Payload]] = {
     "user.created": UserCreated,
     "wallet.created": WalletCreated,
+    "transaction.initiated": TransactionInitiated,
+    "transfer.completed": TransferCompleted,
+    "transfer.rejected": TransferRejected,
+    "transaction.completed": TransactionCompleted,
 }
 """Every event type, which is also its topic name (after the configured prefix)."""
 

@@ -27,6 +27,11 @@ def register_consumers(runtime: ServiceRuntime) -> None:
             session, event_id=event.id, user=event.payload, sender=settings.mail_from
         )
 
+    async def on_transaction_completed(session: AsyncSession, event: Envelope[Any]) -> None:
+        await service.notify_transaction(
+            session, event_id=event.id, transaction=event.payload, sender=settings.mail_from
+        )
+
     if runtime.bus is None:
         return
     runtime.consumers.append(
@@ -35,7 +40,10 @@ def register_consumers(runtime: ServiceRuntime) -> None:
             bus=runtime.bus,
             sessions=runtime.sessions,
             processed_model=ProcessedEvent,
-            handlers={"user.created": on_user_created},
+            handlers={
+                "user.created": on_user_created,
+                "transaction.completed": on_transaction_completed,
+            },
             after_commit=mailer.wake,
         )
     )

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tijori.common.events import UserCreated
-from tijori.notifications.messages import MailContent, welcome
+from tijori.common.events import TransactionCompleted, UserCreated
+from tijori.notifications.messages import (
+    MailContent,
+    transfer_failed,
+    transfer_received,
+    transfer_sent,
+    welcome,
+)
 from tijori.notifications.models import Notification
 from tijori.notifications.repository import NotificationRepository
 
@@ -40,3 +46,30 @@ async def welcome_user(
     )
     NotificationRepository(session).add(notification)
     return notification
+
+
+async def notify_transaction(
+    session: AsyncSession, *, event_id: str, transaction: TransactionCompleted, sender: str
+) -> list[Notification]:
+    """Queue the e-mails of a settled transaction: both parties on SUCCESS, the sender on FAILED."""
+    if transaction.status == "SUCCESS":
+        mails = [
+            (transaction.sender, transfer_sent(transaction)),
+            (transaction.receiver, transfer_received(transaction)),
+        ]
+    else:
+        mails = [(transaction.sender, transfer_failed(transaction))]
+    notifications = [
+        _notification(
+            event_id=event_id,
+            user_id=party.user_id,
+            receiver=party.email,
+            sender=sender,
+            content=content,
+        )
+        for party, content in mails
+    ]
+    repository = NotificationRepository(session)
+    for notification in notifications:
+        repository.add(notification)
+    return notifications

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated
+
+from pydantic import BeforeValidator, Field
 
 from tijori.common.config import CommonSettings
+from tijori.common.money import parse_paise
 
 
 class TransactionsSettings(CommonSettings):
@@ -12,6 +15,12 @@ class TransactionsSettings(CommonSettings):
 
     service_name: str = "transactions"
     database_url: str | None = Field(None, validation_alias="TIJORI_TRANSACTIONS_DATABASE_URL")
+    # the most one transfer may move (rupees in the environment, paise in here)
+    max_transfer: Annotated[int, BeforeValidator(parse_paise), Field(gt=0)] = "100000.00"  # type: ignore[assignment]
+    # a transaction PENDING longer than this is sent to the wallets service again
+    pending_timeout_seconds: float = Field(30.0, gt=0)
+    redrive_poll_seconds: float = Field(5.0, gt=0)
+    directory_cache_ttl_seconds: int = 3600
 
     @property
     def resolved_database_url(self) -> str:

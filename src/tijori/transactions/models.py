@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData
-from sqlalchemy.orm import DeclarativeBase
+import uuid
+from datetime import datetime
 
-from tijori.common.db import NAMING_CONVENTION
+from sqlalchemy import BigInteger, ForeignKey, Index, MetaData, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from tijori.common.db import NAMING_CONVENTION, BigId, UtcDateTime, utcnow
 from tijori.common.models import OutboxMessageMixin, ProcessedEventMixin
 
 
@@ -13,6 +16,65 @@ class Base(DeclarativeBase):
     """Metadata of the transactions database."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Transaction(Base):
+    """A transfer from one user to another: PENDING until wallets decides, then
+    SUCCESS or FAILED (with a reason), exactly once."""
+
+    __tablename__ = "transactions"
+    __table_args__ = (
+        Index("ix_transactions_sender_id_seq", "sender_id", "seq"),
+        Index("ix_transactions_receiver_id_seq", "receiver_id", "seq"),
+        Index("ix_transactions_sender_id_status", "sender_id", "status"),
+        Index("ix_transactions_status_updated_at", "status", "updated_at"),
+    )
+
+    # the order of acceptance, for newest-first pages; ``id`` is what the API shows
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
+    sender_id: Mapped[str] = mapped_column(String(36))
+    receiver_id: Mapped[str] = mapped_column(String(36))
+    amount_paise: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3), default="INR")
+    note: Mapped[str | None] = mapped_column(String(140))
+    status: Mapped[str] = mapped_column(String(10), default="PENDING")
+    reason: Mapped[str | None] = mapped_column(String(40))
+    redrives: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class IdempotencyKey(Base):
+    """A client's ``Idempotency-Key``, scoped to its user, with a hash of the request.
+
+    Written in the same database transaction as the transaction it created.
+    """
+
+    __tablename__ = "idempotency_keys"
+
+    user_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    transaction_id: Mapped[str] = mapped_column(ForeignKey("transactions.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Account(Base):
+    """What this service knows of a wallet, from ``wallet.created`` and transfer outcomes:
+    who can receive money, by phone or e-mail, and the last balance it was told."""
+
+    __tablename__ = "accounts"
+
+    user_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    wallet_id: Mapped[str] = mapped_column(String(36))
+    name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    phone: Mapped[str] = mapped_column(String(20), unique=True)
+    balance_paise: Mapped[int] = mapped_column(BigInteger)
+    # the wallet version ``balance_paise`` is from; older news is ignored
+    version: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
 
 class OutboxMessage(OutboxMessageMixin, Base):

@@ -27,6 +27,11 @@ def register_consumers(runtime: ServiceRuntime) -> None:
             correlation_id=event.correlation_id,
         )
 
+    async def on_transaction_initiated(session: AsyncSession, event: Envelope[Any]) -> None:
+        await service.apply_transfer(
+            session, transfer=event.payload, correlation_id=event.correlation_id
+        )
+
     if runtime.bus is None:
         return
     runtime.consumers.append(
@@ -35,7 +40,10 @@ def register_consumers(runtime: ServiceRuntime) -> None:
             bus=runtime.bus,
             sessions=runtime.sessions,
             processed_model=ProcessedEvent,
-            handlers={"user.created": on_user_created},
+            handlers={
+                "user.created": on_user_created,
+                "transaction.initiated": on_transaction_initiated,
+            },
             after_commit=runtime.wake_relay,
         )
     )

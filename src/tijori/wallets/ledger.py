@@ -34,6 +34,8 @@ class LedgerPair:
         now = utcnow()
         source.balance_paise -= paise
         destination.balance_paise += paise
+        source.version += 1
+        destination.version += 1
         source.updated_at = destination.updated_at = now
         debit = LedgerEntry(
             wallet_id=source.id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, MetaData, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tijori.common.db import NAMING_CONVENTION, BigId, UtcDateTime, utcnow
@@ -38,6 +38,8 @@ class Wallet(Base):
     balance_paise: Mapped[int] = mapped_column(BigInteger, default=0)
     currency: Mapped[str] = mapped_column(String(3), default="INR")
     status: Mapped[str] = mapped_column(String(10), default="ACTIVE")  # ACTIVE | FROZEN
+    # one more with every change of balance: lets readers of events drop stale balances
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
@@ -59,6 +61,23 @@ class LedgerEntry(Base):
     kind: Mapped[str] = mapped_column(String(20))  # PROMOTION | TRANSFER
     amount_paise: Mapped[int] = mapped_column(BigInteger)  # credit > 0, debit < 0
     balance_after_paise: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Transfer(Base):
+    """The outcome of one transaction, recorded once with its effect.
+
+    A ``transaction.initiated`` that arrives again (a redelivery or a re-drive with a new
+    event id) finds this row and repeats the recorded outcome without moving money.
+    """
+
+    __tablename__ = "transfers"
+
+    transaction_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    status: Mapped[str] = mapped_column(String(10))  # APPLIED | REJECTED
+    reason: Mapped[str | None] = mapped_column(String(40))
+    outcome_type: Mapped[str] = mapped_column(String(40))
+    outcome: Mapped[str] = mapped_column(Text)  # the payload of the outcome event, as JSON
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tijori.wallets.models import LedgerEntry, Wallet
+from tijori.wallets.models import LedgerEntry, Transfer, Wallet
 
 
 class WalletRepository:
@@ -35,7 +35,11 @@ class WalletRepository:
                 wallets[wallet_id] = wallet
         return wallets
 
-    def add(self, *items: Wallet | LedgerEntry) -> None:
+    async def get_transfer(self, transaction_id: str) -> Transfer | None:
+        """The recorded outcome of ``transaction_id``, if it was already applied or refused."""
+        return await self.session.get(Transfer, transaction_id)
+
+    def add(self, *items: Wallet | LedgerEntry | Transfer) -> None:
         """Stage new wallets or entries."""
         self.session.add_all(items)
 

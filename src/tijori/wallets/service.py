@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tijori.common.events import UserCreated, WalletCreated, new_event
+from tijori.common.events import (
+    EVENT_TYPES,
+    Envelope,
+    Payload,
+    RejectionReason,
+    TransactionInitiated,
+    TransferCompleted,
+    TransferRejected,
+    UserCreated,
+    WalletCreated,
+    new_event,
+)
 from tijori.common.outbox import add_to_outbox
 from tijori.wallets.ledger import LedgerPair
-from tijori.wallets.models import PROMOTIONS_WALLET_ID, OutboxMessage, Wallet
+from tijori.wallets.models import PROMOTIONS_WALLET_ID, OutboxMessage, Transfer, Wallet
 from tijori.wallets.repository import WalletRepository
 
 log = logging.getLogger(__name__)
@@ -38,7 +50,12 @@ async def open_wallet(
         log.info("wallet of user %s already exists", user.user_id)
         return existing
     wallet = Wallet(
-        user_id=user.user_id, kind="USER", email=user.email, phone=user.phone, balance_paise=0
+        user_id=user.user_id,
+        kind="USER",
+        email=user.email,
+        phone=user.phone,
+        balance_paise=0,
+        version=0,
     )
     repository.add(wallet)
     await session.flush()
@@ -56,11 +73,102 @@ async def open_wallet(
         WalletCreated(
             wallet_id=wallet.id,
             user_id=user.user_id,
+            name=user.name,
             email=user.email,
             phone=user.phone,
             balance_paise=wallet.balance_paise,
+            version=wallet.version,
         ),
         correlation_id=correlation_id,
     )
     add_to_outbox(session, OutboxMessage, event, key=user.user_id)
     return wallet
+
+
+async def apply_transfer(
+    session: AsyncSession,
+    *,
+    transfer: TransactionInitiated,
+    correlation_id: str | None = None,
+) -> Payload:
+    """Apply one transaction atomically, or refuse it; stage the outcome event.
+
+    Both wallets are locked in id order before anything is read for the decision. A
+    transaction already decided (the same one sent again) repeats its recorded outcome
+    and moves nothing.
+    """
+    repository = WalletRepository(session)
+    sender = await repository.get_by_user(transfer.sender_id)
+    receiver = await repository.get_by_user(transfer.receiver_id)
+    locked = await repository.lock(*(w.id for w in (sender, receiver) if w is not None))
+    recorded = await repository.get_transfer(transfer.transaction_id)
+    if recorded is not None:
+        log.info(
+            "transaction %s was already %s; repeating its outcome",
+            recorded.transaction_id,
+            recorded.status,
+        )
+        repeated = EVENT_TYPES[recorded.outcome_type].model_validate_json(recorded.outcome)
+        _emit(session, repeated, key=transfer.sender_id, correlation_id=correlation_id)
+        return repeated
+
+    reason: RejectionReason | None = None
+    if sender is None or receiver is None or sender.id == receiver.id:
+        reason = "wallet_not_found"
+    else:
+        sender, receiver = locked[sender.id], locked[receiver.id]
+        if "FROZEN" in (sender.status, receiver.status):
+            reason = "wallet_frozen"
+        elif sender.balance_paise < transfer.amount_paise:
+            reason = "insufficient_funds"
+
+    outcome: Payload
+    if reason is None:
+        assert sender is not None and receiver is not None
+        pair = LedgerPair.move(
+            source=sender,
+            destination=receiver,
+            paise=transfer.amount_paise,
+            reference=transfer.transaction_id,
+            kind="TRANSFER",
+        )
+        repository.add(*pair.entries)
+        outcome = TransferCompleted(
+            transaction_id=transfer.transaction_id,
+            sender_id=transfer.sender_id,
+            receiver_id=transfer.receiver_id,
+            amount_paise=transfer.amount_paise,
+            sender_balance_paise=sender.balance_paise,
+            sender_version=sender.version,
+            receiver_balance_paise=receiver.balance_paise,
+            receiver_version=receiver.version,
+        )
+    else:
+        outcome = TransferRejected(
+            transaction_id=transfer.transaction_id,
+            sender_id=transfer.sender_id,
+            receiver_id=transfer.receiver_id,
+            amount_paise=transfer.amount_paise,
+            reason=reason,
+            sender_balance_paise=sender.balance_paise if sender is not None else None,
+            sender_version=sender.version if sender is not None else None,
+        )
+    event = _emit(session, outcome, key=transfer.sender_id, correlation_id=correlation_id)
+    repository.add(
+        Transfer(
+            transaction_id=transfer.transaction_id,
+            status="APPLIED" if reason is None else "REJECTED",
+            reason=reason,
+            outcome_type=event.type,
+            outcome=outcome.model_dump_json(),
+        )
+    )
+    return outcome
+
+
+def _emit(
+    session: AsyncSession, payload: Payload, *, key: str, correlation_id: str | None
+) -> Envelope[Any]:
+    event = new_event(payload, correlation_id=correlation_id)
+    add_to_outbox(session, OutboxMessage, event, key=key)
+    return event

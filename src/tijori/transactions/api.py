@@ -1,0 +1,152 @@
+"""HTTP routes of the transactions service."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+
+from tijori.common.app import RuntimeDep, SessionDep
+from tijori.common.auth import CurrentPrincipal
+from tijori.common.errors import NotFoundError, UnprocessableError
+from tijori.common.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from tijori.transactions import service
+from tijori.transactions.config import TransactionsSettings
+from tijori.transactions.repository import TransactionRepository
+from tijori.transactions.schemas import Direction, Status, TransactionRead, TransferRequest
+
+router = APIRouter(prefix="/api/transactions", tags=["transactions"])
+
+PROBLEM = {"model": dict[str, Any], "description": "application/problem+json"}
+MAX_IDEMPOTENCY_KEY = 255
+
+
+def get_settings(runtime: RuntimeDep) -> TransactionsSettings:
+    """The transactions service's settings."""
+    settings = runtime.settings
+    assert isinstance(settings, TransactionsSettings)
+    return settings
+
+
+SettingsDep = Annotated[TransactionsSettings, Depends(get_settings)]
+
+
+def idempotency_key(
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Any string up to 255 characters; the same key and body give the "
+            "same transaction, the same key with another body a 409.",
+        ),
+    ] = None,
+) -> str | None:
+    """The request's Idempotency-Key, checked."""
+    if key is None:
+        return None
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
+        raise UnprocessableError(
+            f"an Idempotency-Key is 1 to {MAX_IDEMPOTENCY_KEY} printable characters",
+            code="invalid_idempotency_key",
+        )
+    return key
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=TransactionRead,
+    summary="Send money",
+    responses={
+        401: PROBLEM,
+        404: PROBLEM | {"description": "`receiver_not_found`, `wallet_not_found`"},
+        409: PROBLEM | {"description": "`idempotency_key_reused`"},
+        422: PROBLEM
+        | {
+            "description": "`invalid_amount`, `invalid_receiver`, `invalid_note`, `self_transfer`, "
+            "`insufficient_funds`, `invalid_idempotency_key`, `validation_error`"
+        },
+    },
+)
+async def send_money(
+    body: TransferRequest,
+    request: Request,
+    response: Response,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+    key: Annotated[str | None, Depends(idempotency_key)],
+) -> TransactionRead:
+    """Accept a transfer; it is PENDING until the wallets service applies it."""
+    accepted = await service.accept_transfer(
+        session,
+        cache=runtime.cache,
+        settings=settings,
+        sender=principal,
+        request=body,
+        idempotency_key=key,
+        correlation_id=request.state.correlation_id,
+    )
+    await session.commit()
+    if accepted.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    transaction = accepted.transaction
+    accounts = await TransactionRepository(session).accounts(
+        (transaction.sender_id, transaction.receiver_id)
+    )
+    return service.present(transaction, viewer=principal.user_id, accounts=accounts)
+
+
+@router.get(
+    "/{transaction_id}",
+    response_model=TransactionRead,
+    summary="One transaction",
+    responses={401: PROBLEM, 404: PROBLEM},
+)
+async def read_transaction(
+    transaction_id: str, principal: CurrentPrincipal, session: SessionDep
+) -> TransactionRead:
+    """A transaction, for its sender, its receiver or an admin; 404 for anyone else."""
+    repository = TransactionRepository(session)
+    transaction = await repository.get(transaction_id) if len(transaction_id) <= 36 else None
+    if transaction is None or (
+        principal.user_id not in (transaction.sender_id, transaction.receiver_id)
+        and not principal.is_admin
+    ):
+        raise NotFoundError("no such transaction", code="transaction_not_found")
+    accounts = await repository.accounts((transaction.sender_id, transaction.receiver_id))
+    return service.present(transaction, viewer=principal.user_id, accounts=accounts)
+
+
+@router.get(
+    "",
+    response_model=Page[TransactionRead],
+    summary="My transactions",
+    responses={401: PROBLEM, 422: PROBLEM},
+)
+async def list_transactions(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+    status_filter: Annotated[Status | None, Query(alias="status")] = None,
+    direction: Annotated[Direction | None, Query()] = None,
+) -> Page[TransactionRead]:
+    """The caller's sent and received transactions, newest first."""
+    repository = TransactionRepository(session)
+    rows = await repository.history(
+        principal.user_id,
+        before_seq=decode_cursor(cursor),
+        status=status_filter,
+        direction=direction,
+        limit=limit + 1,
+    )
+    page = rows[:limit]
+    accounts = await repository.accounts(
+        {txn.sender_id for txn in page} | {txn.receiver_id for txn in page}
+    )
+    return Page(
+        items=[service.present(txn, viewer=principal.user_id, accounts=accounts) for txn in page],
+        next_cursor=encode_cursor(page[-1].seq) if len(rows) > limit else None,
+    )

@@ -1,0 +1,110 @@
+"""All SQL of the transactions service."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tijori.transactions.models import Account, IdempotencyKey, Transaction
+
+
+class TransactionRepository:
+    """Reads and writes transactions, idempotency keys and known accounts in one session."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, transaction_id: str, *, for_update: bool = False) -> Transaction | None:
+        """The transaction with the public ``transaction_id``."""
+        query = select(Transaction).where(Transaction.id == transaction_id)
+        if for_update:
+            query = query.with_for_update()
+        return await self.session.scalar(query)
+
+    async def get_idempotency_key(self, user_id: str, key: str) -> IdempotencyKey | None:
+        """The stored key ``key`` of ``user_id``."""
+        return await self.session.get(IdempotencyKey, (user_id, key))
+
+    async def pending_debits(self, sender_id: str) -> int:
+        """Paise the sender has in PENDING transactions, not yet taken from the balance."""
+        total = await self.session.scalar(
+            select(func.coalesce(func.sum(Transaction.amount_paise), 0)).where(
+                Transaction.sender_id == sender_id, Transaction.status == "PENDING"
+            )
+        )
+        return int(total or 0)
+
+    async def history(
+        self,
+        user_id: str,
+        *,
+        before_seq: int | None,
+        status: str | None,
+        direction: str | None,
+        limit: int,
+    ) -> list[Transaction]:
+        """The user's sent and received transactions, newest first."""
+        sides = {"SENT": Transaction.sender_id, "RECEIVED": Transaction.receiver_id}
+        pages: list[Sequence[Transaction]] = []
+        for side, column in sides.items():
+            if direction is not None and direction != side:
+                continue
+            query = select(Transaction).where(column == user_id)
+            if status is not None:
+                query = query.where(Transaction.status == status)
+            if before_seq is not None:
+                query = query.where(Transaction.seq < before_seq)
+            pages.append(
+                (
+                    await self.session.scalars(query.order_by(Transaction.seq.desc()).limit(limit))
+                ).all()
+            )
+        merged = heapq.merge(*pages, key=lambda txn: -txn.seq)
+        unique: dict[int, Transaction] = {}
+        for txn in merged:
+            unique.setdefault(txn.seq, txn)
+            if len(unique) == limit:
+                break
+        return list(unique.values())
+
+    async def stale_pending(self, *, older_than: datetime, limit: int) -> Sequence[Transaction]:
+        """PENDING transactions last driven before ``older_than``, locked for re-driving."""
+        return (
+            await self.session.scalars(
+                select(Transaction)
+                .where(Transaction.status == "PENDING", Transaction.updated_at < older_than)
+                .order_by(Transaction.updated_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+
+    async def account(self, user_id: str, *, for_update: bool = False) -> Account | None:
+        """What this service knows of ``user_id``'s wallet."""
+        query = select(Account).where(Account.user_id == user_id)
+        if for_update:
+            query = query.with_for_update()
+        return await self.session.scalar(query)
+
+    async def account_by_handle(
+        self, *, email: str | None = None, phone: str | None = None
+    ) -> Account | None:
+        """The account reachable at this e-mail or phone."""
+        column, value = (Account.email, email) if email is not None else (Account.phone, phone)
+        return await self.session.scalar(select(Account).where(column == value))
+
+    async def accounts(self, user_ids: Iterable[str]) -> dict[str, Account]:
+        """Accounts by user id."""
+        ids = set(user_ids)
+        if not ids:
+            return {}
+        rows = (await self.session.scalars(select(Account).where(Account.user_id.in_(ids)))).all()
+        return {row.user_id: row for row in rows}
+
+    def add(self, *items: Transaction | IdempotencyKey | Account) -> None:
+        """Stage new rows."""
+        self.session.add_all(items)

@@ -1,0 +1,354 @@
+"""Business rules of the transactions service: accept a transfer, settle it, re-drive it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tijori.common.auth import Principal
+from tijori.common.cache import Cache, CacheUnavailableError
+from tijori.common.db import utcnow
+from tijori.common.errors import ConflictError, NotFoundError, UnprocessableError
+from tijori.common.events import (
+    Party,
+    TransactionCompleted,
+    TransactionInitiated,
+    TransferCompleted,
+    TransferRejected,
+    WalletCreated,
+    new_event,
+)
+from tijori.common.money import format_paise
+from tijori.common.outbox import add_to_outbox
+from tijori.common.phone import InvalidPhoneError, looks_like_email, normalize_phone
+from tijori.transactions.config import TransactionsSettings
+from tijori.transactions.models import Account, IdempotencyKey, OutboxMessage, Transaction
+from tijori.transactions.repository import TransactionRepository
+from tijori.transactions.schemas import PartyRead, TransactionRead, TransferRequest
+
+log = logging.getLogger(__name__)
+
+
+class Recipient(BaseModel):
+    """Who can be paid at a phone or e-mail: what the directory cache holds."""
+
+    user_id: str
+    name: str
+    email: str
+    phone: str
+
+
+def directory_key(handle: str) -> str:
+    """Where the recipient reachable at ``handle`` is cached."""
+    return f"tijori:directory:{handle}"
+
+
+def normalize_handle(raw: str) -> str:
+    """The canonical form of a receiver: a lower-case e-mail or an E.164 phone."""
+    text = raw.strip()
+    try:
+        if looks_like_email(text):
+            return validate_email(text, check_deliverability=False).normalized.lower()
+        return normalize_phone(text)
+    except (EmailNotValidError, InvalidPhoneError) as error:
+        raise UnprocessableError(
+            "the receiver must be a phone number or an e-mail address", code="invalid_receiver"
+        ) from error
+
+
+async def resolve_recipient(
+    session: AsyncSession, cache: Cache, handle: str, *, ttl_seconds: int
+) -> Recipient:
+    """The recipient at ``handle``: from the Redis directory, else this service's table."""
+    try:
+        cached = await cache.get(directory_key(handle))
+    except CacheUnavailableError:
+        cached = None
+    if cached is not None:
+        return Recipient.model_validate_json(cached)
+    repository = TransactionRepository(session)
+    is_email = "@" in handle
+    account = await repository.account_by_handle(
+        email=handle if is_email else None, phone=None if is_email else handle
+    )
+    if account is None:
+        raise NotFoundError("no Tijori wallet at this phone or e-mail", code="receiver_not_found")
+    recipient = Recipient(
+        user_id=account.user_id, name=account.name, email=account.email, phone=account.phone
+    )
+    await _cache_recipient(cache, recipient, ttl_seconds=ttl_seconds)
+    return recipient
+
+
+async def _cache_recipient(cache: Cache, recipient: Recipient, *, ttl_seconds: int) -> None:
+    body = recipient.model_dump_json().encode()
+    try:
+        for handle in (recipient.email, recipient.phone):
+            await cache.set(directory_key(handle), body, ttl_seconds=ttl_seconds)
+    except CacheUnavailableError:
+        log.warning("directory cache unavailable; %s not cached", recipient.user_id)
+
+
+def request_hash(*, handle: str, amount_paise: int, note: str | None) -> str:
+    """What identifies a transfer request, for comparing replays of an Idempotency-Key."""
+    canonical = json.dumps(
+        {"receiver": handle, "amount_paise": amount_paise, "note": note}, sort_keys=True
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The transaction a request created, or the one its Idempotency-Key names."""
+
+    transaction: Transaction
+    replayed: bool
+
+
+async def _replay(
+    repository: TransactionRepository, *, user_id: str, key: str, fingerprint: str
+) -> Accepted | None:
+    stored = await repository.get_idempotency_key(user_id, key)
+    if stored is None:
+        return None
+    if stored.request_hash != fingerprint:
+        raise ConflictError(
+            "this Idempotency-Key was used for a different request", code="idempotency_key_reused"
+        )
+    transaction = await repository.get(stored.transaction_id)
+    assert transaction is not None
+    return Accepted(transaction=transaction, replayed=True)
+
+
+async def accept_transfer(
+    session: AsyncSession,
+    *,
+    cache: Cache,
+    settings: TransactionsSettings,
+    sender: Principal,
+    request: TransferRequest,
+    idempotency_key: str | None,
+    correlation_id: str | None = None,
+) -> Accepted:
+    """Check a transfer and store it PENDING with ``transaction.initiated``, in one transaction.
+
+    Checks, in order: the amount's ceiling, a replay of the Idempotency-Key, the receiver,
+    self-transfer, then the sender's known balance less what is already pending. The
+    wallets service stays the authority: the pre-check only spares it hopeless transfers.
+    """
+    if request.amount > settings.max_transfer:
+        raise UnprocessableError(
+            f"one transfer moves at most ₹{format_paise(settings.max_transfer)}",
+            code="invalid_amount",
+        )
+    handle = normalize_handle(request.receiver)
+    fingerprint = request_hash(handle=handle, amount_paise=request.amount, note=request.note)
+    repository = TransactionRepository(session)
+    if idempotency_key is not None:
+        replay = await _replay(
+            repository, user_id=sender.user_id, key=idempotency_key, fingerprint=fingerprint
+        )
+        if replay is not None:
+            return replay
+
+    recipient = await resolve_recipient(
+        session, cache, handle, ttl_seconds=settings.directory_cache_ttl_seconds
+    )
+    if recipient.user_id == sender.user_id:
+        raise UnprocessableError("you cannot send money to yourself", code="self_transfer")
+    account = await repository.account(sender.user_id)
+    if account is None:
+        raise NotFoundError("your wallet is not open yet", code="wallet_not_found")
+    available = account.balance_paise - await repository.pending_debits(sender.user_id)
+    if available < request.amount:
+        raise UnprocessableError(
+            f"₹{format_paise(max(available, 0))} is available: too little for this transfer",
+            code="insufficient_funds",
+        )
+
+    now = utcnow()
+    transaction = Transaction(
+        sender_id=sender.user_id,
+        receiver_id=recipient.user_id,
+        amount_paise=request.amount,
+        currency="INR",
+        note=request.note,
+        status="PENDING",
+        redrives=0,
+        created_at=now,
+        updated_at=now,
+    )
+    repository.add(transaction)
+    await session.flush()
+    if idempotency_key is not None:
+        repository.add(
+            IdempotencyKey(
+                user_id=sender.user_id,
+                key=idempotency_key,
+                request_hash=fingerprint,
+                transaction_id=transaction.id,
+            )
+        )
+        try:
+            await session.flush()  # a concurrent twin waits here, then finds the key taken
+        except IntegrityError:
+            await session.rollback()
+            replay = await _replay(
+                repository, user_id=sender.user_id, key=idempotency_key, fingerprint=fingerprint
+            )
+            if replay is None:
+                raise
+            return replay
+    _initiate(session, transaction, correlation_id=correlation_id)
+    return Accepted(transaction=transaction, replayed=False)
+
+
+def _initiate(
+    session: AsyncSession, transaction: Transaction, *, correlation_id: str | None
+) -> None:
+    event = new_event(
+        TransactionInitiated(
+            transaction_id=transaction.id,
+            sender_id=transaction.sender_id,
+            receiver_id=transaction.receiver_id,
+            amount_paise=transaction.amount_paise,
+        ),
+        correlation_id=correlation_id,
+    )
+    add_to_outbox(session, OutboxMessage, event, key=transaction.sender_id)
+
+
+async def redrive_stale(session: AsyncSession, *, pending_for: timedelta, limit: int = 200) -> int:
+    """Send ``transaction.initiated`` again for transactions PENDING longer than ``pending_for``."""
+    now = utcnow()
+    stale = await TransactionRepository(session).stale_pending(
+        older_than=now - pending_for, limit=limit
+    )
+    for transaction in stale:
+        transaction.redrives += 1
+        transaction.updated_at = now
+        _initiate(session, transaction, correlation_id=f"redrive-{transaction.redrives}")
+        log.warning(
+            "re-driving transaction %s, PENDING since %s", transaction.id, transaction.created_at
+        )
+    return len(stale)
+
+
+def _learn_balance(
+    account: Account | None, *, balance_paise: int | None, version: int | None
+) -> None:
+    if account is None or balance_paise is None or version is None:
+        return
+    if version > account.version:
+        account.balance_paise, account.version = balance_paise, version
+
+
+async def remember_wallet(
+    session: AsyncSession, cache: Cache, wallet: WalletCreated, *, ttl_seconds: int
+) -> None:
+    """Learn of a new wallet: a recipient in the directory, with its opening balance."""
+    repository = TransactionRepository(session)
+    account = await repository.account(wallet.user_id, for_update=True)
+    if account is None:
+        repository.add(
+            Account(
+                user_id=wallet.user_id,
+                wallet_id=wallet.wallet_id,
+                name=wallet.name,
+                email=wallet.email,
+                phone=wallet.phone,
+                balance_paise=wallet.balance_paise,
+                version=wallet.version,
+            )
+        )
+    else:
+        _learn_balance(account, balance_paise=wallet.balance_paise, version=wallet.version)
+    recipient = Recipient(
+        user_id=wallet.user_id, name=wallet.name, email=wallet.email, phone=wallet.phone
+    )
+    await _cache_recipient(cache, recipient, ttl_seconds=ttl_seconds)
+
+
+async def settle(
+    session: AsyncSession,
+    *,
+    outcome: TransferCompleted | TransferRejected,
+    correlation_id: str | None = None,
+) -> Transaction | None:
+    """Record the wallets service's decision: PENDING becomes SUCCESS or FAILED, once.
+
+    Balances it reports are learned in the same transaction, so the pre-check's view of a
+    sender (known balance less pending debits) never counts a settled transfer twice.
+    """
+    repository = TransactionRepository(session)
+    transaction = await repository.get(outcome.transaction_id, for_update=True)
+    sender = await repository.account(outcome.sender_id, for_update=True)
+    receiver = await repository.account(outcome.receiver_id, for_update=True)
+    if isinstance(outcome, TransferCompleted):
+        _learn_balance(
+            sender, balance_paise=outcome.sender_balance_paise, version=outcome.sender_version
+        )
+        _learn_balance(
+            receiver, balance_paise=outcome.receiver_balance_paise, version=outcome.receiver_version
+        )
+    else:
+        _learn_balance(
+            sender, balance_paise=outcome.sender_balance_paise, version=outcome.sender_version
+        )
+    if transaction is None:
+        log.error("outcome for unknown transaction %s ignored", outcome.transaction_id)
+        return None
+    if transaction.status != "PENDING":
+        return transaction  # an outcome repeated after a re-drive: decided already
+    if isinstance(outcome, TransferCompleted):
+        transaction.status, transaction.reason = "SUCCESS", None
+    else:
+        transaction.status, transaction.reason = "FAILED", outcome.reason
+    transaction.updated_at = utcnow()
+    assert sender is not None and receiver is not None
+    completed = new_event(
+        TransactionCompleted(
+            transaction_id=transaction.id,
+            status="SUCCESS" if transaction.status == "SUCCESS" else "FAILED",
+            reason=transaction.reason,
+            amount_paise=transaction.amount_paise,
+            note=transaction.note,
+            sender=Party(user_id=sender.user_id, name=sender.name, email=sender.email),
+            receiver=Party(user_id=receiver.user_id, name=receiver.name, email=receiver.email),
+        ),
+        correlation_id=correlation_id,
+    )
+    add_to_outbox(session, OutboxMessage, completed, key=transaction.sender_id)
+    return transaction
+
+
+def present(
+    transaction: Transaction, *, viewer: str, accounts: dict[str, Account]
+) -> TransactionRead:
+    """A transaction as ``viewer`` sees it."""
+
+    def party(user_id: str) -> PartyRead:
+        account = accounts.get(user_id)
+        return PartyRead(id=user_id, name=account.name if account else "")
+
+    return TransactionRead(
+        id=transaction.id,
+        sender=party(transaction.sender_id),
+        receiver=party(transaction.receiver_id),
+        amount=transaction.amount_paise,
+        currency="INR",
+        note=transaction.note,
+        status=transaction.status,
+        reason=transaction.reason,
+        direction="RECEIVED" if viewer == transaction.receiver_id else "SENT",
+        created_at=transaction.created_at,
+        updated_at=transaction.updated_at,
+    )
