@@ -41,3 +41,10 @@ async def notifications_sessions(sqlite_url: Callable[[str], str]) -> AsyncItera
     engine = create_engine(sqlite_url("notifications"))
     yield create_sessionmaker(engine)
     await engine.dispose()
+
+
+@pytest.fixture
+async def transactions_sessions(sqlite_url: Callable[[str], str]) -> AsyncIterator[SessionFactory]:
+    engine = create_engine(sqlite_url("transactions"))
+    yield create_sessionmaker(engine)
+    await engine.dispose()

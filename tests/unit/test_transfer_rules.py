@@ -1,0 +1,261 @@
+"""The rules of a transfer, on the embedded database: wallets decides, transactions records."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import func, select, update
+
+from tests.unit.conftest import SessionFactory
+from tijori.common.auth import Principal
+from tijori.common.cache import MemoryCache
+from tijori.common.errors import ConflictError, NotFoundError, UnprocessableError
+from tijori.common.events import (
+    TransactionInitiated,
+    TransferCompleted,
+    TransferRejected,
+    UserCreated,
+    WalletCreated,
+    parse_event,
+)
+from tijori.transactions import service as transactions
+from tijori.transactions.config import TransactionsSettings
+from tijori.transactions.models import Account, Transaction
+from tijori.transactions.models import OutboxMessage as TxOutbox
+from tijori.transactions.schemas import TransferRequest
+from tijori.wallets import service as wallets
+from tijori.wallets.models import LedgerEntry, Wallet
+from tijori.wallets.models import OutboxMessage as WalletOutbox
+
+
+async def _open(sessions: SessionFactory, user_id: str) -> Wallet:
+    user = UserCreated(
+        user_id=user_id, name=user_id, email=f"{user_id}@x.co", phone="+919876543210"
+    )
+    async with sessions() as session, session.begin():
+        return await wallets.open_wallet(session, user=user, promo_paise=10_000)
+
+
+def _initiated(amount: int, sender: str = "a", receiver: str = "b") -> TransactionInitiated:
+    return TransactionInitiated(
+        transaction_id=str(uuid.uuid4()),
+        sender_id=sender,
+        receiver_id=receiver,
+        amount_paise=amount,
+    )
+
+
+async def _apply(sessions: SessionFactory, transfer: TransactionInitiated) -> object:
+    async with sessions() as session, session.begin():
+        return await wallets.apply_transfer(session, transfer=transfer)
+
+
+async def test_a_transfer_that_fits_moves_money_as_one_pair(
+    wallets_sessions: SessionFactory,
+) -> None:
+    await _open(wallets_sessions, "a")
+    await _open(wallets_sessions, "b")
+    outcome = await _apply(wallets_sessions, transfer := _initiated(2_550))
+    assert isinstance(outcome, TransferCompleted)
+    assert (outcome.sender_balance_paise, outcome.receiver_balance_paise) == (7_450, 12_550)
+    assert (outcome.sender_version, outcome.receiver_version) == (2, 2)
+    async with wallets_sessions() as session:
+        amounts = (
+            await session.scalars(
+                select(LedgerEntry.amount_paise).where(
+                    LedgerEntry.reference == transfer.transaction_id
+                )
+            )
+        ).all()
+    assert sorted(amounts) == [-2_550, 2_550]
+
+
+@pytest.mark.parametrize(
+    ("setup", "reason"),
+    [("poor", "insufficient_funds"), ("frozen", "wallet_frozen"), ("missing", "wallet_not_found")],
+)
+async def test_a_refused_transfer_moves_nothing_and_says_why(
+    wallets_sessions: SessionFactory, setup: str, reason: str
+) -> None:
+    await _open(wallets_sessions, "a")
+    if setup != "missing":
+        await _open(wallets_sessions, "b")
+    if setup == "frozen":
+        async with wallets_sessions() as session, session.begin():
+            await session.execute(
+                update(Wallet).where(Wallet.user_id == "b").values(status="FROZEN")
+            )
+    amount = 10_001 if setup == "poor" else 100
+    outcome = await _apply(wallets_sessions, _initiated(amount))
+    assert isinstance(outcome, TransferRejected) and outcome.reason == reason
+    async with wallets_sessions() as session:
+        balance = await session.scalar(select(Wallet.balance_paise).where(Wallet.user_id == "a"))
+        transfers = await session.scalar(
+            select(func.count()).select_from(LedgerEntry).where(LedgerEntry.kind == "TRANSFER")
+        )
+    assert (balance, transfers) == (10_000, 0)
+
+
+async def test_the_same_transaction_applied_again_repeats_its_outcome_and_moves_nothing(
+    wallets_sessions: SessionFactory,
+) -> None:
+    await _open(wallets_sessions, "a")
+    await _open(wallets_sessions, "b")
+    transfer = _initiated(6_000)
+    first = await _apply(wallets_sessions, transfer)
+    again = await _apply(wallets_sessions, transfer)
+    assert first == again
+    refused = _initiated(6_000)
+    assert isinstance(await _apply(wallets_sessions, refused), TransferRejected)
+    async with wallets_sessions() as session, session.begin():
+        await session.execute(
+            update(Wallet).where(Wallet.user_id == "a").values(balance_paise=10**6)
+        )
+    # a refusal is final too: money that arrives later does not revive it
+    assert isinstance(await _apply(wallets_sessions, refused), TransferRejected)
+    async with wallets_sessions() as session:
+        outbox = (await session.scalars(select(WalletOutbox.topic).order_by(WalletOutbox.id))).all()
+        entries = await session.scalar(select(func.count()).select_from(LedgerEntry))
+    assert outbox[-4:] == [
+        "transfer.completed",
+        "transfer.completed",
+        "transfer.rejected",
+        "transfer.rejected",
+    ]
+    assert entries == 4 + 2
+
+
+def _wallet_created(user_id: str, balance: int = 10_000, version: int = 1) -> WalletCreated:
+    return WalletCreated(
+        wallet_id=f"w-{user_id}",
+        user_id=user_id,
+        name=user_id.title(),
+        email=f"{user_id}@x.co",
+        phone=f"+9198765{abs(hash(user_id)) % 100000:05d}",
+        balance_paise=balance,
+        version=version,
+    )
+
+
+@pytest.fixture
+async def known(transactions_sessions: SessionFactory) -> MemoryCache:
+    cache = MemoryCache()
+    async with transactions_sessions() as session, session.begin():
+        for user_id in ("asha", "ravi"):
+            await transactions.remember_wallet(
+                session, cache, _wallet_created(user_id), ttl_seconds=60
+            )
+    return cache
+
+
+async def _accept(
+    sessions: SessionFactory,
+    cache: MemoryCache,
+    amount: str,
+    *,
+    key: str | None = None,
+    note: str | None = None,
+) -> transactions.Accepted:
+    async with sessions() as session:
+        accepted = await transactions.accept_transfer(
+            session,
+            cache=cache,
+            settings=TransactionsSettings(),
+            sender=Principal(user_id="asha", authority="USER"),
+            request=TransferRequest(receiver="RAVI@x.co", amount=amount, note=note),
+            idempotency_key=key,
+        )
+        await session.commit()
+    return accepted
+
+
+async def test_accepting_stores_pending_with_its_event_and_counts_pending_debits(
+    transactions_sessions: SessionFactory, known: MemoryCache
+) -> None:
+    accepted = await _accept(transactions_sessions, known, "60.00")
+    assert accepted.transaction.status == "PENDING" and not accepted.replayed
+    with pytest.raises(UnprocessableError) as refused:
+        await _accept(transactions_sessions, known, "40.01")
+    assert refused.value.code == "insufficient_funds"
+    async with transactions_sessions() as session:
+        [row] = (await session.scalars(select(TxOutbox))).all()
+    event = parse_event(row.body)
+    assert event.type == "transaction.initiated"
+    assert event.payload.amount_paise == 6_000 and event.payload.receiver_id == "ravi"
+
+
+async def test_idempotency_keys_replay_or_conflict(
+    transactions_sessions: SessionFactory, known: MemoryCache
+) -> None:
+    first = await _accept(transactions_sessions, known, "1.00", key="k1", note="x")
+    again = await _accept(transactions_sessions, known, "1", key="k1", note="x")
+    assert again.replayed and again.transaction.id == first.transaction.id
+    with pytest.raises(ConflictError):
+        await _accept(transactions_sessions, known, "1.00", key="k1", note="y")
+
+
+async def test_unknown_receivers_self_transfers_and_ceilings_are_refused(
+    transactions_sessions: SessionFactory, known: MemoryCache
+) -> None:
+    async with transactions_sessions() as session:
+        with pytest.raises(NotFoundError):
+            await transactions.resolve_recipient(session, known, "nobody@x.co", ttl_seconds=60)
+    for receiver, code in (("asha@x.co", "self_transfer"), ("not-a-phone", "invalid_receiver")):
+        async with transactions_sessions() as session:
+            with pytest.raises(UnprocessableError) as refused:
+                await transactions.accept_transfer(
+                    session,
+                    cache=known,
+                    settings=TransactionsSettings(),
+                    sender=Principal(user_id="asha", authority="USER"),
+                    request=TransferRequest(receiver=receiver, amount="1"),
+                    idempotency_key=None,
+                )
+        assert refused.value.code == code
+    with pytest.raises(UnprocessableError) as ceiling:
+        await _accept(transactions_sessions, known, "100000.01")
+    assert ceiling.value.code == "invalid_amount"
+
+
+async def test_an_outcome_settles_a_transaction_once_and_stale_balances_are_ignored(
+    transactions_sessions: SessionFactory, known: MemoryCache
+) -> None:
+    txn = (await _accept(transactions_sessions, known, "10.00")).transaction
+    completed = TransferCompleted(
+        transaction_id=txn.id,
+        sender_id="asha",
+        receiver_id="ravi",
+        amount_paise=1_000,
+        sender_balance_paise=9_000,
+        sender_version=5,
+        receiver_balance_paise=11_000,
+        receiver_version=5,
+    )
+    for _ in range(2):
+        async with transactions_sessions() as session, session.begin():
+            await transactions.settle(session, outcome=completed)
+    stale = WalletCreated(
+        **(_wallet_created("asha").model_dump() | {"balance_paise": 1, "version": 3})
+    )
+    async with transactions_sessions() as session, session.begin():
+        await transactions.remember_wallet(session, known, stale, ttl_seconds=60)
+    async with transactions_sessions() as session:
+        settled = await session.scalar(select(Transaction).where(Transaction.id == txn.id))
+        account = await session.get(Account, "asha")
+        completions = (
+            await session.scalars(
+                select(TxOutbox.topic).where(TxOutbox.topic == "transaction.completed")
+            )
+        ).all()
+    assert settled is not None and settled.status == "SUCCESS"
+    assert account is not None and (account.balance_paise, account.version) == (9_000, 5)
+    assert len(completions) == 1
+
+
+def test_the_request_hash_ignores_formatting_but_not_content() -> None:
+    one = transactions.request_hash(handle="+919876543210", amount_paise=100, note=None)
+    assert one == transactions.request_hash(handle="+919876543210", amount_paise=100, note=None)
+    assert one != transactions.request_hash(handle="+919876543210", amount_paise=101, note=None)
+    assert transactions.normalize_handle(" 98765 43210 ") == "+919876543210"
+    assert transactions.normalize_handle("Ravi@Example.COM") == "ravi@example.com"
