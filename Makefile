@@ -5,13 +5,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 LOCAL_ENV := set -a && source infra/local.env && set +a
 
-.PHONY: help install infra run test lint unit audit clean
+.PHONY: help install infra run run-real test lint unit audit clean
 
 help:
-	@echo "make run    start Tijori (every service, the web client on http://127.0.0.1:8080)"
-	@echo "make test   start MariaDB, Redis, Kafka and an SMTP server, then run every test"
-	@echo "make lint   ruff, mypy and the import contracts"
-	@echo "make unit   the tests that need no server"
+	@echo "make run       start Tijori on its embedded parts: http://127.0.0.1:8080"
+	@echo "make run-real  start Tijori on the local MariaDB, Kafka and Redis (installs them)"
+	@echo "make test      start MariaDB, Redis, Kafka and an SMTP server, then run every test"
+	@echo "make lint      ruff, mypy and the import contracts"
+	@echo "make unit      the tests that need no server"
 
 install: $(VENV)/.installed
 
@@ -25,7 +26,12 @@ $(VENV)/.installed: pyproject.toml
 infra: install
 	@infra/up.sh
 
-run: infra
+# nothing to install but Python packages: SQLite, an in-process cache, the embedded
+# broker and a local mail server, all under ./.tijori
+run: install
+	@exec $(BIN)/tijori up
+
+run-real: infra
 	@$(LOCAL_ENV) && exec $(BIN)/tijori up
 
 lint: install

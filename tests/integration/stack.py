@@ -144,7 +144,7 @@ def start_stack(workdir: Path, *, ports_offset: int = 0, db_prefix: str = DB_PRE
     smtp.start()
     env = {key: value for key, value in os.environ.items() if not key.startswith("TIJORI_")} | {
         "TIJORI_DATA_DIR": str(workdir / "data"),
-        "TIJORI_KAFKA_BOOTSTRAP": "127.0.0.1:9092",
+        "TIJORI_KAFKA_BOOTSTRAP": os.environ.get("TIJORI_TEST_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
         "TIJORI_KAFKA_TOPIC_PREFIX": f"test-{run}.",
         "TIJORI_REDIS_URL": "redis://127.0.0.1:6379/15",
         "TIJORI_SMTP_HOST": "127.0.0.1",

@@ -85,6 +85,7 @@ def build_runtime(
                 model=outbox_model,
                 bus=runtime.bus,
                 poll_seconds=settings.outbox_poll_seconds,
+                replay_seconds=settings.outbox_replay_seconds,
             )
     return runtime
 

@@ -24,6 +24,8 @@ class CommonSettings(BaseSettings):
     log_level: str = "INFO"
     log_format: str = Field("text", pattern="^(text|json)$")
     outbox_poll_seconds: float = 0.5
+    # on start, publish again what was published this recently (for a broker that forgets)
+    outbox_replay_seconds: float = 0
 
     def sqlite_url(self, service: str) -> str:
         """The embedded default database of ``service``: a SQLite file under the data dir."""

@@ -80,6 +80,14 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+            # let SQLAlchemy, not the driver, begin transactions (see _sqlite_begin)
+            connection.isolation_level = None
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _sqlite_begin(connection: Any) -> None:
+            # take the write lock up front: a deferred transaction that reads and then
+            # writes fails at once with "database is locked" when another writer holds it
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_async_engine(

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from tijori.common.bus import KafkaBus
-from tijori.common.db import utcnow
+from tijori.common.db import retry_transient, utcnow
 from tijori.common.events import Envelope
 from tijori.common.models import OutboxMessageMixin
 
@@ -46,12 +47,14 @@ class OutboxRelay:
         bus: KafkaBus,
         poll_seconds: float = 0.5,
         batch_size: int = 200,
+        replay_seconds: float = 0,
     ) -> None:
         self.sessions = sessions
         self.model = model
         self.bus = bus
         self.poll_seconds = poll_seconds
         self.batch_size = batch_size
+        self.replay_seconds = replay_seconds
         self._wake = asyncio.Event()
         self.published = 0
         event.listen(sessions.kw["sync_session_class"], "after_commit", self._after_commit)
@@ -91,8 +94,30 @@ class OutboxRelay:
         self.published += len(rows)
         return len(rows)
 
+    async def replay(self) -> int:
+        """Publish again what was published in the last ``replay_seconds``.
+
+        For a broker that may have restarted empty (the embedded one keeps nothing):
+        whatever it lost is sent again, and consumers skip what they already applied.
+        """
+        since = utcnow() - timedelta(seconds=self.replay_seconds)
+        async with self.sessions() as session, session.begin():
+            result = await session.execute(
+                update(self.model)
+                .where(self.model.published_at.is_not(None), self.model.published_at >= since)
+                .values(published_at=None)
+            )
+        replayed = int(getattr(result, "rowcount", 0) or 0)
+        if replayed:
+            log.info(
+                "replaying %d outbox event(s) from the last %.0fs", replayed, self.replay_seconds
+            )
+        return replayed
+
     async def run(self) -> None:
         """Relay forever; survive broker and database outages by retrying with backoff."""
+        if self.replay_seconds > 0:
+            await retry_transient(self.replay, what="outbox replay")
         backoff = 0.5
         while True:
             producer = self.bus.producer()

@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from tijori.common.errors import install_problem_handlers, problem_response
+from tijori.common.mailbox import MailItem, read_mailbox
 from tijori.gateway.config import GatewaySettings
 from tijori.gateway.proxy import forward, route
 
@@ -61,6 +62,24 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         if all(value == "ok" for value in checks.values()):
             return {"status": "ready", "service": "gateway", "checks": checks}
         return problem_response(503, "not_ready", "some services are not ready", checks=checks)
+
+    @app.get(
+        "/api/dev/mailbox",
+        tags=["development"],
+        summary="The local mailbox (development only)",
+        response_model=dict[str, list[MailItem]],
+    )
+    async def dev_mailbox(
+        receiver: Annotated[str | None, Query(max_length=254)] = None,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    ) -> Any:
+        """What the local SMTP server of `tijori up` received; 404 outside development."""
+        if settings.dev_maildir is None:
+            return problem_response(404, "not_found", "there is no development mailbox here")
+        items = await asyncio.to_thread(
+            read_mailbox, settings.dev_maildir, receiver=receiver, limit=limit
+        )
+        return {"items": [item.model_dump() for item in items]}
 
     @app.api_route("/api/{path:path}", methods=API_METHODS, include_in_schema=False)
     async def proxy(request: Request, path: str) -> Response:

@@ -23,6 +23,8 @@ class GatewaySettings(CommonSettings):
     notifications_url: str = "http://127.0.0.1:8084"
     upstream_timeout_seconds: float = Field(30.0, gt=0)
     web_dir: Path = DEFAULT_WEB_DIR
+    # set by `tijori up` when it runs the local SMTP server: the web client may read it
+    dev_maildir: Path | None = None
 
     def upstreams(self) -> dict[str, str]:
         """Each service's base URL by name."""
