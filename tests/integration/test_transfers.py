@@ -9,16 +9,17 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.integration.conftest import Person, sign_up, wallet_of
-from tests.integration.stack import Stack, database_url, poll
+from tests.integration.stack import Stack, poll
 from tests.integration.transfers import balance, send, settled
+from tijori.common.db import create_engine
 
 
 @pytest.fixture(scope="module")
 async def transactions_db(stack: Stack) -> Any:
-    engine = create_async_engine(database_url("transactions"))
+    engine = create_engine(stack.database_url("transactions"))
     yield engine
     await engine.dispose()
 

@@ -114,6 +114,7 @@ async def read_me(
         cache=runtime.cache,
         user_id=principal.user_id,
         ttl_seconds=settings.user_cache_ttl_seconds,
+        known_authority=principal.authority,
     )
 
 
@@ -153,5 +154,9 @@ async def read_user(
     if user_id != principal.user_id and not principal.is_admin:
         raise NotFoundError("no such user", code="user_not_found")
     return await service.get_user(
-        session, cache=runtime.cache, user_id=user_id, ttl_seconds=settings.user_cache_ttl_seconds
+        session,
+        cache=runtime.cache,
+        user_id=user_id,
+        ttl_seconds=settings.user_cache_ttl_seconds,
+        known_authority=principal.authority if user_id == principal.user_id else None,
     )

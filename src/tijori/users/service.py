@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import timedelta
 
@@ -139,18 +140,36 @@ async def log_in(
 
 
 async def get_user(
-    session: AsyncSession, *, cache: Cache, user_id: str, ttl_seconds: int
+    session: AsyncSession,
+    *,
+    cache: Cache,
+    user_id: str,
+    ttl_seconds: int,
+    known_authority: str | None = None,
 ) -> UserRead:
-    """A user's public view, cache-aside: Redis first, else the database, then cached."""
+    """A user's public view, cache-aside: Redis first, else the database, then cached.
+
+    ``known_authority`` is what the caller's own token says: a token issued after the
+    cached copy (an authority granted by an operator) proves the copy stale.
+    """
+    key = user_cache_key(user_id)
 
     async def load() -> bytes | None:
         user = await UserRepository(session).get(user_id)
         return None if user is None else UserRead.model_validate(user).model_dump_json().encode()
 
-    cached = await cache_aside(cache, user_cache_key(user_id), load, ttl_seconds=ttl_seconds)
+    cached = await cache_aside(cache, key, load, ttl_seconds=ttl_seconds)
     if cached is None:
         raise NotFoundError("no such user", code="user_not_found")
-    return UserRead.model_validate_json(cached)
+    view = UserRead.model_validate_json(cached)
+    if known_authority is not None and view.authority != known_authority:
+        with contextlib.suppress(CacheUnavailableError):
+            await cache.delete(key)
+        fresh = await load()
+        if fresh is None:
+            raise NotFoundError("no such user", code="user_not_found")
+        view = UserRead.model_validate_json(fresh)
+    return view
 
 
 async def update_user(session: AsyncSession, *, user_id: str, data: UserUpdate) -> User:
