@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 
 def unique_email(tag: str = "user") -> str:
     """An e-mail address no other test (or earlier run) has used."""
@@ -13,3 +15,8 @@ def unique_email(tag: str = "user") -> str:
 def unique_phone() -> str:
     """A valid Indian mobile number, random enough not to collide within a run."""
     return "+919" + str(uuid.uuid4().int)[:9]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The fault suite restarts shared servers on purpose: it runs after everything else."""
+    items.sort(key=lambda item: "tests/faults" in str(item.fspath))

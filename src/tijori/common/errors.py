@@ -9,7 +9,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tijori.common.cache import CacheUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +146,19 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
         return problem_response(
             error.status_code, code, str(error.detail), headers=getattr(error, "headers", None)
+        )
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    @app.exception_handler(CacheUnavailableError)
+    async def on_dependency_down(request: Request, error: Exception) -> JSONResponse:
+        # the database (or another dependency) is away: nothing was done, try again
+        log.warning("dependency unavailable on %s %s: %s", request.method, request.url.path, error)
+        return problem_response(
+            503,
+            "service_unavailable",
+            "a dependency of this service is unavailable; nothing was changed, try again shortly",
+            headers={"Retry-After": "2"},
         )
 
     @app.exception_handler(Exception)

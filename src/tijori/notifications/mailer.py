@@ -18,8 +18,9 @@ from tijori.notifications.repository import NotificationRepository
 
 log = logging.getLogger(__name__)
 
-# a claimed notification whose mailer died is tried again after this long
-CLAIM_LEASE = timedelta(seconds=120)
+# a claimed notification whose mailer died is tried again after this long: longer than
+# one SMTP conversation may take (the timeout), short enough that a crash delays little
+MIN_CLAIM_LEASE = timedelta(seconds=20)
 MAX_RETRY_DELAY_SECONDS = 300.0
 
 
@@ -51,6 +52,9 @@ class Mailer:
         self.sessions = sessions
         self.settings = settings
         self._wake = asyncio.Event()
+        self.claim_lease = max(
+            MIN_CLAIM_LEASE, timedelta(seconds=3 * settings.smtp_timeout_seconds)
+        )
 
     def wake(self) -> None:
         """Look for due notifications now."""
@@ -73,7 +77,7 @@ class Mailer:
             claimed = await NotificationRepository(session).claim_due(now=now, limit=batch_size)
             for notification in claimed:
                 notification.attempts += 1
-                notification.next_attempt_at = now + CLAIM_LEASE
+                notification.next_attempt_at = now + self.claim_lease
         for notification in claimed:
             await self._deliver(notification)
         return len(claimed)

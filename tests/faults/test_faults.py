@@ -1,0 +1,332 @@
+"""Faults while money moves: after each, every accepted transfer is settled, no paisa is
+lost or made, the audit is clean and every party got its e-mail.
+
+Each test runs a steady stream of transfers (`Traffic`), breaks one thing in the middle,
+lets the stream run on, then waits for quiescence and checks everything. The figures
+land in test-artifacts/reliability.json; docs/reliability.md reports them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+from sqlalchemy import bindparam, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.faults.traffic import Traffic, mail_counts, wait_until_mailed, wait_until_settled
+from tests.integration.conftest import Person
+from tests.integration.stack import ROOT, Stack
+from tijori.common.bus import DEFAULT_PARTITIONS
+
+INFRA = str(ROOT / "infra" / "up.sh")
+Fault = Callable[[], Awaitable[None]]
+
+
+async def _sh(*command: str, timeout: float = 120) -> None:
+    result = await asyncio.to_thread(
+        subprocess.run, list(command), capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert result.returncode == 0, f"{command}: {result.stdout}{result.stderr}"
+
+
+async def _restart(
+    stack: Stack, service: str, *, sig: int = signal.SIGKILL, down_for: float = 1.0
+) -> None:
+    await asyncio.to_thread(stack.stop, service, sig=sig)
+    await asyncio.sleep(down_for)
+    stack.start(service)
+    await asyncio.to_thread(stack.wait_ready, service, 90)
+
+
+async def _balances(wallets: AsyncEngine, people: list[Person]) -> list[int]:
+    async with wallets.connect() as connection:
+        rows = await connection.execute(
+            text("SELECT balance_paise FROM wallets WHERE user_id IN :ids").bindparams(
+                bindparam("ids", expanding=True)
+            ),
+            {"ids": [person.id for person in people]},
+        )
+        return [int(value) for value in rows.scalars()]
+
+
+async def _scenario(
+    name: str,
+    fault: Fault,
+    *,
+    stack: Stack,
+    people: list[Person],
+    engines: dict[str, AsyncEngine],
+    report: dict[str, Any],
+    before: float = 3.0,
+    after: float = 5.0,
+) -> dict[str, Any]:
+    traffic = Traffic(stack.gateway, people)
+    traffic.start()
+    await asyncio.sleep(before)
+    accepted_before_fault = len(traffic.accepted)
+    started = time.monotonic()
+    await fault()
+    fault_seconds = time.monotonic() - started
+    await asyncio.sleep(after)
+    await traffic.stop()
+
+    ids = list(traffic.accepted)
+    assert ids, "no transfer was accepted at all"
+    settle_started = time.monotonic()
+    statuses = await wait_until_settled(engines["transactions"], ids)
+    settled_in = time.monotonic() - settle_started
+    await wait_until_mailed(engines["notifications"])
+
+    balances = await _balances(engines["wallets"], people)
+    assert sum(balances) == len(people) * 10_000, f"money changed: {sum(balances)}"
+    assert min(balances) >= 0
+    audit = await asyncio.to_thread(stack.tijori, "audit")
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+
+    counts = mail_counts(stack.mails_to("@"))
+    expected: Counter[tuple[str, str]] = Counter()
+    for txn_id, status in statuses.items():
+        kinds = (
+            ("TRANSFER_SENT", "TRANSFER_RECEIVED") if status == "SUCCESS" else ("TRANSFER_FAILED",)
+        )
+        for kind in kinds:
+            expected[(txn_id, kind)] = 1
+    missing = sum(1 for key in expected if counts[key] == 0)
+    duplicated_mail = sum(counts[key] - 1 for key in expected if counts[key] > 1)
+    outcome = Counter(statuses.values())
+    figures = {
+        "accepted": len(ids),
+        "accepted_before_fault": accepted_before_fault,
+        "accepted_during_and_after_fault": len(ids) - accepted_before_fault,
+        "success": outcome["SUCCESS"],
+        "failed": outcome["FAILED"],
+        "refused_up_front": dict(traffic.refused),
+        "client_retries": traffic.retried,
+        "client_gave_up": traffic.gave_up,
+        "fault_seconds": round(fault_seconds, 1),
+        "settled_within_seconds": round(settled_in, 1),
+        "lost": 0,
+        "duplicated": 0,
+        "emails_expected": len(expected),
+        "emails_missing": missing,
+        "emails_duplicated": duplicated_mail,
+    }
+    report[name] = figures
+    assert traffic.gave_up == 0, figures
+    assert missing == 0, figures
+    return figures
+
+
+@pytest.mark.parametrize("service", ["users", "wallets", "transactions", "notifications"])
+async def test_kill_9_a_service_mid_stream_and_restart_it(
+    service: str,
+    fault_stack: Stack,
+    people: list[Person],
+    engines: dict[str, AsyncEngine],
+    report: dict[str, Any],
+) -> None:
+    async def fault() -> None:
+        await _restart(fault_stack, service)
+
+    await _scenario(
+        f"kill -9 {service}",
+        fault,
+        stack=fault_stack,
+        people=people,
+        engines=engines,
+        report=report,
+    )
+
+
+async def test_stop_and_restart_the_kafka_broker(
+    fault_stack: Stack,
+    people: list[Person],
+    engines: dict[str, AsyncEngine],
+    report: dict[str, Any],
+) -> None:
+    async def fault() -> None:
+        await _sh("pkill", "-TERM", "-f", "kafka.Kafka")
+        for _ in range(60):
+            if subprocess.run(
+                ["pgrep", "-f", "kafka.Kafka"], capture_output=True, check=False
+            ).returncode:
+                break
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(2)
+        await _sh(INFRA, "kafka")
+
+    await _scenario(
+        "restart Kafka", fault, stack=fault_stack, people=people, engines=engines, report=report
+    )
+
+
+async def test_restart_mariadb(
+    fault_stack: Stack,
+    people: list[Person],
+    engines: dict[str, AsyncEngine],
+    report: dict[str, Any],
+) -> None:
+    async def fault() -> None:
+        await _sh("mariadb-admin", "--protocol=socket", "shutdown")
+        await asyncio.sleep(2)
+        await _sh(INFRA, "mariadb")
+
+    await _scenario(
+        "restart MariaDB", fault, stack=fault_stack, people=people, engines=engines, report=report
+    )
+
+
+async def test_restart_redis_which_is_never_a_source_of_truth(
+    fault_stack: Stack,
+    people: list[Person],
+    engines: dict[str, AsyncEngine],
+    report: dict[str, Any],
+) -> None:
+    async def fault() -> None:
+        await _sh("redis-cli", "-p", "6379", "shutdown", "nosave")
+        await asyncio.sleep(3)
+        await _sh(INFRA, "redis")
+
+    await _scenario(
+        "restart Redis", fault, stack=fault_stack, people=people, engines=engines, report=report
+    )
+
+
+async def test_stop_the_smtp_server_for_a_while(
+    fault_stack: Stack,
+    people: list[Person],
+    engines: dict[str, AsyncEngine],
+    report: dict[str, Any],
+) -> None:
+    async def fault() -> None:
+        assert fault_stack.smtp is not None
+        port = fault_stack.smtp.port
+        fault_stack.smtp.stop()
+        await asyncio.sleep(6)
+        fault_stack.smtp = Controller(Mailbox(fault_stack.maildir), hostname="127.0.0.1", port=port)
+        fault_stack.smtp.start()
+
+    figures = await _scenario(
+        "SMTP down for 6 s", fault, stack=fault_stack, people=people, engines=engines, report=report
+    )
+    assert figures["emails_duplicated"] == 0
+
+
+async def _outbox(engine: AsyncEngine, topic: str, limit: int) -> list[tuple[str, str]]:
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text("SELECT `key`, body FROM outbox WHERE topic = :t ORDER BY id DESC LIMIT :n"),
+            {"t": topic, "n": limit},
+        )
+        return [(str(key), str(body)) for key, body in rows.all()]
+
+
+async def test_a_slice_of_events_twice_and_a_topic_replayed_from_the_beginning(
+    fault_stack: Stack,
+    people: list[Person],
+    engines: dict[str, AsyncEngine],
+    report: dict[str, Any],
+) -> None:
+    bootstrap = fault_stack.env["TIJORI_KAFKA_BOOTSTRAP"]
+    prefix = fault_stack.env["TIJORI_KAFKA_TOPIC_PREFIX"]
+
+    async def fault() -> None:
+        slices = {
+            "transaction.initiated": await _outbox(
+                engines["transactions"], "transaction.initiated", 40
+            ),
+            "transfer.completed": await _outbox(engines["wallets"], "transfer.completed", 40),
+            "transaction.completed": await _outbox(
+                engines["transactions"], "transaction.completed", 40
+            ),
+        }
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+        await producer.start()
+        try:
+            for topic, rows in slices.items():
+                for key, body in rows:
+                    await producer.send_and_wait(prefix + topic, body.encode(), key=key.encode())
+        finally:
+            await producer.stop()
+        # wallets reads transaction.initiated (and user.created) again from offset 0
+        await asyncio.to_thread(fault_stack.stop, "wallets")
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=prefix + "wallets", enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            partitions = [
+                TopicPartition(prefix + topic, partition)
+                for topic in ("transaction.initiated", "user.created")
+                for partition in range(DEFAULT_PARTITIONS)
+            ]
+            consumer.assign(partitions)
+            await consumer.commit({tp: OffsetAndMetadata(0, "") for tp in partitions})
+        finally:
+            await consumer.stop()
+        fault_stack.start("wallets")
+        await asyncio.to_thread(fault_stack.wait_ready, "wallets", 90)
+
+    await _scenario(
+        "duplicates and a replayed topic",
+        fault,
+        stack=fault_stack,
+        people=people,
+        engines=engines,
+        report=report,
+        after=8.0,
+    )
+    assert fault_stack.log("wallets").count("skipped duplicate event") > 40
+
+
+async def test_two_wallets_replicas_with_a_rebalance_in_the_middle(
+    fault_stack: Stack,
+    people: list[Person],
+    engines: dict[str, AsyncEngine],
+    report: dict[str, Any],
+) -> None:
+    log = (fault_stack.workdir / "wallets-replica.log").open("ab")
+    replica = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tijori",
+            "serve",
+            "wallets",
+            "--port",
+            str(fault_stack.port("wallets") + 50),
+        ],
+        env=fault_stack.env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+    async def fault() -> None:
+        await asyncio.sleep(4)  # both replicas share the partitions now
+        await _restart(fault_stack, "wallets", down_for=3)  # the group rebalances twice
+
+    try:
+        await _scenario(
+            "two wallets replicas, one killed",
+            fault,
+            stack=fault_stack,
+            people=people,
+            engines=engines,
+            report=report,
+        )
+    finally:
+        replica.terminate()
+        replica.wait(timeout=20)
+    assert "wallets" in (fault_stack.workdir / "wallets-replica.log").read_text()
