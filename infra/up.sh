@@ -3,7 +3,7 @@
 # `make bench` run on: MariaDB, Redis, Apache Kafka (KRaft) and an SMTP server
 # that keeps what it receives. Idempotent: a part that is already up is left alone.
 #
-#   infra/up.sh [mariadb] [redis] [kafka] [smtp]     (no argument: all of them)
+#   infra/up.sh [mariadb] [redis] [kafka] [smtp] [chromium]    (no argument: all of them)
 #
 # State lives under $TIJORI_INFRA_DIR (default: .infra/ in the repository).
 set -euo pipefail
@@ -144,12 +144,19 @@ up_smtp() {
   say "SMTP server ready on 127.0.0.1:$SMTP_PORT, mailbox $STATE/mail ($(timer_end))"
 }
 
+# not a server: the browser the web client's tests drive (Playwright never downloads one here)
+up_chromium() {
+  timer_start
+  [ -x /usr/bin/chromium ] || apt_install chromium fonts-noto-core
+  say "Chromium ready at /usr/bin/chromium ($(timer_end))"
+}
+
 [ -x "$PYTHON" ] || die "no Python environment at $PYTHON: run 'make install' first"
 parts=("$@")
-[ ${#parts[@]} -eq 0 ] && parts=(mariadb redis kafka smtp)
+[ ${#parts[@]} -eq 0 ] && parts=(mariadb redis kafka smtp chromium)
 for part in "${parts[@]}"; do
   case "$part" in
-    mariadb | redis | kafka | smtp) "up_$part" ;;
-    *) die "unknown part '$part' (mariadb, redis, kafka, smtp)" ;;
+    mariadb | redis | kafka | smtp | chromium) "up_$part" ;;
+    *) die "unknown part '$part' (mariadb, redis, kafka, smtp, chromium)" ;;
   esac
 done

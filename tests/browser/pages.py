@@ -1,0 +1,150 @@
+"""What a person does in the web client, as steps the tests share."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from playwright.async_api import Locator, Page, expect
+
+from tests.conftest import unique_email, unique_phone
+from tests.integration.stack import ROOT
+
+PORTS_OFFSET = 100
+DB_PREFIX = "tijori_browser_"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+PASSWORD = "correct horse battery"
+MINUS = "\u2212"  # what the client shows before a sent amount
+
+# Records every text the live payment status shows, so a test can see "Sending…" go by.
+WATCH_STATUS = """() => {
+  window.__statusTexts = [];
+  const panel = document.querySelector('[data-testid="tx-status"]');
+  new MutationObserver(() => window.__statusTexts.push(panel.textContent)).observe(panel, {
+    childList: true, subtree: true, characterData: true,
+  });
+}"""
+
+
+def unique_name(first: str) -> str:
+    """A readable name that is unique within the run."""
+    return f"{first} {uuid.uuid4().hex[:4].upper()}"
+
+
+def send_form(page: Page) -> Locator:
+    """The "Send money" card on home."""
+    return page.get_by_role("region", name="Send money")
+
+
+async def send_money(page: Page, *, to: str, amount: str, note: str = "") -> None:
+    """Fill in and submit the send-money form on home."""
+    form = send_form(page)
+    await form.get_by_label("To", exact=True).fill(to)
+    await form.get_by_label("Amount").fill(amount)
+    await form.get_by_label("Note").fill(note)
+    await form.get_by_role("button", name="Send money").click()
+
+
+async def status_texts(page: Page) -> list[str]:
+    """Every text the live payment status showed since ``WATCH_STATUS`` ran."""
+    texts: list[str] = await page.evaluate("() => window.__statusTexts")
+    return texts
+
+
+async def open_tab(page: Page, name: str) -> None:
+    """Go to a screen through the main navigation."""
+    await page.get_by_role("navigation", name="Main").get_by_role("link", name=name).click()
+    await expect(page.get_by_role("heading", level=1)).to_be_focused()
+
+
+async def eventually_visible(page: Page, locator: Locator, timeout: float = 30) -> None:
+    """Reload until ``locator`` shows: for lists that fill in after an event is consumed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await expect(locator.first).to_be_visible(timeout=2_000)
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            await page.reload()
+
+
+@dataclass
+class Account:
+    """Who signs up in a test."""
+
+    name: str
+    email: str = field(default_factory=unique_email)
+    phone: str = field(default_factory=lambda: unique_phone()[3:])  # 10 digits, as typed
+    password: str = PASSWORD
+
+
+async def sign_up(page: Page, account: Account) -> None:
+    """Sign up through the form; ends on home with the wallet open."""
+    await page.goto("/#/signup")
+    await page.get_by_label("Full name").fill(account.name)
+    await page.get_by_label("E-mail").fill(account.email)
+    await page.get_by_label("Mobile number").fill(account.phone)
+    await page.get_by_label("Password", exact=True).fill(account.password)
+    await page.get_by_role("button", name="Create account").click()
+    await expect(page.get_by_role("heading", level=1)).to_contain_text("Hello")
+
+
+async def log_in(page: Page, username: str, password: str = PASSWORD) -> None:
+    """Log in through the form."""
+    await page.goto("/#/login")
+    await page.get_by_label("E-mail or mobile number").fill(username)
+    await page.get_by_label("Password", exact=True).fill(password)
+    await page.get_by_role("button", name="Log in").click()
+
+
+async def balance_is(page: Page, text: str) -> None:
+    """Wait until home shows ``text`` as the balance."""
+    await expect(page.get_by_test_id("balance")).to_have_text(text, timeout=30_000)
+
+
+async def screenshots(page: Page, name: str) -> None:
+    """Save the whole screen as a phone and as a desktop would show it.
+
+    The viewport is stretched to the page's height rather than using a full-page
+    capture, so that the fixed tab bar is drawn at the bottom where a person sees it.
+    """
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    before = page.viewport_size
+    for label, size in (("phone", PHONE), ("desktop", DESKTOP)):
+        await page.set_viewport_size(size)
+        height: int = await page.evaluate(
+            "() => new Promise((done) => { scrollTo(0, 0); requestAnimationFrame(() =>"
+            " done(document.documentElement.scrollHeight)); })"
+        )
+        await page.set_viewport_size(
+            {"width": size["width"], "height": max(height, size["height"])}
+        )
+        await page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), animations="disabled")
+    if before:
+        await page.set_viewport_size(before)
+
+
+@dataclass
+class Watched:
+    """A page and everything it said that a person should never see."""
+
+    page: Page
+    console_errors: list[str] = field(default_factory=list)
+    api_answers: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+    def assert_clean(self) -> None:
+        """No script error, no console error, no dialog (API answers the page handled aside)."""
+        assert self.page_errors == [], self.page_errors
+        assert self.console_errors == [], self.console_errors
+        assert self.dialogs == [], self.dialogs
+
+
+NewPage = Callable[..., Awaitable[Watched]]

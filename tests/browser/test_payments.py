@@ -1,0 +1,181 @@
+"""Sending money in the web client, as two people in two browsers."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from playwright.async_api import Route, expect
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.browser.pages import (
+    DB_PREFIX,
+    MINUS,
+    WATCH_STATUS,
+    Account,
+    NewPage,
+    balance_is,
+    eventually_visible,
+    open_tab,
+    screenshots,
+    send_form,
+    send_money,
+    sign_up,
+    status_texts,
+    unique_name,
+)
+from tests.integration.stack import database_url
+
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+
+async def freeze_wallet(phone: str) -> None:
+    """Freeze a wallet the way an operator would, in the wallets database."""
+    engine = create_async_engine(database_url("wallets", DB_PREFIX))
+    try:
+        async with engine.begin() as connection:
+            frozen = await connection.execute(
+                text("UPDATE wallets SET status = 'FROZEN' WHERE phone = :phone"),
+                {"phone": f"+91{phone}"},
+            )
+            assert frozen.rowcount == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_two_people_send_money_and_both_see_balances_history_and_notifications(
+    new_page: NewPage,
+) -> None:
+    asha, bilal = Account(unique_name("Asha")), Account(unique_name("Bilal"))
+    sender, receiver = await new_page(), await new_page()
+    await asyncio.gather(sign_up(sender.page, asha), sign_up(receiver.page, bilal))
+    await asyncio.gather(balance_is(sender.page, "₹100.00"), balance_is(receiver.page, "₹100.00"))
+    await expect(sender.page.get_by_role("heading", level=1)).to_have_text(f"Hello, {asha.name}")
+
+    page = sender.page
+    await page.evaluate(WATCH_STATUS)
+    await send_money(page, to=bilal.phone, amount="25.50", note="Chai and samosa")
+    status = page.get_by_test_id("tx-status")
+    await expect(status).to_contain_text("Sent ✓")
+    await expect(status).to_contain_text(f"₹25.50 to {bilal.name}")
+    assert any("Sending…" in shown for shown in await status_texts(page))
+    await balance_is(page, "₹74.50")
+    await expect(send_form(page).get_by_label("Amount")).to_have_value("")
+    await screenshots(page, "home-sent")
+
+    await receiver.page.get_by_role("button", name="Refresh balance").click()
+    await balance_is(receiver.page, "₹125.50")
+    await expect(receiver.page.get_by_test_id("tx-row").filter(has_text=asha.name)).to_contain_text(
+        "+₹25.50"
+    )
+
+    await open_tab(page, "History")
+    sent = page.get_by_test_id("tx-row").filter(has_text=bilal.name)
+    await expect(sent).to_contain_text(f"{MINUS}₹25.50")
+    await expect(sent).to_contain_text("Success")
+    await expect(sent).to_contain_text("Chai and samosa")
+    await screenshots(page, "history")
+    await sent.click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Payment details")
+    await expect(page.get_by_test_id("receipt")).to_contain_text(f"Sent to {bilal.name}")
+    await expect(page.get_by_test_id("receipt")).to_contain_text(f"{MINUS}₹25.50")
+    await screenshots(page, "transaction")
+
+    await open_tab(receiver.page, "History")
+    received = receiver.page.get_by_test_id("tx-row").filter(has_text=asha.name)
+    await expect(received).to_contain_text("+₹25.50")
+    await expect(received).to_contain_text("Received")
+
+    await open_tab(page, "Notifications")
+    mails = page.get_by_test_id("notification")
+    await eventually_visible(page, mails.filter(has_text="₹25.50"))
+    await expect(mails.filter(has_text="Welcome")).to_be_visible()
+    await open_tab(receiver.page, "Notifications")
+    mails = receiver.page.get_by_test_id("notification")
+    await eventually_visible(receiver.page, mails.filter(has_text="₹25.50"))
+    await expect(mails.filter(has_text="₹25.50")).to_contain_text(asha.name)
+    await screenshots(receiver.page, "notifications")
+
+    sender.assert_clean()
+    receiver.assert_clean()
+
+
+async def test_a_transfer_that_cannot_go_through_says_why(new_page: NewPage) -> None:
+    asha, bilal = Account(unique_name("Asha")), Account(unique_name("Bilal"))
+    sender, receiver = await new_page(), await new_page()
+    await asyncio.gather(sign_up(sender.page, asha), sign_up(receiver.page, bilal))
+    page = sender.page
+    await balance_is(page, "₹100.00")
+
+    # more than the balance: refused before it starts, next to the amount
+    await send_money(page, to=bilal.email, amount="150", note="Rent")
+    amount = send_form(page).get_by_label("Amount")
+    await expect(amount).to_have_attribute("aria-invalid", "true")
+    await expect(send_form(page).get_by_text("Not enough balance")).to_be_visible()
+    await expect(amount).to_be_focused()
+    await screenshots(page, "home-not-enough-balance")
+
+    # refused by the wallets service once started: the transaction FAILS with its reason
+    await freeze_wallet(bilal.phone)
+    await send_money(page, to=bilal.email, amount="40", note="Frozen")
+    status = page.get_by_test_id("tx-status")
+    await expect(status).to_contain_text("Failed: The wallet is frozen")
+    await balance_is(page, "₹100.00")
+    await screenshots(page, "home-failed")
+
+    await open_tab(page, "History")
+    await page.get_by_role("radio", name="Failed").check()
+    failed = page.get_by_test_id("tx-row").filter(has_text=bilal.name)
+    await expect(failed).to_have_count(1)
+    await expect(failed).to_contain_text("Failed")
+    await page.get_by_role("radio", name="Success").check()
+    await expect(page.get_by_text("No successful transactions")).to_be_visible()
+    await page.get_by_role("radio", name="Failed").check()
+    await failed.click()
+    await expect(page.get_by_test_id("receipt")).to_contain_text("Failed: The wallet is frozen")
+    await screenshots(page, "transaction-failed")
+    sender.assert_clean()
+
+
+async def test_a_payment_retried_after_a_lost_answer_moves_money_once(new_page: NewPage) -> None:
+    asha, bilal = Account(unique_name("Asha")), Account(unique_name("Bilal"))
+    sender, receiver = await new_page(), await new_page()
+    await asyncio.gather(sign_up(sender.page, asha), sign_up(receiver.page, bilal))
+    page = sender.page
+    await balance_is(page, "₹100.00")
+    keys: list[str] = []
+
+    async def lose_first_answer(route: Route) -> None:
+        if route.request.method != "POST":
+            await route.continue_()
+            return
+        keys.append(route.request.headers["idempotency-key"])
+        if len(keys) == 1:
+            await route.fetch()  # the server takes the payment, the answer never arrives
+            await route.abort("internetdisconnected")
+        else:
+            await route.continue_()
+
+    await page.route("**/api/transactions", lose_first_answer)
+    await send_money(page, to=bilal.phone, amount="10", note="Lunch")
+    problem = send_form(page).get_by_role("alert")
+    await expect(problem).to_contain_text("You are offline")
+    await expect(page.get_by_text("You are offline. We will try again")).to_be_visible()
+
+    await send_form(page).get_by_role("button", name="Send money").click()
+    await expect(page.get_by_test_id("tx-status")).to_contain_text("Sent ✓")
+    await expect(page.get_by_text("You are offline. We will try again")).to_be_hidden()
+    await balance_is(page, "₹90.00")
+    assert len(keys) == 2 and keys[0] == keys[1], keys
+    assert UUID.match(keys[0]), keys[0]
+
+    await send_money(page, to=bilal.phone, amount="5")
+    await expect(page.get_by_test_id("tx-status")).to_contain_text("₹5.00 to")
+    await expect(page.get_by_test_id("tx-status")).to_contain_text("Sent ✓")
+    await balance_is(page, "₹85.00")
+    assert len(keys) == 3 and keys[2] != keys[0], keys
+
+    await open_tab(page, "History")
+    await expect(page.get_by_test_id("tx-row")).to_have_count(2)
+    assert sender.page_errors == [] and sender.dialogs == []

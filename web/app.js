@@ -1,0 +1,189 @@
+// Tijori web client: hash routes, the signed-in chrome and the connection banners.
+
+import { api, apiEvents, session } from "./js/api.js";
+import { renderLogin, renderSignUp } from "./js/auth.js";
+import { h, initials } from "./js/dom.js";
+import { renderHome } from "./js/home.js";
+import { renderNotifications } from "./js/notifications.js";
+import { renderHistory, renderTransaction } from "./js/transactions.js";
+
+const ROUTES = {
+  login: { render: renderLogin, public: true },
+  signup: { render: renderSignUp, public: true },
+  home: { render: renderHome },
+  history: { render: renderHistory },
+  tx: { render: renderTransaction, tab: "history" },
+  notifications: { render: renderNotifications },
+};
+
+const state = {
+  controller: null,
+  user: null, // a promise of the signed-in user, loaded once per session
+  notice: null, // a message for the next screen (e.g. "You have logged out.")
+  returnTo: null, // where to go after logging in again
+};
+
+const main = document.getElementById("main");
+
+function parseHash() {
+  const raw = window.location.hash.replace(/^#\/?/, "");
+  const [path, query = ""] = raw.split("?");
+  const parts = path
+    .split("/")
+    .filter(Boolean)
+    .map((part) => {
+      try {
+        return decodeURIComponent(part);
+      } catch {
+        return part;
+      }
+    });
+  return { name: parts[0] || "", params: parts.slice(1), query: new URLSearchParams(query) };
+}
+
+function navigate(hash, { replace = false } = {}) {
+  if (window.location.hash === hash) {
+    render();
+  } else if (replace) {
+    window.location.replace(hash);
+  } else {
+    window.location.hash = hash;
+  }
+}
+
+function currentUser() {
+  if (!state.user) {
+    state.user = api("/api/users/me").catch(() => {
+      state.user = null;
+      return null;
+    });
+  }
+  return state.user;
+}
+
+async function signedIn() {
+  const target = state.returnTo && !/^#\/(login|signup)/.test(state.returnTo) ? state.returnTo : "#/home";
+  state.returnTo = null;
+  state.user = null;
+  navigate(target);
+}
+
+function logOut(notice, returnTo = null) {
+  session.clear();
+  state.user = null;
+  state.notice = notice;
+  state.returnTo = returnTo;
+  navigate("#/login");
+}
+
+/** Header tabs, avatar and log-out button: shown only while signed in. */
+function updateChrome(tab, isSignedIn) {
+  document.body.classList.toggle("signed-in", isSignedIn);
+  document.getElementById("tabs").hidden = !isSignedIn;
+  document.getElementById("account").hidden = !isSignedIn;
+  for (const link of document.querySelectorAll(".tab")) {
+    if (link.dataset.route === tab) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  const avatar = document.getElementById("avatar");
+  if (!isSignedIn) {
+    avatar.textContent = "";
+    return;
+  }
+  currentUser().then((user) => {
+    avatar.textContent = user ? initials(user.name) : "";
+    avatar.title = user ? user.name : "";
+  });
+}
+
+function render() {
+  const route = parseHash();
+  const isSignedIn = Boolean(session.token);
+  const definition = ROUTES[route.name];
+  if (!definition) {
+    navigate(isSignedIn ? "#/home" : "#/login", { replace: true });
+    return;
+  }
+  if (!definition.public && !isSignedIn) {
+    state.returnTo = window.location.hash;
+    navigate("#/login", { replace: true });
+    return;
+  }
+  if (definition.public && isSignedIn) {
+    navigate("#/home", { replace: true });
+    return;
+  }
+
+  state.controller?.abort();
+  const controller = new AbortController();
+  state.controller = controller;
+  updateChrome(definition.tab || route.name, isSignedIn);
+
+  const ctx = {
+    params: route.params,
+    query: route.query,
+    signal: controller.signal,
+    navigate,
+    signedIn,
+    user: currentUser,
+    setNotice: (text) => {
+      state.notice = text;
+    },
+    takeNotice: () => {
+      const text = state.notice;
+      state.notice = null;
+      return text;
+    },
+  };
+  main.replaceChildren();
+  let info = {};
+  try {
+    info = definition.render(main, ctx) || {};
+  } catch (error) {
+    main.replaceChildren(
+      h("p", {
+        class: "form-error",
+        role: "alert",
+        text: "Something went wrong showing this page. Reload to try again.",
+      }),
+    );
+    throw error;
+  }
+  document.title = info.title ? `${info.title} · Tijori` : "Tijori";
+  window.scrollTo(0, 0);
+  // focus the new screen's title so keyboard and screen reader users start there
+  (main.querySelector("h1") || main).focus();
+}
+
+function setupBanners() {
+  const offline = document.getElementById("offline-banner");
+  const trouble = document.getElementById("trouble-banner");
+  const setOffline = (isOffline) => {
+    offline.hidden = !isOffline;
+    if (isOffline) trouble.hidden = true;
+  };
+  window.addEventListener("offline", () => setOffline(true));
+  window.addEventListener("online", () => setOffline(false));
+  apiEvents.addEventListener("offline", () => setOffline(true));
+  apiEvents.addEventListener("online", () => setOffline(false));
+  apiEvents.addEventListener("trouble", () => {
+    trouble.hidden = false;
+  });
+  apiEvents.addEventListener("recovered", () => {
+    trouble.hidden = true;
+  });
+  setOffline(!navigator.onLine);
+}
+
+function start() {
+  setupBanners();
+  apiEvents.addEventListener("unauthorized", () => {
+    if (ROUTES[parseHash().name]?.public) return;
+    logOut("Your session has ended. Please log in again.", window.location.hash);
+  });
+  document.getElementById("logout").addEventListener("click", () => logOut("You have logged out."));
+  window.addEventListener("hashchange", render);
+  render();
+}
+
+start();

@@ -1,0 +1,89 @@
+// Money, dates and codes as a person reads them.
+
+const GROUPING = new Intl.NumberFormat("en-IN");
+const MINUS = "\u2212"; // a real minus sign, not a hyphen
+
+/**
+ * "100000.5" or "-25.50" -> "₹1,00,000.50" / "−₹25.50". Works on the decimal
+ * string itself (through BigInt), so no amount is ever rounded by floating point.
+ */
+export function rupees(amount, { sign = false } = {}) {
+  const text = String(amount ?? "").trim();
+  const match = /^([+-]?)(\d+)(?:\.(\d{1,2}))?$/.exec(text);
+  if (!match) return text ? `₹${text}` : "₹—";
+  const [, signPart, whole, fraction = ""] = match;
+  const formatted = `₹${GROUPING.format(BigInt(whole))}.${fraction.padEnd(2, "0")}`;
+  const isZero = /^0+$/.test(whole) && /^0*$/.test(fraction);
+  if (signPart === "-" && !isZero) return `${MINUS}${formatted}`;
+  if (sign && !isZero) return `+${formatted}`;
+  return formatted;
+}
+
+/** A signed amount as the owner of the list sees it: sent is −₹, received is +₹. */
+export function signedRupees(amount, direction) {
+  const plain = rupees(amount);
+  return direction === "SENT" ? `${MINUS}${plain}` : `+${plain}`;
+}
+
+const REASONS = {
+  insufficient_funds: "Not enough balance",
+  wallet_frozen: "The wallet is frozen",
+  wallet_not_found: "The receiver's wallet is not ready",
+};
+
+/** A FAILED transaction's `reason` code in words. */
+export function reasonText(code) {
+  if (!code) return "Something went wrong";
+  return REASONS[code] || code;
+}
+
+const STATUS_LABELS = { PENDING: "Pending", SUCCESS: "Success", FAILED: "Failed", SENT: "Delivered" };
+
+export function statusLabel(status) {
+  return STATUS_LABELS[status] || String(status || "");
+}
+
+const DATE_TIME = new Intl.DateTimeFormat("en-IN", {
+  day: "numeric",
+  month: "short",
+  year: "numeric",
+  hour: "numeric",
+  minute: "2-digit",
+});
+const SHORT_DATE_TIME = new Intl.DateTimeFormat("en-IN", {
+  day: "numeric",
+  month: "short",
+  hour: "numeric",
+  minute: "2-digit",
+});
+
+function parseDate(value) {
+  if (!value) return null;
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? null : date;
+}
+
+export function dateTime(value) {
+  const date = parseDate(value);
+  return date ? DATE_TIME.format(date) : "";
+}
+
+export function shortDateTime(value) {
+  const date = parseDate(value);
+  return date ? SHORT_DATE_TIME.format(date) : "";
+}
+
+/** The other side of a transaction, as its owner sees it. */
+export function counterpart(transaction) {
+  const party = transaction.direction === "SENT" ? transaction.receiver : transaction.sender;
+  if (party && typeof party === "object") return party.name || "Unknown";
+  return party ? String(party) : "Unknown";
+}
+
+/** Minutes (or seconds) until a Retry-After in seconds, in words. */
+export function waitText(seconds) {
+  if (!seconds || seconds <= 0) return "a little while";
+  if (seconds < 60) return `${seconds} second${seconds === 1 ? "" : "s"}`;
+  const minutes = Math.ceil(seconds / 60);
+  return `${minutes} minute${minutes === 1 ? "" : "s"}`;
+}

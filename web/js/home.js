@@ -1,0 +1,386 @@
+// Home: the balance, sending money (with its live status) and the latest payments.
+
+import { ApiError, OfflineError, api, isTransient, newIdempotencyKey, sleep } from "./api.js";
+import { announce, h, heading, icon, replace, spinner } from "./dom.js";
+import { reasonText, rupees, shortDateTime } from "./format.js";
+import { Fields, busy, errorText, field, formError, sentence } from "./forms.js";
+import { POLL_MS, isFinal, transactionHref, transactionList } from "./transactions.js";
+
+const NOTE_MAX = 140;
+const WALLET_RETRY_MS = 1000;
+const STATUS_TIMEOUT_MS = 120_000;
+const AMOUNT_SHAPE = /^\d+(\.\d{1,2})?$/;
+
+/** The balance card: loading, "opening your wallet", the balance, or what went wrong. */
+function balanceCard(signal, onRefresh) {
+  const amount = h(
+    "div",
+    { class: "balance-body" },
+    h("span", { class: "skeleton skeleton-amount", "aria-hidden": "true" }),
+  );
+  const meta = h("p", { class: "balance-meta" });
+  const refresh = h("button", { type: "button", class: "icon-btn", "aria-label": "Refresh balance" }, icon("refresh"));
+  const card = h(
+    "section",
+    { class: "balance-card", "aria-labelledby": "balance-label", "aria-busy": "true" },
+    h(
+      "div",
+      { class: "balance-label" },
+      h("h2", { id: "balance-label", class: "balance-title", text: "Wallet balance" }),
+      refresh,
+    ),
+    amount,
+    meta,
+  );
+  let wallet = null;
+  let loading = null;
+
+  function show(next) {
+    wallet = next;
+    card.setAttribute("aria-busy", "false");
+    replace(amount, h("p", { class: "balance-amount", dataset: { testid: "balance" }, text: rupees(next.balance) }));
+    replace(
+      meta,
+      next.status === "FROZEN"
+        ? h("span", { class: "frozen", text: "Frozen: you can't send money" })
+        : `Updated ${shortDateTime(new Date().toISOString())}`,
+    );
+  }
+
+  async function load() {
+    let opening = false;
+    while (!signal.aborted) {
+      try {
+        const next = await api("/api/wallets/me", { signal });
+        show(next);
+        if (opening) announce(`Your wallet is ready. Balance ${rupees(next.balance)}.`);
+        return next;
+      } catch (error) {
+        if (error?.name === "AbortError" || signal.aborted) return null;
+        if (error instanceof ApiError && error.code === "wallet_not_found") {
+          if (!opening) {
+            opening = true;
+            replace(amount, h("p", { class: "balance-opening", role: "status" }, spinner(), "Opening your wallet…"));
+            meta.textContent = "This takes a moment after sign-up.";
+          }
+          await sleep(WALLET_RETRY_MS, signal);
+        } else if (isTransient(error)) {
+          // the banner says what is wrong; the card says what it shows meanwhile
+          card.setAttribute("aria-busy", "false");
+          if (!wallet) replace(amount, h("p", { class: "balance-opening", text: "Balance unavailable" }));
+          meta.textContent = wallet ? "Could not refresh: this is the last balance we saw. Retrying…" : "Retrying…";
+          await sleep(WALLET_RETRY_MS * 3, signal);
+        } else {
+          card.setAttribute("aria-busy", "false");
+          replace(amount, h("p", { class: "balance-opening", text: "Balance unavailable" }));
+          meta.textContent = errorText(error);
+          return null;
+        }
+      }
+    }
+    return null;
+  }
+
+  /** Load once at a time; callers share the answer. */
+  function reload() {
+    if (!loading) loading = load().finally(() => (loading = null));
+    return loading;
+  }
+
+  // not disabled while loading: a disabled button would drop the keyboard focus
+  refresh.addEventListener("click", async () => {
+    refresh.setAttribute("aria-busy", "true");
+    onRefresh();
+    await reload();
+    refresh.setAttribute("aria-busy", "false");
+    if (wallet) announce(`Balance ${rupees(wallet.balance)}.`);
+  });
+
+  return {
+    element: card,
+    reload,
+    get wallet() {
+      return wallet;
+    },
+  };
+}
+
+function quickActions(startSending) {
+  const content = (iconName, text) => [h("span", { class: "bubble" }, icon(iconName)), h("span", { text })];
+  const send = h("button", { type: "button", class: "quick-action" }, content("send", "Send money"));
+  send.addEventListener("click", startSending);
+  return h(
+    "div",
+    { class: "quick-actions card", role: "group", "aria-label": "Shortcuts" },
+    send,
+    h("a", { class: "quick-action", href: "#/history" }, content("history", "History")),
+    h("a", { class: "quick-action", href: "#/notifications" }, content("bell", "Notifications")),
+  );
+}
+
+/** The live status of the payment just sent: "Sending…", "Sent ✓", "Failed: …". */
+function statusPanel() {
+  const element = h("div", {
+    class: "tx-status",
+    role: "status",
+    "aria-live": "polite",
+    dataset: { testid: "tx-status" },
+  });
+  function set(status, title, detail, transaction) {
+    element.dataset.status = status;
+    const mark =
+      status === "PENDING" ? spinner() : h("span", { "aria-hidden": "true", text: status === "SUCCESS" ? "✓" : "!" });
+    const link = transaction ? h("a", { href: transactionHref(transaction), text: "View details" }) : null;
+    replace(
+      element,
+      h("span", { class: "status-icon" }, mark),
+      h("strong", { text: title }),
+      h("span", { class: "status-detail" }, detail, link ? " · " : null, link),
+    );
+  }
+  return {
+    element,
+    show(transaction) {
+      const who = transaction.receiver?.name || "the receiver";
+      const what = `${rupees(transaction.amount)} to ${who}`;
+      if (transaction.status === "SUCCESS") set("SUCCESS", "Sent ✓", what, transaction);
+      else if (transaction.status === "FAILED")
+        set("FAILED", `Failed: ${reasonText(transaction.reason)}`, what, transaction);
+      else set("PENDING", "Sending…", what, transaction);
+    },
+    stillWaiting(transaction) {
+      set("PENDING", "Still processing", "Check History in a little while for the result.", transaction);
+    },
+    clear() {
+      element.replaceChildren();
+      delete element.dataset.status;
+    },
+  };
+}
+
+function checkTransfer({ receiver, amount, note }) {
+  const errors = {};
+  if (!receiver) errors.receiver = "Enter the mobile number or e-mail of the person you are paying.";
+  if (!amount) errors.amount = "Enter an amount.";
+  else if (!AMOUNT_SHAPE.test(amount))
+    errors.amount = "Enter an amount in rupees, with at most two decimals, like 250 or 99.50.";
+  else if (Number(amount) <= 0) errors.amount = "Enter an amount above ₹0.";
+  if (note.length > NOTE_MAX) errors.note = `A note has at most ${NOTE_MAX} characters.`;
+  return errors;
+}
+
+function sendForm({ signal, onSettled }) {
+  const problem = formError();
+  const receiver = field({
+    name: "receiver",
+    label: "To",
+    hint: "Mobile number or e-mail of a Tijori user.",
+    autocomplete: "off",
+    autocapitalize: "none",
+    spellcheck: false,
+  });
+  const amount = field({ name: "amount", label: "Amount", prefix: "₹", inputmode: "decimal", autocomplete: "off" });
+  const note = field({
+    name: "note",
+    label: "Note",
+    optional: true,
+    maxlength: NOTE_MAX,
+    hint: "Shown to both of you.",
+  });
+  const fields = new Fields([receiver, amount, note]);
+  const submit = h("button", { type: "submit", class: "btn btn-primary btn-block", text: "Send money" });
+  const status = statusPanel();
+  const form = h(
+    "form",
+    { class: "form", novalidate: true, "aria-labelledby": "send-title" },
+    problem.element,
+    receiver.wrapper,
+    amount.wrapper,
+    note.wrapper,
+    submit,
+  );
+  // the key of the submission in flight: reused when the same payment is retried after a network error
+  let attempt = null;
+  // only the latest payment may write to the status panel
+  let followed = 0;
+
+  async function follow(transaction) {
+    const mine = ++followed;
+    const stale = () => signal.aborted || mine !== followed;
+    const deadline = Date.now() + STATUS_TIMEOUT_MS;
+    let current = transaction;
+    status.show(current);
+    while (!isFinal(current) && !stale()) {
+      if (Date.now() > deadline) {
+        status.stillWaiting(current);
+        return;
+      }
+      await sleep(POLL_MS, signal);
+      if (stale()) return;
+      try {
+        const next = await api(`/api/transactions/${encodeURIComponent(current.id)}`, { signal });
+        if (stale()) return;
+        if (next.status !== current.status) status.show(next);
+        current = next;
+      } catch (error) {
+        if (error?.name === "AbortError") return;
+        if (stale()) return;
+        if (!isTransient(error)) {
+          status.stillWaiting(current);
+          return;
+        }
+      }
+    }
+    if (stale()) return;
+    if (current.status === "SUCCESS") {
+      receiver.value = "";
+      amount.value = "";
+      note.value = "";
+    }
+    onSettled(current);
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    problem.clear();
+    fields.clear();
+    const body = {
+      receiver: receiver.value.trim(),
+      amount: amount.value.replace(/[\s,₹]/g, ""),
+      note: note.value.trim(),
+    };
+    if (fields.show(checkTransfer(body))) return;
+    const payload = { receiver: body.receiver, amount: body.amount };
+    if (body.note) payload.note = body.note;
+    const fingerprint = JSON.stringify(payload);
+    if (!attempt || attempt.fingerprint !== fingerprint) attempt = { fingerprint, key: newIdempotencyKey() };
+
+    busy(submit, true, "Sending…");
+    followed += 1; // an earlier payment still being followed stops writing to the panel
+    status.clear();
+    let transaction;
+    try {
+      transaction = await api("/api/transactions", {
+        method: "POST",
+        json: payload,
+        headers: { "Idempotency-Key": attempt.key },
+        signal,
+      });
+      attempt = null;
+    } catch (error) {
+      if (error?.name === "AbortError") return;
+      busy(submit, false);
+      if (isTransient(error)) {
+        // the same key goes with the same payment: a retry cannot pay twice
+        problem.show(
+          error instanceof OfflineError
+            ? "You are offline. When you are back, press Send money again: you won't be charged twice."
+            : "Tijori is having trouble. Press Send money again in a moment: you won't be charged twice.",
+        );
+        return;
+      }
+      attempt = null;
+      showTransferError(error);
+      return;
+    }
+    busy(submit, false);
+    follow(transaction);
+  });
+
+  function showTransferError(error) {
+    if (!(error instanceof ApiError)) {
+      problem.show(errorText(error));
+      return;
+    }
+    const detail = sentence(error.problem?.detail?.replace(/^[a-z_.]+: /, ""));
+    const messages = {
+      receiver_not_found: "No Tijori account has this mobile number or e-mail.",
+      self_transfer: "You can't send money to yourself.",
+      insufficient_funds: "Not enough balance.",
+      invalid_receiver: detail || "Enter a mobile number or e-mail.",
+      invalid_amount: detail || "Enter a valid amount.",
+      invalid_note: detail || `A note has at most ${NOTE_MAX} characters.`,
+    };
+    const codeFields = {
+      receiver_not_found: "receiver",
+      self_transfer: "receiver",
+      invalid_receiver: "receiver",
+      insufficient_funds: "amount",
+      invalid_amount: "amount",
+      invalid_note: "note",
+    };
+    if (error.code === "idempotency_key_reused") {
+      problem.show("This payment was already sent with different details. Check History before you try again.");
+    } else if (error.code === "wallet_not_found") {
+      problem.show("Your wallet is still opening. Try again in a moment.");
+    } else if (error.status === 429) {
+      problem.show(errorText(error));
+    } else if (!fields.showProblem(error, { messages: error.errors.length ? {} : messages, codeFields })) {
+      problem.show(errorText(error));
+    }
+  }
+
+  const element = h(
+    "section",
+    { class: "card send-card", id: "send", "aria-labelledby": "send-title" },
+    h("h2", { id: "send-title", text: "Send money" }),
+    form,
+    h("div", { class: "send-status" }, status.element),
+  );
+  return {
+    element,
+    focus: () => {
+      element.scrollIntoView({ behavior: "smooth", block: "start" });
+      receiver.input.focus({ preventScroll: true });
+    },
+  };
+}
+
+export function renderHome(main, ctx) {
+  const title = heading("Hello");
+  title.classList.add("greeting");
+  const recentHolder = h("div", {});
+  const showRecent = () =>
+    replace(recentHolder, transactionList({ limit: 5, signal: ctx.signal, paged: false }).element);
+  const balance = balanceCard(ctx.signal, showRecent);
+  const send = sendForm({
+    signal: ctx.signal,
+    onSettled: () => {
+      balance.reload();
+      showRecent();
+    },
+  });
+  const recent = h(
+    "section",
+    { class: "card span-all", "aria-labelledby": "recent-title" },
+    h(
+      "div",
+      { class: "section-head" },
+      h("h2", { id: "recent-title", text: "Recent payments" }),
+      h("a", { href: "#/history", text: "See all" }),
+    ),
+    recentHolder,
+  );
+
+  main.append(
+    h(
+      "section",
+      { class: "screen" },
+      h("div", { class: "screen-header" }, title, h("p", { text: "Your Tijori wallet" })),
+      h(
+        "div",
+        { class: "home-grid" },
+        h("div", { class: "home-side" }, balance.element, quickActions(send.focus)),
+        send.element,
+        recent,
+      ),
+    ),
+  );
+
+  ctx.user().then((user) => {
+    if (user && !ctx.signal.aborted) title.textContent = `Hello, ${user.name}`;
+  });
+  balance.reload();
+  showRecent();
+  return { title: "Home" };
+}
