@@ -9,12 +9,14 @@ land in test-artifacts/reliability.json; docs/reliability.md reports them.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.faults.traffic import Traffic, mail_counts, wait_until_mailed, wait_until_settled
 from tests.integration.conftest import Person
 from tests.integration.stack import ROOT, Stack
-from tijori.common.bus import DEFAULT_PARTITIONS
+from tijori.common.bus import DEFAULT_PARTITIONS, KafkaBus
 
 INFRA = str(ROOT / "infra" / "up.sh")
 Fault = Callable[[], Awaitable[None]]
@@ -157,15 +159,31 @@ async def test_stop_and_restart_the_kafka_broker(
     report: dict[str, Any],
 ) -> None:
     async def fault() -> None:
-        await _sh("pkill", "-TERM", "-f", "kafka.Kafka")
-        for _ in range(60):
-            if subprocess.run(
-                ["pgrep", "-f", "kafka.Kafka"], capture_output=True, check=False
-            ).returncode:
+        # restart the very broker that runs (same configuration, same data), however started
+        found = subprocess.run(
+            ["pgrep", "-f", "kafka.Kafka"], capture_output=True, text=True, check=False
+        )
+        pid = int(found.stdout.split()[0])
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+        cwd = Path(f"/proc/{pid}/cwd").resolve()
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(120):
+            if not Path(f"/proc/{pid}").exists():
                 break
             await asyncio.sleep(0.5)
         await asyncio.sleep(2)
-        await _sh(INFRA, "kafka")
+        with (fault_stack.workdir / "kafka-restarted.log").open("ab") as log:
+            subprocess.Popen(
+                command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        bus = KafkaBus(fault_stack.env["TIJORI_KAFKA_BOOTSTRAP"])
+        for _ in range(120):
+            try:
+                await bus.ping()
+                return
+            except Exception:
+                await asyncio.sleep(0.5)
+        raise AssertionError("Kafka did not come back")
 
     await _scenario(
         "restart Kafka", fault, stack=fault_stack, people=people, engines=engines, report=report
