@@ -70,3 +70,23 @@ async def test_ready_names_the_services_that_are_down(gateway: httpx.AsyncClient
     answer = await gateway.get("/ready")
     assert answer.status_code == 503
     assert set(answer.json()["checks"]) == {"users", "wallets", "transactions", "notifications"}
+
+
+async def test_a_path_with_encoded_control_characters_is_forwarded_not_crashed() -> None:
+    received: list[str] = []
+
+    async def upstream(scope: dict[str, object], receive: object, send: object) -> None:
+        received.append(bytes(scope["raw_path"]).decode())  # type: ignore[arg-type]
+        await send({"type": "http.response.start", "status": 404, "headers": []})  # type: ignore[operator]
+        await send({"type": "http.response.body", "body": b""})  # type: ignore[operator]
+
+    app = create_app(GatewaySettings(users_url="http://users"))
+    async with app.router.lifespan_context(app):
+        app.state.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=upstream))
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gw"
+        ) as client:
+            answer = await client.get("/api/users/%03%24")
+        await app.state.client.aclose()
+    assert answer.status_code == 404
+    assert received == ["/api/users/%03%24"]

@@ -57,13 +57,18 @@ async def forward(
     headers.append(
         ("x-forwarded-for", f"{forwarded_for}, {client_host}" if forwarded_for else client_host)
     )
+    # forward the path exactly as the client encoded it, never a decoded copy
+    raw_path = request.scope.get("raw_path") or request.url.path.encode()
     query = f"?{request.url.query}" if request.url.query else ""
-    upstream = client.build_request(
-        request.method,
-        base_url + request.url.path + query,
-        headers=headers,
-        content=request.stream(),
-    )
+    try:
+        upstream = client.build_request(
+            request.method,
+            base_url + raw_path.decode("latin-1") + query,
+            headers=headers,
+            content=request.stream(),
+        )
+    except httpx.InvalidURL:
+        return problem_response(400, "invalid_url", "the request URL is not valid")
     try:
         answer = await client.send(upstream, stream=True)
     except httpx.ConnectError:
