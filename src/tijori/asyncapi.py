@@ -235,32 +235,37 @@ def render(document: dict[str, Any], *, fmt: str = "json") -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Write the document to ``--output`` (JSON, or YAML for .yaml/.yml) or to stdout."""
-    parser = argparse.ArgumentParser(
-        prog="tijori asyncapi", description="Print the AsyncAPI 3.0 document of Tijori's events."
-    )
-    parser.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
-    parser.add_argument(
-        "--format", choices=("json", "yaml"), help="default: from the file name, else json"
-    )
-    parser.add_argument(
-        "--topic-prefix",
-        default="",
-        help="TIJORI_KAFKA_TOPIC_PREFIX of the deployment to describe (default: none)",
-    )
-    args = parser.parse_args(argv)
-    output: Path | None = args.output
-    fmt = args.format or (
+def write_document(
+    *, output: Path | None = None, fmt: str | None = None, topic_prefix: str = ""
+) -> int:
+    """Write the document to ``output`` (JSON, or YAML for .yaml/.yml) or to stdout."""
+    chosen = fmt or (
         "yaml" if output is not None and output.suffix in (".yaml", ".yml") else "json"
     )
-    text = render(build_asyncapi(topic_prefix=args.topic_prefix), fmt=fmt)
+    text = render(build_asyncapi(topic_prefix=topic_prefix), fmt=chosen)
     if output is None:
         sys.stdout.write(text)
     else:
         output.write_text(text, encoding="utf-8")
         print(f"wrote {output}", file=sys.stderr)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m tijori.asyncapi [-o PATH] [--format json|yaml] [--topic-prefix P]``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m tijori.asyncapi",
+        description="Print or write the AsyncAPI 3.0 document of Tijori's events.",
+    )
+    parser.add_argument("-o", "--output", type=Path, help="write here (JSON, or YAML for .yaml)")
+    parser.add_argument(
+        "--format", choices=("json", "yaml"), help="default: from --output, else json"
+    )
+    parser.add_argument(
+        "--topic-prefix", default="", help="the deployment's TIJORI_KAFKA_TOPIC_PREFIX"
+    )
+    args = parser.parse_args(argv)
+    return write_document(output=args.output, fmt=args.format, topic_prefix=args.topic_prefix)
 
 
 if __name__ == "__main__":

@@ -71,8 +71,8 @@ async def _scenario(
     people: list[Person],
     engines: dict[str, AsyncEngine],
     report: dict[str, Any],
-    before: float = 3.0,
-    after: float = 5.0,
+    before: float = 2.0,
+    after: float = 4.0,
 ) -> dict[str, Any]:
     traffic = Traffic(stack.gateway, people)
     traffic.start()

@@ -18,6 +18,8 @@ from tijori.common.events import EVENT_TYPES, topic_name
 log = logging.getLogger(__name__)
 
 DEFAULT_PARTITIONS = 3
+# how long the relay and consumers wait, at most, before trying a lost broker again
+MAX_BACKOFF_SECONDS = 4.0
 
 
 class KafkaBus:

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tijori.common.bus import KafkaBus
+from tijori.common.bus import MAX_BACKOFF_SECONDS, KafkaBus
 from tijori.common.db import retry_transient
 from tijori.common.events import Envelope, UnknownEventError, parse_event
 from tijori.common.models import ProcessedEventMixin
@@ -100,7 +100,7 @@ class IdempotentConsumer:
                 # never skip a valid event: hold the partition and try again
                 log.exception("%s failed to apply %s %s; retrying", self.name, event.type, event.id)
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
     async def run(self) -> None:
         """Consume forever, reconnecting with backoff when the broker goes away."""
@@ -116,7 +116,7 @@ class IdempotentConsumer:
             except Exception as error:
                 log.warning("%s paused, retrying in %.1fs: %r", self.name, backoff, error)
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
             finally:
                 await consumer.stop()
 

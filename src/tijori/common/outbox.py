@@ -12,7 +12,7 @@ from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from tijori.common.bus import KafkaBus
+from tijori.common.bus import MAX_BACKOFF_SECONDS, KafkaBus
 from tijori.common.db import retry_transient, utcnow
 from tijori.common.events import Envelope
 from tijori.common.models import OutboxMessageMixin
@@ -138,6 +138,6 @@ class OutboxRelay:
             except Exception as error:
                 log.warning("outbox relay paused, retrying in %.1fs: %r", backoff, error)
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
             finally:
                 await producer.stop()
