@@ -3,7 +3,7 @@
 # `make bench` run on: MariaDB, Redis, Apache Kafka (KRaft) and an SMTP server
 # that keeps what it receives. Idempotent: a part that is already up is left alone.
 #
-#   infra/up.sh [mariadb] [redis] [kafka] [smtp] [chromium]    (no argument: all of them)
+#   infra/up.sh [mariadb] [redis] [kafka] [smtp] [chromium] [newman]   (no argument: all)
 #
 # State lives under $TIJORI_INFRA_DIR (default: .infra/ in the repository).
 set -euo pipefail
@@ -151,12 +151,23 @@ up_chromium() {
   say "Chromium ready at /usr/bin/chromium ($(timer_end))"
 }
 
+# not a server either: newman runs the Postman collection
+up_newman() {
+  timer_start
+  command -v npm >/dev/null || apt_install nodejs npm
+  if [ ! -x "$ROOT/postman/node_modules/.bin/newman" ]; then
+    (cd "$ROOT/postman" && npm ci --silent --no-audit --no-fund >"$STATE/log/npm.log" 2>&1) \
+      || { tail -n 20 "$STATE/log/npm.log" >&2; die "npm ci (newman) failed"; }
+  fi
+  say "newman ready ($(timer_end))"
+}
+
 [ -x "$PYTHON" ] || die "no Python environment at $PYTHON: run 'make install' first"
 parts=("$@")
-[ ${#parts[@]} -eq 0 ] && parts=(mariadb redis kafka smtp chromium)
+[ ${#parts[@]} -eq 0 ] && parts=(mariadb redis kafka smtp chromium newman)
 for part in "${parts[@]}"; do
   case "$part" in
-    mariadb | redis | kafka | smtp | chromium) "up_$part" ;;
-    *) die "unknown part '$part' (mariadb, redis, kafka, smtp, chromium)" ;;
+    mariadb | redis | kafka | smtp | chromium | newman) "up_$part" ;;
+    *) die "unknown part '$part' (mariadb, redis, kafka, smtp, chromium, newman)" ;;
   esac
 done

@@ -123,8 +123,8 @@ def _message(event_type: str) -> dict[str, Any]:
             "kafka": {
                 "key": {
                     "type": "string",
-                    "description": f"{what}: `payload.{field}`, so that all events of one "
-                    "wallet land on one partition, in order",
+                    "description": f"{what} (`payload.{field}`): the events of one key "
+                    "land on one partition and are consumed in order",
                     "x-payload-field": field,
                 },
                 "bindingVersion": KAFKA_BINDING_VERSION,

@@ -7,6 +7,7 @@ import asyncio
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from tijori.services import DATABASE_SERVICES, SERVICES
 
@@ -57,6 +58,12 @@ def _topics(_: argparse.Namespace) -> int:
     made = asyncio.run(bus.create_topics())
     print(f"topics ready ({len(made)} created)")
     return 0
+
+
+def _asyncapi(args: argparse.Namespace) -> int:
+    from tijori.asyncapi import write_document
+
+    return write_document(output=args.output, fmt=args.format, topic_prefix=args.topic_prefix)
 
 
 def _up(_: argparse.Namespace) -> int:
@@ -125,6 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     topics = commands.add_parser("topics", help="create the Kafka topics of every event type")
     topics.set_defaults(func=_topics)
+
+    asyncapi = commands.add_parser("asyncapi", help="print the AsyncAPI document of the events")
+    asyncapi.add_argument("-o", "--output", type=Path, help="write here (JSON, or YAML for .yaml)")
+    asyncapi.add_argument("--format", choices=("json", "yaml"), help="default: from --output")
+    asyncapi.add_argument("--topic-prefix", default="", help="TIJORI_KAFKA_TOPIC_PREFIX to show")
+    asyncapi.set_defaults(func=_asyncapi)
 
     audit = commands.add_parser("audit", help="check that the money adds up; non-zero exit if not")
     audit.set_defaults(func=_audit)
