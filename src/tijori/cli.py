@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import signal
 import sys
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from tijori.common.logging import configure_logging
 
+    faulthandler.enable()  # a crash in native code still leaves a traceback in the log
     info = SERVICES[args.service]
     settings = info.settings()
     configure_logging(service=info.name, level=settings.log_level, fmt=settings.log_format)
@@ -94,6 +96,9 @@ def _mail(args: argparse.Namespace) -> int:
     from tijori.common.config import CommonSettings
     from tijori.common.mailbox import read_mailbox
 
+    # `tijori mail | head` ends quietly; never in a server, where a peer that hangs up
+    # would then kill the process without a word
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     maildir = CommonSettings().data_dir / "mail"
     items = read_mailbox(maildir, receiver=args.to, limit=args.limit)
     if not items:
@@ -156,7 +161,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line."""
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `tijori mail | head` ends quietly
     args = build_parser().parse_args(argv)
     code: int = args.func(args)
     return code

@@ -52,6 +52,16 @@ async def _restart(
     await asyncio.to_thread(stack.wait_ready, service, 90)
 
 
+async def _restart_the_dead(stack: Stack, deaths: list[str], done: asyncio.Event) -> None:
+    while not done.is_set():
+        for name, process in list(stack.processes.items()):
+            if process.poll() is not None and stack.processes.get(name) is process:
+                deaths.append(f"{name} exited with {process.returncode}: {stack.log(name)[-600:]}")
+                stack.processes.pop(name)
+                stack.start(name)
+        await asyncio.sleep(0.5)
+
+
 async def _balances(wallets: AsyncEngine, people: list[Person]) -> list[int]:
     async with wallets.connect() as connection:
         rows = await connection.execute(
@@ -74,6 +84,11 @@ async def _scenario(
     before: float = 2.0,
     after: float = 4.0,
 ) -> dict[str, Any]:
+    # like `tijori up` in production: a process that dies on its own is restarted, and
+    # reported (with the end of its log), never silently; planned stops are not counted
+    deaths: list[str] = []
+    watching = asyncio.Event()
+    watchdog = asyncio.create_task(_restart_the_dead(stack, deaths, watching))
     traffic = Traffic(stack.gateway, people)
     traffic.start()
     await asyncio.sleep(before)
@@ -83,6 +98,8 @@ async def _scenario(
     fault_seconds = time.monotonic() - started
     await asyncio.sleep(after)
     await traffic.stop()
+    watching.set()
+    await watchdog
 
     ids = list(traffic.accepted)
     assert ids, "no transfer was accepted at all"
@@ -124,6 +141,7 @@ async def _scenario(
         "emails_expected": len(expected),
         "emails_missing": missing,
         "emails_duplicated": duplicated_mail,
+        "unplanned_process_exits": deaths,
     }
     report[name] = figures
     assert traffic.gave_up == 0, figures
