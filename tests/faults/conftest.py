@@ -28,7 +28,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     workdir: Path = tmp_path_factory.mktemp("faults")
-    running = start_stack(workdir, ports_offset=500, db_prefix="tijori_faults_")
+    # events survive these faults in Kafka: a re-drive is the last resort, not the first
+    running = start_stack(
+        workdir,
+        ports_offset=500,
+        db_prefix="tijori_faults_",
+        settings={"TIJORI_PENDING_TIMEOUT_SECONDS": "20"},
+    )
     try:
         yield running
     finally:

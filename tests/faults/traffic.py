@@ -31,7 +31,7 @@ class Traffic:
 
     gateway: str
     people: list[Person]
-    clients: int = 4
+    clients: int = 3
     pause: float = 0.15
     accepted: dict[str, Person] = field(default_factory=dict)
     refused: Counter[str] = field(default_factory=Counter)

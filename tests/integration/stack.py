@@ -142,7 +142,12 @@ class Stack:
 
 
 def start_stack(
-    workdir: Path, *, ports_offset: int = 0, db_prefix: str = DB_PREFIX, parts: str = "real"
+    workdir: Path,
+    *,
+    ports_offset: int = 0,
+    db_prefix: str = DB_PREFIX,
+    parts: str = "real",
+    settings: dict[str, str] | None = None,
 ) -> Stack:
     """Migrate fresh test databases, create this run's topics and start every service.
 
@@ -154,19 +159,25 @@ def start_stack(
     maildir = workdir / "mail"
     smtp = Controller(Mailbox(maildir), hostname="127.0.0.1", port=_free_port())
     smtp.start()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("TIJORI_")} | {
-        "TIJORI_DATA_DIR": str(workdir / "data"),
-        "TIJORI_KAFKA_BOOTSTRAP": os.environ.get("TIJORI_TEST_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
-        "TIJORI_KAFKA_TOPIC_PREFIX": f"test-{run}.",
-        "TIJORI_SMTP_HOST": "127.0.0.1",
-        "TIJORI_SMTP_PORT": str(smtp.port),
-        "TIJORI_OUTBOX_POLL_SECONDS": "0.2",
-        "TIJORI_MAIL_RETRY_BASE_SECONDS": "0.5",
-        "TIJORI_PENDING_TIMEOUT_SECONDS": "4",
-        "TIJORI_REDRIVE_POLL_SECONDS": "1",
-        "TIJORI_GATEWAY_PORT": str(GATEWAY_PORT + ports_offset),
-        "TIJORI_LOG_LEVEL": "INFO",
-    }
+    env = (
+        {key: value for key, value in os.environ.items() if not key.startswith("TIJORI_")}
+        | {
+            "TIJORI_DATA_DIR": str(workdir / "data"),
+            "TIJORI_KAFKA_BOOTSTRAP": os.environ.get(
+                "TIJORI_TEST_KAFKA_BOOTSTRAP", "127.0.0.1:9092"
+            ),
+            "TIJORI_KAFKA_TOPIC_PREFIX": f"test-{run}.",
+            "TIJORI_SMTP_HOST": "127.0.0.1",
+            "TIJORI_SMTP_PORT": str(smtp.port),
+            "TIJORI_OUTBOX_POLL_SECONDS": "0.2",
+            "TIJORI_MAIL_RETRY_BASE_SECONDS": "0.5",
+            "TIJORI_PENDING_TIMEOUT_SECONDS": "4",
+            "TIJORI_REDRIVE_POLL_SECONDS": "1",
+            "TIJORI_GATEWAY_PORT": str(GATEWAY_PORT + ports_offset),
+            "TIJORI_LOG_LEVEL": "INFO",
+        }
+        | (settings or {})
+    )
     for service in DATABASE_SERVICES:
         env[f"TIJORI_{service.upper()}_URL"] = f"http://127.0.0.1:{PORTS[service] + ports_offset}"
     stack = Stack(

@@ -29,7 +29,7 @@ async def test_generated_requests_never_get_a_server_error(
         "--url", secure_stack.gateway,
         "--checks", CHECKS,
         "--header", f"Authorization: Bearer {person.token}",
-        "--max-examples", "25",
+        "--max-examples", "15",
         "--seed", "20261125",
         "--request-timeout", "20",
         "--report", "junit",
