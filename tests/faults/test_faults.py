@@ -52,6 +52,26 @@ async def _restart(
     await asyncio.to_thread(stack.wait_ready, service, 90)
 
 
+Scenario = Callable[..., Awaitable[dict[str, Any]]]
+
+
+@pytest.fixture
+def scenario(
+    fault_stack: Stack,
+    people: list[Person],
+    engines: dict[str, AsyncEngine],
+    report: dict[str, Any],
+) -> Scenario:
+    """Run a named fault against the steady stream, on this suite's stack and people."""
+
+    async def run(name: str, fault: Fault, **timing: float) -> dict[str, Any]:
+        return await _scenario(
+            name, fault, stack=fault_stack, people=people, engines=engines, report=report, **timing
+        )
+
+    return run
+
+
 async def _restart_the_dead(stack: Stack, deaths: list[str], done: asyncio.Event) -> None:
     while not done.is_set():
         for name, process in list(stack.processes.items()):
@@ -189,28 +209,20 @@ async def _scenario(
 async def test_kill_9_a_service_mid_stream_and_restart_it(
     service: str,
     fault_stack: Stack,
-    people: list[Person],
-    engines: dict[str, AsyncEngine],
-    report: dict[str, Any],
+    scenario: Scenario,
 ) -> None:
     async def fault() -> None:
         await _restart(fault_stack, service)
 
-    await _scenario(
+    await scenario(
         f"kill -9 {service}",
         fault,
-        stack=fault_stack,
-        people=people,
-        engines=engines,
-        report=report,
     )
 
 
 async def test_stop_and_restart_the_kafka_broker(
     fault_stack: Stack,
-    people: list[Person],
-    engines: dict[str, AsyncEngine],
-    report: dict[str, Any],
+    scenario: Scenario,
 ) -> None:
     async def fault() -> None:
         # restart the very broker that runs (same configuration, same data), however started
@@ -239,48 +251,45 @@ async def test_stop_and_restart_the_kafka_broker(
                 await asyncio.sleep(0.5)
         raise AssertionError("Kafka did not come back")
 
-    await _scenario(
-        "restart Kafka", fault, stack=fault_stack, people=people, engines=engines, report=report
+    await scenario(
+        "restart Kafka",
+        fault,
     )
 
 
 async def test_restart_mariadb(
     fault_stack: Stack,
-    people: list[Person],
-    engines: dict[str, AsyncEngine],
-    report: dict[str, Any],
+    scenario: Scenario,
 ) -> None:
     async def fault() -> None:
         await _sh("mariadb-admin", "--protocol=socket", "shutdown")
         await asyncio.sleep(2)
         await _sh(INFRA, "mariadb")
 
-    await _scenario(
-        "restart MariaDB", fault, stack=fault_stack, people=people, engines=engines, report=report
+    await scenario(
+        "restart MariaDB",
+        fault,
     )
 
 
 async def test_restart_redis_which_is_never_a_source_of_truth(
     fault_stack: Stack,
-    people: list[Person],
-    engines: dict[str, AsyncEngine],
-    report: dict[str, Any],
+    scenario: Scenario,
 ) -> None:
     async def fault() -> None:
         await _sh("redis-cli", "-p", "6379", "shutdown", "nosave")
         await asyncio.sleep(3)
         await _sh(INFRA, "redis")
 
-    await _scenario(
-        "restart Redis", fault, stack=fault_stack, people=people, engines=engines, report=report
+    await scenario(
+        "restart Redis",
+        fault,
     )
 
 
 async def test_stop_the_smtp_server_for_a_while(
     fault_stack: Stack,
-    people: list[Person],
-    engines: dict[str, AsyncEngine],
-    report: dict[str, Any],
+    scenario: Scenario,
 ) -> None:
     async def fault() -> None:
         assert fault_stack.smtp is not None
@@ -290,8 +299,9 @@ async def test_stop_the_smtp_server_for_a_while(
         fault_stack.smtp = Controller(Mailbox(fault_stack.maildir), hostname="127.0.0.1", port=port)
         fault_stack.smtp.start()
 
-    figures = await _scenario(
-        "SMTP down for 6 s", fault, stack=fault_stack, people=people, engines=engines, report=report
+    figures = await scenario(
+        "SMTP down for 6 s",
+        fault,
     )
     assert figures["emails_duplicated"] == 0
 
@@ -307,9 +317,8 @@ async def _outbox(engine: AsyncEngine, topic: str, limit: int) -> list[tuple[str
 
 async def test_a_slice_of_events_twice_and_a_topic_replayed_from_the_beginning(
     fault_stack: Stack,
-    people: list[Person],
     engines: dict[str, AsyncEngine],
-    report: dict[str, Any],
+    scenario: Scenario,
 ) -> None:
     bootstrap = fault_stack.env["TIJORI_KAFKA_BOOTSTRAP"]
     prefix = fault_stack.env["TIJORI_KAFKA_TOPIC_PREFIX"]
@@ -351,13 +360,9 @@ async def test_a_slice_of_events_twice_and_a_topic_replayed_from_the_beginning(
         fault_stack.start("wallets")
         await asyncio.to_thread(fault_stack.wait_ready, "wallets", 90)
 
-    await _scenario(
+    await scenario(
         "duplicates and a replayed topic",
         fault,
-        stack=fault_stack,
-        people=people,
-        engines=engines,
-        report=report,
         after=8.0,
     )
     assert fault_stack.log("wallets").count("skipped duplicate event") > 40
@@ -365,9 +370,7 @@ async def test_a_slice_of_events_twice_and_a_topic_replayed_from_the_beginning(
 
 async def test_two_wallets_replicas_with_a_rebalance_in_the_middle(
     fault_stack: Stack,
-    people: list[Person],
-    engines: dict[str, AsyncEngine],
-    report: dict[str, Any],
+    scenario: Scenario,
 ) -> None:
     log = (fault_stack.workdir / "wallets-replica.log").open("ab")
     replica = subprocess.Popen(
@@ -390,14 +393,7 @@ async def test_two_wallets_replicas_with_a_rebalance_in_the_middle(
         await _restart(fault_stack, "wallets", down_for=3)  # the group rebalances twice
 
     try:
-        await _scenario(
-            "two wallets replicas, one killed",
-            fault,
-            stack=fault_stack,
-            people=people,
-            engines=engines,
-            report=report,
-        )
+        await scenario("two wallets replicas, one killed", fault)
     finally:
         replica.terminate()
         replica.wait(timeout=20)

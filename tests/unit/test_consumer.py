@@ -75,10 +75,8 @@ async def test_a_malformed_message_is_dropped_without_effect(
 async def test_the_relay_publishes_committed_rows_in_order_and_marks_them(
     wallets_sessions: SessionFactory,
 ) -> None:
-    events = [new_event(USER) for _ in range(3)]
     async with wallets_sessions() as session, session.begin():
-        for event in events:
-            add_to_outbox(session, OutboxMessage, event, key="user-1")
+        events = [add_to_outbox(session, OutboxMessage, USER, key="user-1") for _ in range(3)]
     relay = OutboxRelay(
         sessions=wallets_sessions, model=OutboxMessage, bus=KafkaBus("x", prefix="p.")
     )
@@ -102,7 +100,7 @@ async def test_rows_stay_unpublished_when_the_broker_refuses(
     wallets_sessions: SessionFactory,
 ) -> None:
     async with wallets_sessions() as session, session.begin():
-        add_to_outbox(session, OutboxMessage, new_event(USER), key="user-1")
+        add_to_outbox(session, OutboxMessage, USER, key="user-1")
     relay = OutboxRelay(sessions=wallets_sessions, model=OutboxMessage, bus=KafkaBus("x"))
     producer = MagicMock()
     producer.send = AsyncMock(side_effect=ConnectionError("broker down"))
@@ -122,5 +120,5 @@ async def test_a_commit_with_an_event_wakes_the_relay(wallets_sessions: SessionF
         session.add(Wallet(user_id="nobody", balance_paise=0))
     assert not relay._wake.is_set()
     async with wallets_sessions() as session, session.begin():
-        add_to_outbox(session, OutboxMessage, new_event(USER), key="k")
+        add_to_outbox(session, OutboxMessage, USER, key="k")
     assert relay._wake.is_set()

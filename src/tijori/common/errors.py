@@ -18,6 +18,9 @@ log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 
+PROBLEM: dict[str, Any] = {"model": dict[str, Any], "description": "application/problem+json"}
+"""The OpenAPI entry of an error response, for routes' ``responses=``."""
+
 # Validation error types raised by our own validators; they name the problem when first.
 FIELD_CODES = frozenset(
     {

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from tijori.common.bus import MAX_BACKOFF_SECONDS, KafkaBus
 from tijori.common.db import retry_transient, utcnow
-from tijori.common.events import Envelope
+from tijori.common.events import Envelope, Payload, new_event
 from tijori.common.models import OutboxMessageMixin
 
 log = logging.getLogger(__name__)
@@ -23,12 +23,20 @@ _OUTBOX_WRITTEN = "tijori_outbox_written"
 
 
 def add_to_outbox(
-    session: AsyncSession, model: type[OutboxMessageMixin], event: Envelope[Any], *, key: str
-) -> None:
-    """Stage ``event`` in the outbox of ``session``'s transaction; it is sent after commit."""
+    session: AsyncSession,
+    model: type[OutboxMessageMixin],
+    payload: Payload,
+    *,
+    key: str,
+    correlation_id: str | None = None,
+) -> Envelope[Any]:
+    """Wrap ``payload`` in a new event and stage it in the outbox of ``session``'s
+    transaction; it is sent after commit. Returns the event."""
+    event = new_event(payload, correlation_id=correlation_id)
     body = event.model_dump_json()
     session.add(model(event_id=event.id, topic=event.type, key=key, body=body))  # type: ignore[call-arg]
     session.info[_OUTBOX_WRITTEN] = True
+    return event
 
 
 class OutboxRelay:

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from tijori.common.app import SessionDep
 from tijori.common.auth import CurrentPrincipal
+from tijori.common.errors import PROBLEM
 from tijori.common.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from tijori.notifications.repository import NotificationRepository
 from tijori.notifications.schemas import NotificationRead
 
 router = APIRouter(prefix="/api/notifications", tags=["notifications"])
-
-PROBLEM = {"model": dict[str, Any], "description": "application/problem+json"}
 
 
 @router.get(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
 from tijori.common.app import RuntimeDep, SessionDep
 from tijori.common.auth import CurrentPrincipal
-from tijori.common.errors import NotFoundError, UnprocessableError
+from tijori.common.errors import PROBLEM, NotFoundError, UnprocessableError
 from tijori.common.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from tijori.transactions import service
 from tijori.transactions.config import TransactionsSettings
@@ -17,7 +17,6 @@ from tijori.transactions.schemas import Direction, Status, TransactionRead, Tran
 
 router = APIRouter(prefix="/api/transactions", tags=["transactions"])
 
-PROBLEM = {"model": dict[str, Any], "description": "application/problem+json"}
 MAX_IDEMPOTENCY_KEY = 255
 
 

@@ -24,7 +24,6 @@ from tijori.common.events import (
     TransferCompleted,
     TransferRejected,
     WalletCreated,
-    new_event,
 )
 from tijori.common.money import format_paise
 from tijori.common.outbox import add_to_outbox
@@ -214,16 +213,18 @@ async def accept_transfer(
 def _initiate(
     session: AsyncSession, transaction: Transaction, *, correlation_id: str | None
 ) -> None:
-    event = new_event(
+    add_to_outbox(
+        session,
+        OutboxMessage,
         TransactionInitiated(
             transaction_id=transaction.id,
             sender_id=transaction.sender_id,
             receiver_id=transaction.receiver_id,
             amount_paise=transaction.amount_paise,
         ),
+        key=transaction.sender_id,
         correlation_id=correlation_id,
     )
-    add_to_outbox(session, OutboxMessage, event, key=transaction.sender_id)
 
 
 async def redrive_stale(session: AsyncSession, *, pending_for: timedelta, limit: int = 200) -> int:
@@ -314,7 +315,9 @@ async def settle(
         transaction.status, transaction.reason = "FAILED", outcome.reason
     transaction.updated_at = utcnow()
     assert sender is not None and receiver is not None
-    completed = new_event(
+    add_to_outbox(
+        session,
+        OutboxMessage,
         TransactionCompleted(
             transaction_id=transaction.id,
             status="SUCCESS" if transaction.status == "SUCCESS" else "FAILED",
@@ -324,9 +327,9 @@ async def settle(
             sender=Party(user_id=sender.user_id, name=sender.name, email=sender.email),
             receiver=Party(user_id=receiver.user_id, name=receiver.name, email=receiver.email),
         ),
+        key=transaction.sender_id,
         correlation_id=correlation_id,
     )
-    add_to_outbox(session, OutboxMessage, completed, key=transaction.sender_id)
     return transaction
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.exceptions import RequestValidationError
@@ -11,14 +11,12 @@ from pydantic import ValidationError
 from tijori.common.app import RuntimeDep, SessionDep
 from tijori.common.auth import CurrentPrincipal
 from tijori.common.cache import CacheUnavailableError
-from tijori.common.errors import NotFoundError, UnprocessableError
+from tijori.common.errors import PROBLEM, NotFoundError, UnprocessableError
 from tijori.users import service
 from tijori.users.config import UsersSettings
 from tijori.users.schemas import Credentials, TokenResponse, UserCreate, UserRead, UserUpdate
 
 router = APIRouter(prefix="/api", tags=["users"])
-
-PROBLEM = {"model": dict[str, Any], "description": "application/problem+json"}
 
 
 def get_settings(runtime: RuntimeDep) -> UsersSettings:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tijori.common.auth import TokenKeys
 from tijori.common.cache import Cache, CacheUnavailableError, cache_aside
 from tijori.common.errors import NotFoundError, RateLimitedError, UnauthorizedError
-from tijori.common.events import UserCreated, new_event
+from tijori.common.events import UserCreated
 from tijori.common.outbox import add_to_outbox
 from tijori.common.phone import InvalidPhoneError, looks_like_email, normalize_phone
 from tijori.users.config import UsersSettings
@@ -46,11 +46,13 @@ async def sign_up(
         authority="USER",
     )
     await UserRepository(session).add(user)
-    event = new_event(
+    add_to_outbox(
+        session,
+        OutboxMessage,
         UserCreated(user_id=user.id, name=user.name, email=user.email, phone=user.phone),
+        key=user.id,
         correlation_id=correlation_id,
     )
-    add_to_outbox(session, OutboxMessage, event, key=user.id)
     return user
 
 

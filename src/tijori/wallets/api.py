@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from tijori.common.app import SessionDep
 from tijori.common.auth import CurrentPrincipal
-from tijori.common.errors import NotFoundError
+from tijori.common.errors import PROBLEM, NotFoundError
 from tijori.common.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from tijori.wallets.repository import WalletRepository
 from tijori.wallets.schemas import LedgerEntryRead, WalletRead
 
 router = APIRouter(prefix="/api/wallets", tags=["wallets"])
-
-PROBLEM = {"model": dict[str, Any], "description": "application/problem+json"}
 
 
 async def _own_wallet(session: SessionDep, user_id: str) -> WalletRead:

@@ -17,7 +17,6 @@ from tijori.common.events import (
     TransferRejected,
     UserCreated,
     WalletCreated,
-    new_event,
 )
 from tijori.common.outbox import add_to_outbox
 from tijori.wallets.ledger import LedgerPair
@@ -69,7 +68,8 @@ async def open_wallet(
             kind="PROMOTION",
         )
         repository.add(*pair.entries)
-    event = new_event(
+    _emit(
+        session,
         WalletCreated(
             wallet_id=wallet.id,
             user_id=user.user_id,
@@ -79,9 +79,9 @@ async def open_wallet(
             balance_paise=wallet.balance_paise,
             version=wallet.version,
         ),
+        key=user.user_id,
         correlation_id=correlation_id,
     )
-    add_to_outbox(session, OutboxMessage, event, key=user.user_id)
     return wallet
 
 
@@ -169,6 +169,4 @@ async def apply_transfer(
 def _emit(
     session: AsyncSession, payload: Payload, *, key: str, correlation_id: str | None
 ) -> Envelope[Any]:
-    event = new_event(payload, correlation_id=correlation_id)
-    add_to_outbox(session, OutboxMessage, event, key=key)
-    return event
+    return add_to_outbox(session, OutboxMessage, payload, key=key, correlation_id=correlation_id)
