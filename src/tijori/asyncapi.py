@@ -119,6 +119,17 @@ def _message(event_type: str) -> dict[str, Any]:
             "description": "The X-Request-ID of the HTTP request that caused the event.",
             "location": "$message.payload#/correlation_id",
         },
+        "headers": {
+            "type": "object",
+            "properties": {
+                "traceparent": {
+                    "type": "string",
+                    "description": "W3C trace context of the span that caused the event "
+                    "(also `traceparent` in the envelope): consumers continue its trace",
+                    "examples": ["00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"],
+                }
+            },
+        },
         "bindings": {
             "kafka": {
                 "key": {

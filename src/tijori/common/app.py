@@ -10,16 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request
 from prometheus_fastapi_instrumentator import Instrumentator
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from tijori.common.auth import TokenKeys
+from tijori.common.auth import AUTH_PROBLEMS, TokenKeys
 from tijori.common.bus import KafkaBus
 from tijori.common.cache import Cache, create_cache
 from tijori.common.config import CommonSettings
@@ -27,7 +26,9 @@ from tijori.common.consumer import IdempotentConsumer
 from tijori.common.db import create_engine, create_sessionmaker, ping
 from tijori.common.errors import install_problem_handlers, problem_response
 from tijori.common.models import OutboxMessageMixin
+from tijori.common.openapi import document_openapi, problems
 from tijori.common.outbox import OutboxRelay
+from tijori.common.tracing import configure_tracing, install_request_context
 
 log = logging.getLogger(__name__)
 
@@ -143,20 +144,21 @@ def create_service_app(
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     install_problem_handlers(app)
+    document_openapi(app, auth_codes=AUTH_PROBLEMS)
 
-    @app.middleware("http")
-    async def correlation_id(request: Request, call_next: Any) -> Response:
-        request_id = request.headers.get("x-request-id") or str(uuid.uuid4())
-        request.state.correlation_id = request_id[:100]
-        response: Response = await call_next(request)
-        response.headers["X-Request-ID"] = request.state.correlation_id
-        return response
+    install_request_context(app)
+    configure_tracing(name)
 
     @app.get("/health", tags=["operations"], summary="Liveness")
     async def health() -> dict[str, str]:
         return {"status": "ok", "service": name}
 
-    @app.get("/ready", tags=["operations"], summary="Readiness: database, cache and broker")
+    @app.get(
+        "/ready",
+        tags=["operations"],
+        summary="Readiness: database, cache and broker",
+        responses=problems({503: ["not_ready"]}),
+    )
     async def ready(request: Request) -> Any:
         runtime: ServiceRuntime = request.app.state.runtime
         checks: dict[str, str] = {}

@@ -26,6 +26,8 @@ from tijori.common.errors import UnauthorizedError
 ALGORITHM = "EdDSA"
 ISSUER = "tijori"
 AUDIENCE = "tijori"
+# the problem codes of a route behind a bearer token
+AUTH_PROBLEMS = ("unauthorized", "invalid_token", "token_expired")
 
 Authority = Literal["USER", "ADMIN"]
 

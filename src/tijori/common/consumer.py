@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
@@ -20,9 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tijori.common.bus import MAX_BACKOFF_SECONDS, KafkaBus
 from tijori.common.db import retry_transient
 from tijori.common.events import Envelope, UnknownEventError, parse_event
+from tijori.common.metrics import CONSUMER_LAG, EVENT_APPLY_SECONDS, EVENTS_PROCESSED
 from tijori.common.models import ProcessedEventMixin
+from tijori.common.tracing import TRACEPARENT, continue_trace
 
 log = logging.getLogger(__name__)
+
+LAG_INTERVAL_SECONDS = 2.0
 
 EventHandler = Callable[[AsyncSession, Envelope[Any]], Awaitable[None]]
 """Applies one event inside the consumer's database transaction; never commits itself."""
@@ -67,8 +72,12 @@ class IdempotentConsumer:
                 raise error
             return True
 
+        started = time.perf_counter()
         applied = await retry_transient(attempt, what=f"{self.name} applying {event.type}")
+        EVENT_APPLY_SECONDS.labels(self.name, event.type).observe(time.perf_counter() - started)
+        EVENTS_PROCESSED.labels(self.name, event.type, "applied" if applied else "duplicate").inc()
         if applied:
+            log.info("%s applied %s %s", self.name, event.type, event.id)
             self.applied += 1
             if self.after_commit is not None:
                 self.after_commit()
@@ -82,13 +91,33 @@ class IdempotentConsumer:
             found = await session.get(self.processed_model, (self.name, event_id))
             return found is not None
 
-    async def apply_raw(self, raw: bytes) -> None:
-        """Parse one message and apply it; a malformed message is logged and skipped."""
+    async def apply_raw(self, raw: bytes, headers: Sequence[tuple[str, bytes]] = ()) -> None:
+        """Parse one message and apply it, in a span that continues the trace of the
+        request that caused it; a malformed message is logged and skipped."""
         try:
             event = parse_event(raw)
         except (ValidationError, UnknownEventError) as error:
             log.error("%s dropped a malformed message: %s", self.name, error)
+            EVENTS_PROCESSED.labels(self.name, "unknown", "malformed").inc()
             return
+        traceparent = next(
+            (value.decode(errors="replace") for key, value in headers if key == TRACEPARENT),
+            event.traceparent,
+        )
+        with continue_trace(
+            f"{event.type} process",
+            traceparent=traceparent,
+            correlation_id=event.correlation_id,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "process",
+                "messaging.consumer.group.name": self.name,
+                "messaging.message.id": event.id,
+            },
+        ):
+            await self._apply_until_done(event)
+
+    async def _apply_until_done(self, event: Envelope[Any]) -> None:
         backoff = 0.5
         while True:
             try:
@@ -121,10 +150,24 @@ class IdempotentConsumer:
                 await consumer.stop()
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        measured = 0.0
         while True:
             batches = await consumer.getmany(timeout_ms=1000, max_records=200)
             for messages in batches.values():
                 for message in messages:
-                    await self.apply_raw(message.value)
+                    await self.apply_raw(message.value, message.headers)
             if batches:
                 await consumer.commit()  # only after every effect above has committed
+            if time.monotonic() - measured >= LAG_INTERVAL_SECONDS:
+                await self._measure_lag(consumer)
+                measured = time.monotonic()
+
+    async def _measure_lag(self, consumer: AIOKafkaConsumer) -> None:
+        for partition in consumer.assignment():
+            highwater = consumer.highwater(partition)
+            if highwater is None:
+                continue
+            position = await consumer.position(partition)
+            CONSUMER_LAG.labels(self.name, partition.topic, str(partition.partition)).set(
+                max(highwater - position, 0)
+            )

@@ -13,13 +13,54 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tijori.common.cache import CacheUnavailableError
+from tijori.common.tracing import correlation_id_var
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 
-PROBLEM: dict[str, Any] = {"model": dict[str, Any], "description": "application/problem+json"}
-"""The OpenAPI entry of an error response, for routes' ``responses=``."""
+# Every problem ``code`` the API answers with, and what it means; OpenAPI lists them per
+# route (tijori.common.openapi), and a route may only name codes listed here.
+PROBLEM_CODES: dict[str, str] = {
+    "bad_request": "the body is not valid JSON (or form data) at all",
+    "validation_error": "a field is missing or malformed; `errors` names each field",
+    "invalid_amount": "the amount is not a positive rupee amount with at most two decimals",
+    "invalid_email": "the e-mail address is not valid",
+    "invalid_phone": "the text is not a phone number (Indian numbers may omit +91)",
+    "invalid_name": "the name is empty, too long or has control characters",
+    "weak_password": "the password is too short or too long",
+    "invalid_receiver": "the receiver is neither a phone number nor an e-mail address",
+    "invalid_note": "the note is too long or has control characters",
+    "invalid_cursor": "the page cursor is not one this API gave out",
+    "invalid_idempotency_key": "the Idempotency-Key header is empty or too long",
+    "unprocessable": "the request is well-formed but cannot be processed",
+    "self_transfer": "the receiver is the sender",
+    "insufficient_funds": "the balance does not cover the amount",
+    "unauthorized": "no bearer token was sent",
+    "invalid_token": "the bearer token is not valid",
+    "token_expired": "the bearer token has expired",
+    "invalid_credentials": "the username or password is wrong",
+    "forbidden": "the caller may not do this",
+    "not_found": "there is nothing at this address",
+    "user_not_found": "no such user (or not one the caller may see)",
+    "wallet_not_found": "the wallet does not exist yet (it opens moments after sign-up)",
+    "receiver_not_found": "no Tijori wallet has this phone or e-mail",
+    "transaction_not_found": "no such transaction (or not one the caller may see)",
+    "method_not_allowed": "this address does not take this HTTP method",
+    "conflict": "the request conflicts with what exists",
+    "email_taken": "an account with this e-mail already exists",
+    "phone_taken": "an account with this phone already exists",
+    "idempotency_key_reused": "the Idempotency-Key was used before for a different request",
+    "rate_limited": "too many requests; retry after `Retry-After` seconds",
+    "too_many_attempts": "too many failed log-ins; retry after `Retry-After` seconds",
+    "internal_error": "an unexpected error; nothing partial was kept",
+    "service_unavailable": "a dependency is down; nothing was changed, try again",
+    "not_ready": "the service or one of its dependencies is not ready",
+    "invalid_url": "the gateway could not make a request of this URL",
+    "bad_gateway": "the service gave the gateway no valid answer",
+    "upstream_timeout": "the service did not answer the gateway in time",
+}
+
 
 # Validation error types raised by our own validators; they name the problem when first.
 FIELD_CODES = frozenset(
@@ -108,6 +149,9 @@ def problem_response(
         "code": code,
         **extra,
     }
+    correlation_id = correlation_id_var.get()
+    if correlation_id is not None:
+        body["correlation_id"] = correlation_id
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 

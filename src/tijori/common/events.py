@@ -126,6 +126,8 @@ class Envelope(BaseModel, Generic[P]):
     version: int = 1
     occurred_at: datetime = Field(default_factory=utcnow)
     correlation_id: str | None = None
+    # W3C trace context of the span that caused the event; also in the Kafka headers
+    traceparent: str | None = None
     payload: P
 
 
@@ -133,10 +135,14 @@ class UnknownEventError(ValueError):
     """The message names an event type this code does not know."""
 
 
-def new_event(payload: Payload, *, correlation_id: str | None = None) -> Envelope[Any]:
+def new_event(
+    payload: Payload, *, correlation_id: str | None = None, traceparent: str | None = None
+) -> Envelope[Any]:
     """Wrap ``payload`` in a fresh envelope of its type."""
     event_type = next(name for name, model in EVENT_TYPES.items() if isinstance(payload, model))
-    return Envelope[Any](type=event_type, payload=payload, correlation_id=correlation_id)
+    return Envelope[Any](
+        type=event_type, payload=payload, correlation_id=correlation_id, traceparent=traceparent
+    )
 
 
 def parse_event(raw: bytes | str) -> Envelope[Any]:

@@ -3,23 +3,34 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import event, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from tijori.common.bus import MAX_BACKOFF_SECONDS, KafkaBus
 from tijori.common.db import retry_transient, utcnow
 from tijori.common.events import Envelope, Payload, new_event
+from tijori.common.metrics import (
+    OUTBOX_BACKLOG,
+    OUTBOX_OLDEST_AGE,
+    OUTBOX_PUBLISHED,
+    count_after_commit,
+)
 from tijori.common.models import OutboxMessageMixin
+from tijori.common.tracing import TRACEPARENT, correlation_id_var, current_traceparent
 
 log = logging.getLogger(__name__)
 
 _OUTBOX_WRITTEN = "tijori_outbox_written"
+BACKLOG_INTERVAL_SECONDS = 5.0
 
 
 def add_to_outbox(
@@ -31,12 +42,26 @@ def add_to_outbox(
     correlation_id: str | None = None,
 ) -> Envelope[Any]:
     """Wrap ``payload`` in a new event and stage it in the outbox of ``session``'s
-    transaction; it is sent after commit. Returns the event."""
-    event = new_event(payload, correlation_id=correlation_id)
+    transaction; it is sent after commit. Returns the event.
+
+    The event carries the current trace and, unless given another, the current
+    correlation id, so whatever it causes is part of the same trace.
+    """
+    event = new_event(
+        payload,
+        correlation_id=correlation_id or correlation_id_var.get(),
+        traceparent=current_traceparent(),
+    )
     body = event.model_dump_json()
     session.add(model(event_id=event.id, topic=event.type, key=key, body=body))  # type: ignore[call-arg]
     session.info[_OUTBOX_WRITTEN] = True
     return event
+
+
+def trace_headers(body: str) -> list[tuple[str, bytes]]:
+    """The Kafka headers of an outbox event: its trace context, where it has one."""
+    traceparent = json.loads(body).get(TRACEPARENT)
+    return [(TRACEPARENT, traceparent.encode())] if traceparent else []
 
 
 class OutboxRelay:
@@ -91,7 +116,10 @@ class OutboxRelay:
                 return 0
             sends = [
                 await producer.send(
-                    self.bus.topic(row.topic), value=row.body.encode(), key=row.key.encode()
+                    self.bus.topic(row.topic),
+                    value=row.body.encode(),
+                    key=row.key.encode(),
+                    headers=trace_headers(row.body),
                 )
                 for row in rows
             ]
@@ -99,8 +127,22 @@ class OutboxRelay:
             published_at = utcnow()
             for row in rows:
                 row.published_at = published_at
+                count_after_commit(session, OUTBOX_PUBLISHED.labels(row.topic))
         self.published += len(rows)
         return len(rows)
+
+    async def measure_backlog(self) -> None:
+        """Set the outbox backlog gauges: events not yet sent, and the oldest one's age."""
+        async with self.sessions() as session:
+            count, oldest = (
+                await session.execute(
+                    select(func.count(), func.min(self.model.created_at)).where(
+                        self.model.published_at.is_(None)
+                    )
+                )
+            ).one()
+        OUTBOX_BACKLOG.set(count)
+        OUTBOX_OLDEST_AGE.set((utcnow() - oldest).total_seconds() if oldest is not None else 0)
 
     async def replay(self) -> int:
         """Publish again what was published in the last ``replay_seconds``.
@@ -132,8 +174,12 @@ class OutboxRelay:
             try:
                 await producer.start()
                 backoff = 0.5
+                measured = 0.0
                 while True:
                     sent = await self.publish_pending(producer)
+                    if time.monotonic() - measured >= BACKLOG_INTERVAL_SECONDS:
+                        await self.measure_backlog()
+                        measured = time.monotonic()
                     if sent == self.batch_size:
                         continue
                     self._wake.clear()
@@ -145,6 +191,8 @@ class OutboxRelay:
                 raise
             except Exception as error:
                 log.warning("outbox relay paused, retrying in %.1fs: %r", backoff, error)
+                with contextlib.suppress(Exception):  # the backlog grows while Kafka is away
+                    await self.measure_backlog()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
             finally:

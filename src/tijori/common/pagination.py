@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from tijori.common.errors import UnprocessableError
 
@@ -20,11 +21,28 @@ Cursor = Annotated[
 ]
 
 
+def _page_examples(schema: JsonDict, page_type: type[Any]) -> None:
+    """Give ``Page[Item]`` one example: a last page holding the examples of ``Item``."""
+    args = getattr(page_type, "__pydantic_generic_metadata__", {}).get("args", ())
+    item_type = args[0] if len(args) == 1 else None
+    if not (isinstance(item_type, type) and issubclass(item_type, BaseModel)):
+        return
+    extra = item_type.model_config.get("json_schema_extra")
+    examples = extra.get("examples") if isinstance(extra, dict) else None
+    if isinstance(examples, list) and examples:
+        schema["examples"] = [{"items": list(examples), "next_cursor": None}]
+
+
 class Page(BaseModel, Generic[T]):
     """One page of a newest-first list."""
 
+    model_config = ConfigDict(json_schema_extra=_page_examples)
+
     items: list[T]
-    next_cursor: str | None
+    next_cursor: str | None = Field(
+        description="Send it as `cursor` for the next (older) page; null on the last page.",
+        examples=["djE6NTc"],
+    )
 
 
 def encode_cursor(position: int) -> str:

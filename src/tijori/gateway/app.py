@@ -9,14 +9,26 @@ from typing import Annotated, Any
 
 import httpx
 from fastapi import FastAPI, Query, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from tijori.common.errors import install_problem_handlers, problem_response
 from tijori.common.mailbox import MailItem, read_mailbox
+from tijori.common.openapi import document_openapi, problems
+from tijori.common.tracing import configure_tracing, install_request_context
 from tijori.gateway.config import GatewaySettings
+from tijori.gateway.docs import UpstreamDocsUnavailableError, fetch_service_docs, merge_documents
 from tijori.gateway.proxy import forward, route
+
+DESCRIPTION = """The whole Tijori API, as the gateway serves it.
+
+Sign up (`POST /api/users`), log in for a bearer token (`POST /api/auth/token`), then
+read your wallet, send money with an `Idempotency-Key`, follow the transaction to
+SUCCESS or FAILED, and read your history and notifications. Every error is
+`application/problem+json` with a stable `code`; every response carries `X-Request-ID`.
+"""
 
 API_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
@@ -36,17 +48,28 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="Tijori gateway",
-        description="Serves the web client and routes /api/* to the services.",
+        description=DESCRIPTION,
         version="1.0.0",
         lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     install_problem_handlers(app)
+    document_openapi(app)
+    install_request_context(app)
+    configure_tracing("gateway")
 
     @app.get("/health", tags=["operations"], summary="Liveness")
     async def health() -> dict[str, str]:
         return {"status": "ok", "service": "gateway"}
 
-    @app.get("/ready", tags=["operations"], summary="Readiness: every service ready")
+    @app.get(
+        "/ready",
+        tags=["operations"],
+        summary="Readiness: every service ready",
+        responses=problems({503: ["not_ready"]}),
+    )
     async def ready(request: Request) -> Any:
         client: httpx.AsyncClient = request.app.state.client
 
@@ -80,6 +103,24 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             read_mailbox, settings.dev_maildir, receiver=receiver, limit=limit
         )
         return {"items": [item.model_dump() for item in items]}
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(request: Request) -> Any:
+        cached: dict[str, Any] | None = getattr(request.app.state, "combined_openapi", None)
+        if cached is not None:
+            return cached
+        try:
+            documents = await fetch_service_docs(request.app.state.client, upstreams)
+        except UpstreamDocsUnavailableError as error:
+            return problem_response(
+                503, "service_unavailable", f"a service's API document is unavailable: {error}"
+            )
+        request.app.state.combined_openapi = merge_documents(app.openapi(), documents)
+        return request.app.state.combined_openapi
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="Tijori API")
 
     @app.api_route("/api/{path:path}", methods=API_METHODS, include_in_schema=False)
     async def proxy(request: Request, path: str) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import httpx
 from fastapi import Request
@@ -10,6 +11,7 @@ from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
 
 from tijori.common.errors import problem_response
+from tijori.common.tracing import TRACEPARENT, current_traceparent
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,13 @@ async def forward(
     request: Request, *, client: httpx.AsyncClient, service: str, base_url: str
 ) -> Response:
     """Send ``request`` to ``service`` and stream its answer back."""
-    headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]
+    replaced = HOP_BY_HOP | {"x-request-id", TRACEPARENT}
+    headers = [(k, v) for k, v in request.headers.items() if k.lower() not in replaced]
+    # the service continues this request's trace and logs under its correlation id
+    headers.append(("x-request-id", request.state.correlation_id))
+    traceparent = current_traceparent()
+    if traceparent is not None:
+        headers.append((TRACEPARENT, traceparent))
     client_host = request.client.host if request.client else "unknown"
     forwarded_for = request.headers.get("x-forwarded-for")
     headers.append(
@@ -69,6 +77,7 @@ async def forward(
         )
     except httpx.InvalidURL:
         return problem_response(400, "invalid_url", "the request URL is not valid")
+    started = time.perf_counter()
     try:
         answer = await client.send(upstream, stream=True)
     except httpx.ConnectError:
@@ -86,6 +95,14 @@ async def forward(
     except httpx.HTTPError as error:
         log.warning("%s failed: %r", service, error)
         return problem_response(502, "bad_gateway", f"the {service} service gave no valid answer")
+    log.info(
+        "%s %s -> %s %d in %.0f ms",
+        request.method,
+        request.url.path,
+        service,
+        answer.status_code,
+        (time.perf_counter() - started) * 1000,
+    )
     response_headers = [(k, v) for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP]
     return StreamingResponse(
         answer.aiter_raw(),

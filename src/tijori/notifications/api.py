@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from tijori.common.app import SessionDep
 from tijori.common.auth import CurrentPrincipal
-from tijori.common.errors import PROBLEM
+from tijori.common.openapi import problems
 from tijori.common.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from tijori.notifications.repository import NotificationRepository
 from tijori.notifications.schemas import NotificationRead
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/api/notifications", tags=["notifications"])
     "",
     response_model=Page[NotificationRead],
     summary="My notifications",
-    responses={401: PROBLEM, 422: PROBLEM},
+    responses=problems({422: ["validation_error", "invalid_cursor"]}),
 )
 async def list_my_notifications(
     principal: CurrentPrincipal, session: SessionDep, limit: Limit = 20, cursor: Cursor = None

@@ -9,9 +9,12 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 import aiosmtplib
+from opentelemetry.trace import SpanKind, StatusCode
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tijori.common.db import utcnow
+from tijori.common.metrics import EMAILS
+from tijori.common.tracing import continue_trace
 from tijori.notifications.config import NotificationsSettings
 from tijori.notifications.models import Notification
 from tijori.notifications.repository import NotificationRepository
@@ -83,18 +86,41 @@ class Mailer:
         return len(claimed)
 
     async def _deliver(self, claimed: Notification) -> None:
-        error: str | None = None
-        try:
-            await self.send(compose(claimed))
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as failure:
-            error = f"{type(failure).__name__}: {failure}"[:500]
+        with continue_trace(
+            "email send",
+            traceparent=claimed.traceparent,
+            correlation_id=claimed.correlation_id,
+            kind=SpanKind.CLIENT,
+            attributes={
+                "tijori.notification.id": claimed.id,
+                "tijori.notification.kind": claimed.kind,
+            },
+        ) as span:
+            error: str | None = None
+            try:
+                await self.send(compose(claimed))
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as failure:
+                error = f"{type(failure).__name__}: {failure}"[:500]
+                span.set_status(StatusCode.ERROR, error)
+            await self._record(claimed, error)
+
+    async def _record(self, claimed: Notification, error: str | None) -> None:
         async with self.sessions() as session, session.begin():
             notification = await NotificationRepository(session).get(claimed.id)
             assert notification is not None
             if error is None:
+                outcome = "sent"
                 notification.status, notification.sent_at = "SENT", utcnow()
                 notification.last_error = None
+                log.info(
+                    "notification %s (%s) sent to user %s on try %d",
+                    claimed.id,
+                    claimed.kind,
+                    claimed.user_id,
+                    notification.attempts,
+                )
             elif notification.attempts >= self.settings.mail_max_attempts:
+                outcome = "failed"
                 notification.status, notification.last_error = "FAILED", error
                 log.error(
                     "notification %s FAILED after %d tries: %s",
@@ -103,6 +129,7 @@ class Mailer:
                     error,
                 )
             else:
+                outcome = "retrying"
                 delay = retry_delay(notification.attempts, self.settings.mail_retry_base_seconds)
                 notification.next_attempt_at = utcnow() + delay
                 notification.last_error = error
@@ -113,6 +140,7 @@ class Mailer:
                     delay.total_seconds(),
                     error,
                 )
+        EMAILS.labels(kind=claimed.kind, outcome=outcome).inc()
 
     async def run(self) -> None:
         """Deliver forever: when woken by a new notification, else every poll interval."""

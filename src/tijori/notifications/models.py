@@ -47,6 +47,9 @@ class Notification(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # the delivery continues the trace of the event that queued the e-mail
+    correlation_id: Mapped[str | None] = mapped_column(String(100))
+    traceparent: Mapped[str | None] = mapped_column(String(55))
 
 
 class OutboxMessage(OutboxMessageMixin, Base):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tijori.common.events import TransactionCompleted, UserCreated
+from tijori.common.tracing import correlation_id_var, current_traceparent
 from tijori.notifications.messages import (
     MailContent,
     transfer_failed,
@@ -30,6 +31,8 @@ def _notification(
         channel="EMAIL",
         status="PENDING",
         attempts=0,
+        correlation_id=correlation_id_var.get(),
+        traceparent=current_traceparent(),
     )
 
 

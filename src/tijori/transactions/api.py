@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
 from tijori.common.app import RuntimeDep, SessionDep
 from tijori.common.auth import CurrentPrincipal
-from tijori.common.errors import PROBLEM, NotFoundError, UnprocessableError
+from tijori.common.errors import NotFoundError, UnprocessableError
+from tijori.common.openapi import problems
 from tijori.common.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from tijori.transactions import service
 from tijori.transactions.config import TransactionsSettings
 from tijori.transactions.repository import TransactionRepository
 from tijori.transactions.schemas import Direction, Status, TransactionRead, TransferRequest
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/transactions", tags=["transactions"])
 
@@ -56,16 +60,21 @@ def idempotency_key(
     status_code=status.HTTP_202_ACCEPTED,
     response_model=TransactionRead,
     summary="Send money",
-    responses={
-        401: PROBLEM,
-        404: PROBLEM | {"description": "`receiver_not_found`, `wallet_not_found`"},
-        409: PROBLEM | {"description": "`idempotency_key_reused`"},
-        422: PROBLEM
-        | {
-            "description": "`invalid_amount`, `invalid_receiver`, `invalid_note`, `self_transfer`, "
-            "`insufficient_funds`, `invalid_idempotency_key`, `validation_error`"
-        },
-    },
+    responses=problems(
+        {
+            404: ["receiver_not_found", "wallet_not_found"],
+            409: ["idempotency_key_reused"],
+            422: [
+                "validation_error",
+                "invalid_amount",
+                "invalid_receiver",
+                "invalid_note",
+                "invalid_idempotency_key",
+                "self_transfer",
+                "insufficient_funds",
+            ],
+        }
+    ),
 )
 async def send_money(
     body: TransferRequest,
@@ -88,9 +97,13 @@ async def send_money(
         correlation_id=request.state.correlation_id,
     )
     await session.commit()
+    transaction = accepted.transaction
     if accepted.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    transaction = accepted.transaction
+    else:
+        log.info(
+            "transaction %s accepted: %d paise, PENDING", transaction.id, transaction.amount_paise
+        )
     accounts = await TransactionRepository(session).accounts(
         (transaction.sender_id, transaction.receiver_id)
     )
@@ -101,7 +114,7 @@ async def send_money(
     "/{transaction_id}",
     response_model=TransactionRead,
     summary="One transaction",
-    responses={401: PROBLEM, 404: PROBLEM},
+    responses=problems({404: ["transaction_not_found"]}),
 )
 async def read_transaction(
     transaction_id: str, principal: CurrentPrincipal, session: SessionDep
@@ -122,7 +135,7 @@ async def read_transaction(
     "",
     response_model=Page[TransactionRead],
     summary="My transactions",
-    responses={401: PROBLEM, 422: PROBLEM},
+    responses=problems({422: ["validation_error", "invalid_cursor"]}),
 )
 async def list_transactions(
     principal: CurrentPrincipal,

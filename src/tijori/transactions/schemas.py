@@ -5,13 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
 
 from tijori.common.money import PositivePaise, Rupees
 
 Status = Literal["PENDING", "SUCCESS", "FAILED"]
 Direction = Literal["SENT", "RECEIVED"]
+
+# The people of the API examples: Asha Rao sends money to Ravi Kumar.
+_ASHA: JsonDict = {"id": "3f0c2b9e-8a41-4d6f-9b7a-2e5d1c4a6f10", "name": "Asha Rao"}
+_RAVI: JsonDict = {"id": "b7e4d2a1-5c36-4f89-a0d2-91c8e7f35b64", "name": "Ravi Kumar"}
 
 
 def _note(value: str | None) -> str | None:
@@ -31,12 +36,19 @@ class TransferRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"receiver": "98765 43210", "amount": "25.50", "note": "chai"}]
+            "examples": [
+                {"receiver": "+919812345678", "amount": "25.50", "note": "chai"},
+                {"receiver": "ravi@example.com", "amount": 40, "note": "movie tickets"},
+            ]
         },
     )
 
     receiver: Annotated[str, Field(min_length=1, max_length=254)]
-    amount: PositivePaise = Field(description="Rupees: a string or number, at most 2 decimals.")
+    # parsed to paise, but what the client sends is rupees: say so rather than "integer"
+    amount: Annotated[
+        PositivePaise,
+        WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "number", "exclusiveMinimum": 0}]}),
+    ] = Field(description="Rupees: a string or number, at most 2 decimals.")
     note: Annotated[str | None, Field(max_length=1000), AfterValidator(_note)] = None
 
 
@@ -49,6 +61,53 @@ class PartyRead(BaseModel):
 
 class TransactionRead(BaseModel):
     """A transaction as one of its parties sees it."""
+
+    # newest first, as a page lists them; the first is what sending money answers
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "5c8a2e71-9f3d-4b06-a4e2-6d1b8f7c3a90",
+                    "sender": _ASHA,
+                    "receiver": _RAVI,
+                    "amount": "25.50",
+                    "currency": "INR",
+                    "note": "chai",
+                    "status": "PENDING",
+                    "reason": None,
+                    "direction": "SENT",
+                    "created_at": "2025-01-15T18:20:00Z",
+                    "updated_at": "2025-01-15T18:20:00Z",
+                },
+                {
+                    "id": "1d7f3a92-6b4c-4e18-9a5d-3f8e2c7b0a61",
+                    "sender": _ASHA,
+                    "receiver": _RAVI,
+                    "amount": "80.00",
+                    "currency": "INR",
+                    "note": "train tickets",
+                    "status": "FAILED",
+                    "reason": "insufficient_funds",
+                    "direction": "SENT",
+                    "created_at": "2025-01-15T12:40:00Z",
+                    "updated_at": "2025-01-15T12:40:01Z",
+                },
+                {
+                    "id": "e9b1c7d4-3a28-4f5e-8d61-7c2a9b0e4f13",
+                    "sender": _ASHA,
+                    "receiver": _RAVI,
+                    "amount": "40.00",
+                    "currency": "INR",
+                    "note": "movie tickets",
+                    "status": "SUCCESS",
+                    "reason": None,
+                    "direction": "SENT",
+                    "created_at": "2025-01-15T10:05:00Z",
+                    "updated_at": "2025-01-15T10:05:01Z",
+                },
+            ]
+        }
+    )
 
     id: str
     sender: PartyRead

@@ -25,6 +25,7 @@ from tijori.common.events import (
     TransferRejected,
     WalletCreated,
 )
+from tijori.common.metrics import TRANSFERS, count_after_commit
 from tijori.common.money import format_paise
 from tijori.common.outbox import add_to_outbox
 from tijori.common.phone import InvalidPhoneError, looks_like_email, normalize_phone
@@ -207,6 +208,7 @@ async def accept_transfer(
                 raise
             return replay
     _initiate(session, transaction, correlation_id=correlation_id)
+    count_after_commit(session, TRANSFERS.labels(status="ACCEPTED", reason=""))
     return Accepted(transaction=transaction, replayed=False)
 
 
@@ -314,6 +316,9 @@ async def settle(
     else:
         transaction.status, transaction.reason = "FAILED", outcome.reason
     transaction.updated_at = utcnow()
+    count_after_commit(
+        session, TRANSFERS.labels(status=transaction.status, reason=transaction.reason or "")
+    )
     assert sender is not None and receiver is not None
     add_to_outbox(
         session,

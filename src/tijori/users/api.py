@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
@@ -11,10 +12,13 @@ from pydantic import ValidationError
 from tijori.common.app import RuntimeDep, SessionDep
 from tijori.common.auth import CurrentPrincipal
 from tijori.common.cache import CacheUnavailableError
-from tijori.common.errors import PROBLEM, NotFoundError, UnprocessableError
+from tijori.common.errors import NotFoundError, UnprocessableError
+from tijori.common.openapi import problems
 from tijori.users import service
 from tijori.users.config import UsersSettings
 from tijori.users.schemas import Credentials, TokenResponse, UserCreate, UserRead, UserUpdate
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api", tags=["users"])
 
@@ -34,7 +38,18 @@ SettingsDep = Annotated[UsersSettings, Depends(get_settings)]
     status_code=status.HTTP_201_CREATED,
     response_model=UserRead,
     summary="Sign up",
-    responses={409: PROBLEM | {"description": "`email_taken` or `phone_taken`"}, 422: PROBLEM},
+    responses=problems(
+        {
+            409: ["email_taken", "phone_taken"],
+            422: [
+                "validation_error",
+                "invalid_email",
+                "invalid_phone",
+                "invalid_name",
+                "weak_password",
+            ],
+        }
+    ),
 )
 async def sign_up(
     data: UserCreate, request: Request, session: SessionDep, runtime: RuntimeDep
@@ -42,6 +57,7 @@ async def sign_up(
     """Create an account; its wallet and welcome e-mail follow through events."""
     user = await service.sign_up(session, data=data, correlation_id=request.state.correlation_id)
     await session.commit()
+    log.info("user %s signed up", user.id)
     return UserRead.model_validate(user)
 
 
@@ -66,7 +82,13 @@ async def _credentials(request: Request) -> Credentials:
     "/auth/token",
     response_model=TokenResponse,
     summary="Log in",
-    responses={401: PROBLEM, 422: PROBLEM, 429: PROBLEM},
+    responses=problems(
+        {
+            401: ["invalid_credentials"],
+            422: ["validation_error", "unprocessable"],
+            429: ["too_many_attempts"],
+        }
+    ),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -79,6 +101,9 @@ async def _credentials(request: Request) -> Credentials:
                             "username": {"type": "string", "description": "e-mail or phone"},
                             "password": {"type": "string", "format": "password"},
                         },
+                        "examples": [
+                            {"username": "asha@example.com", "password": "correct horse battery"}
+                        ],
                     }
                 },
                 "application/json": {"schema": Credentials.model_json_schema()},
@@ -102,7 +127,12 @@ async def issue_token(
     )
 
 
-@router.get("/users/me", response_model=UserRead, summary="Who am I", responses={401: PROBLEM})
+@router.get(
+    "/users/me",
+    response_model=UserRead,
+    summary="Who am I",
+    responses=problems({404: ["user_not_found"]}),
+)
 async def read_me(
     principal: CurrentPrincipal, session: SessionDep, runtime: RuntimeDep, settings: SettingsDep
 ) -> UserRead:
@@ -120,7 +150,7 @@ async def read_me(
     "/users/me",
     response_model=UserRead,
     summary="Change my name",
-    responses={401: PROBLEM, 422: PROBLEM},
+    responses=problems({404: ["user_not_found"], 422: ["validation_error", "invalid_name"]}),
 )
 async def update_me(
     data: UserUpdate, principal: CurrentPrincipal, session: SessionDep, runtime: RuntimeDep
@@ -139,7 +169,7 @@ async def update_me(
     "/users/{user_id}",
     response_model=UserRead,
     summary="Read a user",
-    responses={401: PROBLEM, 404: PROBLEM},
+    responses=problems({404: ["user_not_found"]}),
 )
 async def read_user(
     user_id: str,

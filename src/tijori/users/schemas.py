@@ -58,6 +58,12 @@ Phone = Annotated[str, Field(max_length=32), AfterValidator(_phone)]
 Name = Annotated[str, Field(max_length=200), AfterValidator(_name)]
 Password = Annotated[str, Field(max_length=1024), AfterValidator(_password)]
 
+# The people of the API examples: Asha Rao signs up, logs in and sends money to Ravi Kumar.
+_ASHA_ID = "3f0c2b9e-8a41-4d6f-9b7a-2e5d1c4a6f10"
+_ASHA_EMAIL = "asha@example.com"
+_ASHA_PHONE = "+919876543210"
+_ASHA_PASSWORD = "correct horse battery"  # noqa: S105 (a documentation example)
+
 
 class UserCreate(BaseModel):
     """Sign-up: who you are and how you log in."""
@@ -68,9 +74,9 @@ class UserCreate(BaseModel):
             "examples": [
                 {
                     "name": "Asha Rao",
-                    "email": "asha@example.com",
-                    "password": "correct horse battery",
-                    "phone": "98765 43210",
+                    "email": _ASHA_EMAIL,
+                    "password": _ASHA_PASSWORD,
+                    "phone": _ASHA_PHONE,
                 }
             ]
         },
@@ -85,7 +91,9 @@ class UserCreate(BaseModel):
 class UserUpdate(BaseModel):
     """What a user may change about themselves."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"name": "Asha R. Rao"}]}
+    )
 
     name: Name
 
@@ -93,7 +101,15 @@ class UserUpdate(BaseModel):
 class Credentials(BaseModel):
     """Log-in as JSON; ``username`` is the e-mail or the phone."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"username": _ASHA_EMAIL, "password": _ASHA_PASSWORD},
+                {"username": _ASHA_PHONE, "password": _ASHA_PASSWORD},
+            ]
+        },
+    )
 
     username: Annotated[str, Field(min_length=1, max_length=254)]
     password: Annotated[str, Field(min_length=1, max_length=1024)]
@@ -102,7 +118,21 @@ class Credentials(BaseModel):
 class UserRead(BaseModel):
     """A user as the API shows it: never a password or its hash."""
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": _ASHA_ID,
+                    "name": "Asha Rao",
+                    "email": _ASHA_EMAIL,
+                    "phone": _ASHA_PHONE,
+                    "authority": "USER",
+                    "created_at": "2025-01-15T09:30:00Z",
+                }
+            ]
+        },
+    )
 
     id: str
     name: str
@@ -114,6 +144,27 @@ class UserRead(BaseModel):
 
 class TokenResponse(BaseModel):
     """An access token (OAuth2 password flow)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    # a real EdDSA token for Asha, signed by a throwaway key and long expired
+                    "access_token": (
+                        "eyJhbGciOiJFZERTQSIsInR5cCI6IkpXVCJ9."
+                        "eyJpc3MiOiJ0aWpvcmkiLCJhdWQiOiJ0aWpvcmkiLCJzdWIiOiIzZjBjMmI5ZS04YTQx"
+                        "LTRkNmYtOWI3YS0yZTVkMWM0YTZmMTAiLCJhdXRoIjoiVVNFUiIsImlhdCI6MTczNjkz"
+                        "NTIwMCwibmJmIjoxNzM2OTM1MjAwLCJleHAiOjE3MzY5MzYxMDAsImp0aSI6IjhjNWUx"
+                        "ZjBhLTQ3YjItNGQ5My1hNmU4LTBiMWQyYzNmNGE1ZSJ9."
+                        "ahHAkjXPjeJ6hriC2TE7p4dLn5l-ol-3nPQaDAh7Mb2_S1nmk48nBzxlzRcoNkqEi9FjKUci"
+                        "Sufhm7vZNvaIAA"
+                    ),
+                    "token_type": "bearer",
+                    "expires_in": 900,
+                }
+            ]
+        }
+    )
 
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 (the OAuth2 token type, not a secret)

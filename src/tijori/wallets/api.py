@@ -6,7 +6,8 @@ from fastapi import APIRouter
 
 from tijori.common.app import SessionDep
 from tijori.common.auth import CurrentPrincipal
-from tijori.common.errors import PROBLEM, NotFoundError
+from tijori.common.errors import NotFoundError
+from tijori.common.openapi import problems
 from tijori.common.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from tijori.wallets.repository import WalletRepository
 from tijori.wallets.schemas import LedgerEntryRead, WalletRead
@@ -24,7 +25,10 @@ async def _own_wallet(session: SessionDep, user_id: str) -> WalletRead:
 
 
 @router.get(
-    "/me", response_model=WalletRead, summary="My wallet", responses={401: PROBLEM, 404: PROBLEM}
+    "/me",
+    response_model=WalletRead,
+    summary="My wallet",
+    responses=problems({404: ["wallet_not_found"]}),
 )
 async def read_my_wallet(principal: CurrentPrincipal, session: SessionDep) -> WalletRead:
     """The caller's wallet and balance."""
@@ -35,7 +39,7 @@ async def read_my_wallet(principal: CurrentPrincipal, session: SessionDep) -> Wa
     "/me/entries",
     response_model=Page[LedgerEntryRead],
     summary="My ledger",
-    responses={401: PROBLEM, 404: PROBLEM, 422: PROBLEM},
+    responses=problems({404: ["wallet_not_found"], 422: ["validation_error", "invalid_cursor"]}),
 )
 async def list_my_entries(
     principal: CurrentPrincipal, session: SessionDep, limit: Limit = 20, cursor: Cursor = None

@@ -18,6 +18,7 @@ from tijori.common.events import (
     UserCreated,
     WalletCreated,
 )
+from tijori.common.metrics import LEDGER_TRANSFERS, count_after_commit
 from tijori.common.outbox import add_to_outbox
 from tijori.wallets.ledger import LedgerPair
 from tijori.wallets.models import PROMOTIONS_WALLET_ID, OutboxMessage, Transfer, Wallet
@@ -154,6 +155,12 @@ async def apply_transfer(
             sender_version=sender.version if sender is not None else None,
         )
     event = _emit(session, outcome, key=transfer.sender_id, correlation_id=correlation_id)
+    count_after_commit(
+        session,
+        LEDGER_TRANSFERS.labels(
+            outcome="APPLIED" if reason is None else "REJECTED", reason=reason or ""
+        ),
+    )
     repository.add(
         Transfer(
             transaction_id=transfer.transaction_id,

@@ -1,0 +1,117 @@
+"""Traces and correlation ids: a transfer is one trace, from the HTTP request through
+every event it causes to the e-mail, and every log line says which trace it is part of.
+
+Spans are made with OpenTelemetry. HTTP carries the W3C ``traceparent`` header (the
+gateway starts the trace when the browser sends none); an event carries it in its
+envelope and in the Kafka message headers, because the outbox sends it after the
+request is over. Spans are exported over OTLP/HTTP when ``OTEL_EXPORTER_OTLP_ENDPOINT``
+(or ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) is set; trace ids reach the logs either way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import uuid
+from collections.abc import Iterator
+from contextvars import ContextVar
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from opentelemetry import trace
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+TRACEPARENT = "traceparent"
+REQUEST_ID_HEADER = "X-Request-ID"
+MAX_CORRELATION_ID = 100
+
+correlation_id_var: ContextVar[str | None] = ContextVar("tijori_correlation_id", default=None)
+"""The correlation id of the request or event being handled (its ``X-Request-ID``)."""
+
+_propagator = TraceContextTextMapPropagator()
+tracer = trace.get_tracer("tijori")
+
+
+def configure_tracing(service: str) -> None:
+    """Give this process a tracer provider named after ``service`` (once per process)."""
+    if isinstance(trace.get_tracer_provider(), TracerProvider):
+        return
+    provider = TracerProvider(resource=Resource.create({"service.name": f"tijori-{service}"}))
+    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+    ):
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+
+
+def current_traceparent() -> str | None:
+    """The ``traceparent`` of the current span, to hand on to the next hop."""
+    carrier: dict[str, str] = {}
+    _propagator.inject(carrier)
+    return carrier.get(TRACEPARENT)
+
+
+def current_trace_id() -> str | None:
+    """The current trace id in hex, or None outside a trace."""
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else None
+
+
+@contextlib.contextmanager
+def continue_trace(
+    name: str,
+    *,
+    traceparent: str | None,
+    correlation_id: str | None,
+    kind: SpanKind = SpanKind.CONSUMER,
+    attributes: dict[str, Any] | None = None,
+) -> Iterator[Span]:
+    """Run the block in a span that continues ``traceparent`` (a new trace without one),
+    with ``correlation_id`` as the correlation id of everything it logs or emits."""
+    parent = _propagator.extract({TRACEPARENT: traceparent}) if traceparent else None
+    token = correlation_id_var.set(correlation_id)
+    try:
+        with tracer.start_as_current_span(
+            name, context=parent, kind=kind, attributes=attributes
+        ) as span:
+            yield span
+    finally:
+        correlation_id_var.reset(token)
+
+
+class LogContextFilter(logging.Filter):
+    """Stamps every log record with the correlation id and the trace and span ids."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        context = trace.get_current_span().get_span_context()
+        record.trace_id = format(context.trace_id, "032x") if context.is_valid else "-"
+        record.span_id = format(context.span_id, "016x") if context.is_valid else "-"
+        record.correlation_id = correlation_id_var.get() or "-"
+        return True
+
+
+def install_request_context(app: FastAPI) -> None:
+    """Trace every request and give it a correlation id: the client's ``X-Request-ID``
+    (the gateway forwards its own) or a new one, echoed in the response."""
+
+    @app.middleware("http")
+    async def correlation_id(request: Request, call_next: Any) -> Response:
+        request_id = (request.headers.get("x-request-id") or str(uuid.uuid4()))[:MAX_CORRELATION_ID]
+        request.state.correlation_id = request_id
+        token = correlation_id_var.set(request_id)
+        try:
+            response: Response = await call_next(request)
+        finally:
+            correlation_id_var.reset(token)
+        response.headers[REQUEST_ID_HEADER] = request_id
+        return response
+
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="health,ready,metrics")
