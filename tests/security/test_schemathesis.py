@@ -14,6 +14,7 @@ import pytest
 from tests.integration.conftest import sign_up, wallet_of
 from tests.integration.stack import Stack
 
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHECKS = ",".join(
     (
         "not_a_server_error",
@@ -47,4 +48,6 @@ async def test_generated_requests_get_documented_answers_and_never_a_server_erro
     result = await asyncio.to_thread(
         subprocess.run, command, capture_output=True, text=True, timeout=600, check=False
     )
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / f"schemathesis-{service}.txt").write_text(result.stdout + result.stderr)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
