@@ -72,6 +72,72 @@ async def test_a_malformed_message_is_dropped_without_effect(
     handler.assert_not_awaited()
 
 
+def _user(number: int) -> UserCreated:
+    return UserCreated(
+        user_id=f"user-{number}",
+        name=f"Person {number}",
+        email=f"person{number}@example.com",
+        phone=f"+9198765432{number:02d}",
+    )
+
+
+async def _wallet_balances(sessions: SessionFactory) -> dict[str, int]:
+    async with sessions() as session:
+        rows = (await session.scalars(select(Wallet).where(Wallet.kind == "USER"))).all()
+    return {row.user_id: row.balance_paise for row in rows}
+
+
+async def test_a_batch_applies_each_event_once_and_skips_ones_already_applied(
+    wallets_sessions: SessionFactory,
+) -> None:
+    async def open_wallet(session: AsyncSession, event: Envelope[Any]) -> None:
+        await service.open_wallet(session, user=event.payload, promo_paise=10_000)
+
+    consumer = _consumer(wallets_sessions, open_wallet)
+    first, second, third = (new_event(_user(n)) for n in (1, 2, 3))
+    await consumer.apply_raw(first.model_dump_json().encode())
+    batch = [first, second, second, b"\x00garbage", third]
+    await consumer.apply_messages(
+        [(e if isinstance(e, bytes) else e.model_dump_json().encode(), []) for e in batch]
+    )
+    assert (consumer.applied, consumer.duplicates) == (3, 2)
+    assert await _wallet_balances(wallets_sessions) == {
+        "user-1": 10_000,
+        "user-2": 10_000,
+        "user-3": 10_000,
+    }
+    async with wallets_sessions() as session:
+        markers = await session.scalar(select(func.count()).select_from(ProcessedEvent))
+        entries = await session.scalar(select(func.count()).select_from(LedgerEntry))
+    assert (markers, entries) == (3, 6)
+
+
+async def test_a_batch_that_fails_is_applied_one_by_one_without_losing_or_doubling(
+    wallets_sessions: SessionFactory,
+) -> None:
+    calls: list[str] = []
+
+    async def open_wallet(session: AsyncSession, event: Envelope[Any]) -> None:
+        calls.append(event.payload.user_id)
+        if calls.count("user-5") == 1 and event.payload.user_id == "user-5":
+            raise RuntimeError("the database went away mid-batch")
+        await service.open_wallet(session, user=event.payload, promo_paise=10_000)
+
+    consumer = _consumer(wallets_sessions, open_wallet)
+    events = [new_event(_user(n)) for n in (4, 5, 6)]
+    await asyncio.wait_for(
+        consumer.apply_messages([(e.model_dump_json().encode(), []) for e in events]), timeout=10
+    )
+    # the batch rolled back after user-5 failed; then each was applied on its own
+    assert calls == ["user-4", "user-5", "user-4", "user-5", "user-6"]
+    assert consumer.applied == 3
+    assert await _wallet_balances(wallets_sessions) == {
+        "user-4": 10_000,
+        "user-5": 10_000,
+        "user-6": 10_000,
+    }
+
+
 async def test_the_relay_publishes_committed_rows_in_order_and_marks_them(
     wallets_sessions: SessionFactory,
 ) -> None:

@@ -3,6 +3,9 @@
 The event id is recorded in ``processed_events`` in the same database transaction as
 the effect (and any outbox rows it writes); Kafka offsets are committed only after that
 transaction commits. A redelivered event finds its id already recorded and does nothing.
+The messages a poll returns for one partition are applied in one database transaction
+(one commit, the markers and effects of all of them), falling back to one transaction
+per event if that fails.
 """
 
 from __future__ import annotations
@@ -11,10 +14,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
+from opentelemetry.trace import Span
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -23,11 +29,23 @@ from tijori.common.db import retry_transient
 from tijori.common.events import Envelope, UnknownEventError, parse_event
 from tijori.common.metrics import CONSUMER_LAG, EVENT_APPLY_SECONDS, EVENTS_PROCESSED
 from tijori.common.models import ProcessedEventMixin
-from tijori.common.tracing import TRACEPARENT, continue_trace
+from tijori.common.tracing import TRACEPARENT, start_span, within
 
 log = logging.getLogger(__name__)
 
 LAG_INTERVAL_SECONDS = 2.0
+
+Message = tuple[bytes, Sequence[tuple[str, bytes]]]
+"""A message's value and headers."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """An event taken from Kafka, with the span its processing runs in."""
+
+    event: Envelope[Any]
+    span: Span
+
 
 EventHandler = Callable[[AsyncSession, Envelope[Any]], Awaitable[None]]
 """Applies one event inside the consumer's database transaction; never commits itself."""
@@ -74,48 +92,123 @@ class IdempotentConsumer:
 
         started = time.perf_counter()
         applied = await retry_transient(attempt, what=f"{self.name} applying {event.type}")
-        EVENT_APPLY_SECONDS.labels(self.name, event.type).observe(time.perf_counter() - started)
-        EVENTS_PROCESSED.labels(self.name, event.type, "applied" if applied else "duplicate").inc()
-        if applied:
-            log.info("%s applied %s %s", self.name, event.type, event.id)
-            self.applied += 1
-            if self.after_commit is not None:
-                self.after_commit()
-        else:
-            self.duplicates += 1
-            log.info("%s skipped duplicate event %s (%s)", self.name, event.id, event.type)
+        self._record([event] if applied else [], [] if applied else [event], started)
         return applied
+
+    def _record(
+        self, applied: Sequence[Envelope[Any]], duplicates: Sequence[Envelope[Any]], started: float
+    ) -> None:
+        """Count, time and log what one committed database transaction applied."""
+        seconds = (time.perf_counter() - started) / max(len(applied), 1)
+        for event in applied:
+            EVENT_APPLY_SECONDS.labels(self.name, event.type).observe(seconds)
+            EVENTS_PROCESSED.labels(self.name, event.type, "applied").inc()
+            log.info("%s applied %s %s", self.name, event.type, event.id)
+        for event in duplicates:
+            EVENTS_PROCESSED.labels(self.name, event.type, "duplicate").inc()
+            log.info("%s skipped duplicate event %s (%s)", self.name, event.id, event.type)
+        self.applied += len(applied)
+        self.duplicates += len(duplicates)
+        if applied and self.after_commit is not None:
+            self.after_commit()
 
     async def _already_processed(self, event_id: str) -> bool:
         async with self.sessions() as session:
             found = await session.get(self.processed_model, (self.name, event_id))
             return found is not None
 
-    async def apply_raw(self, raw: bytes, headers: Sequence[tuple[str, bytes]] = ()) -> None:
-        """Parse one message and apply it, in a span that continues the trace of the
-        request that caused it; a malformed message is logged and skipped."""
+    def _parse(self, message: Message) -> Delivery | None:
+        raw, headers = message
         try:
             event = parse_event(raw)
         except (ValidationError, UnknownEventError) as error:
             log.error("%s dropped a malformed message: %s", self.name, error)
             EVENTS_PROCESSED.labels(self.name, "unknown", "malformed").inc()
-            return
+            return None
         traceparent = next(
             (value.decode(errors="replace") for key, value in headers if key == TRACEPARENT),
             event.traceparent,
         )
-        with continue_trace(
+        span = start_span(
             f"{event.type} process",
             traceparent=traceparent,
-            correlation_id=event.correlation_id,
             attributes={
                 "messaging.system": "kafka",
                 "messaging.operation.type": "process",
                 "messaging.consumer.group.name": self.name,
                 "messaging.message.id": event.id,
             },
-        ):
-            await self._apply_until_done(event)
+        )
+        return Delivery(event, span)
+
+    async def apply_raw(self, raw: bytes, headers: Sequence[tuple[str, bytes]] = ()) -> None:
+        """Parse one message and apply it, in a span that continues the trace of the
+        request that caused it; a malformed message is logged and skipped."""
+        await self.apply_messages([(raw, headers)])
+
+    async def apply_messages(self, messages: Sequence[Message]) -> None:
+        """Apply the messages of one partition, in order, each once.
+
+        They are applied in one database transaction (one commit for all); if that
+        fails for any reason, one by one, each retried until it is applied, so a valid
+        event is never skipped. Each event's work runs in its own span.
+        """
+        deliveries = [delivery for message in messages if (delivery := self._parse(message))]
+        try:
+            if len(deliveries) > 1:
+                try:
+                    await retry_transient(
+                        lambda: self._apply_together(deliveries),
+                        what=f"{self.name} applying {len(deliveries)} events",
+                    )
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:
+                    log.warning(
+                        "%s could not apply %d events together (%r); applying one by one",
+                        self.name,
+                        len(deliveries),
+                        error,
+                    )
+            for delivery in deliveries:
+                with within(delivery.span, correlation_id=delivery.event.correlation_id):
+                    await self._apply_until_done(delivery.event)
+        finally:
+            for delivery in deliveries:
+                delivery.span.end()
+
+    async def _apply_together(self, deliveries: Sequence[Delivery]) -> None:
+        started = time.perf_counter()
+        ids = [delivery.event.id for delivery in deliveries]
+        model = self.processed_model
+        async with self.sessions() as session, session.begin():
+            seen = set(
+                (
+                    await session.scalars(
+                        select(model.event_id).where(
+                            model.consumer == self.name, model.event_id.in_(ids)
+                        )
+                    )
+                ).all()
+            )
+            fresh: list[Delivery] = []
+            duplicates: list[Delivery] = []
+            for delivery in deliveries:
+                (duplicates if delivery.event.id in seen else fresh).append(delivery)
+                seen.add(delivery.event.id)
+            session.add_all(
+                model(consumer=self.name, event_id=delivery.event.id)  # type: ignore[call-arg]
+                for delivery in fresh
+            )
+            await session.flush()  # a replica that applied one meanwhile fails it here
+            for delivery in fresh:
+                with within(delivery.span, correlation_id=delivery.event.correlation_id):
+                    await self.handlers[delivery.event.type](session, delivery.event)
+        for delivery in fresh:
+            with within(delivery.span, correlation_id=delivery.event.correlation_id):
+                self._record([delivery.event], [], started)
+        self._record([], [delivery.event for delivery in duplicates], started)
 
     async def _apply_until_done(self, event: Envelope[Any]) -> None:
         backoff = 0.5
@@ -153,9 +246,10 @@ class IdempotentConsumer:
         measured = 0.0
         while True:
             batches = await consumer.getmany(timeout_ms=1000, max_records=200)
-            for messages in batches.values():
-                for message in messages:
-                    await self.apply_raw(message.value, message.headers)
+            for messages in batches.values():  # per partition, in its order
+                await self.apply_messages(
+                    [(message.value, message.headers) for message in messages]
+                )
             if batches:
                 await consumer.commit()  # only after every effect above has committed
             if time.monotonic() - measured >= LAG_INTERVAL_SECONDS:

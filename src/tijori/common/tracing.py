@@ -65,6 +65,31 @@ def current_trace_id() -> str | None:
     return format(context.trace_id, "032x") if context.is_valid else None
 
 
+def start_span(
+    name: str,
+    *,
+    traceparent: str | None,
+    kind: SpanKind = SpanKind.CONSUMER,
+    attributes: dict[str, Any] | None = None,
+) -> Span:
+    """Start (not enter) a span continuing ``traceparent``, or a new trace without one;
+    the caller ends it."""
+    parent = _propagator.extract({TRACEPARENT: traceparent}) if traceparent else None
+    return tracer.start_span(name, context=parent, kind=kind, attributes=attributes)
+
+
+@contextlib.contextmanager
+def within(span: Span, *, correlation_id: str | None) -> Iterator[Span]:
+    """Make ``span`` current and ``correlation_id`` the correlation id for the block
+    (the span stays open)."""
+    token = correlation_id_var.set(correlation_id)
+    try:
+        with trace.use_span(span, end_on_exit=False, record_exception=True):
+            yield span
+    finally:
+        correlation_id_var.reset(token)
+
+
 @contextlib.contextmanager
 def continue_trace(
     name: str,
@@ -76,15 +101,12 @@ def continue_trace(
 ) -> Iterator[Span]:
     """Run the block in a span that continues ``traceparent`` (a new trace without one),
     with ``correlation_id`` as the correlation id of everything it logs or emits."""
-    parent = _propagator.extract({TRACEPARENT: traceparent}) if traceparent else None
-    token = correlation_id_var.set(correlation_id)
+    span = start_span(name, traceparent=traceparent, kind=kind, attributes=attributes)
     try:
-        with tracer.start_as_current_span(
-            name, context=parent, kind=kind, attributes=attributes
-        ) as span:
+        with within(span, correlation_id=correlation_id):
             yield span
     finally:
-        correlation_id_var.reset(token)
+        span.end()
 
 
 class LogContextFilter(logging.Filter):
