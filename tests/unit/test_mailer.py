@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message as MessageHandler
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from tests.unit.conftest import SessionFactory
 from tijori.common.db import utcnow
@@ -115,6 +115,30 @@ async def test_a_notification_is_delivered_once_the_smtp_server_is_back(
     assert message["Subject"] == "Welcome to Tijori"  # type: ignore[index]
     assert "Asha <b>Rao</b>" in message.get_payload()  # type: ignore[attr-defined]
     assert await up.deliver_due() == 0
+
+
+async def test_a_batch_goes_over_one_connection_and_every_e_mail_is_marked_sent(
+    notifications_sessions: SessionFactory, smtp_server: tuple[int, _Inbox]
+) -> None:
+    port, inbox = smtp_server
+    async with notifications_sessions() as session, session.begin():
+        for number in range(3):
+            user = USER.model_copy(update={"user_id": f"u{number}", "email": f"p{number}@x.co"})
+            await service.welcome_user(
+                session, event_id=f"e{number}", user=user, sender="Tijori <t@x.co>"
+            )
+    mailer = Mailer(sessions=notifications_sessions, settings=NotificationsSettings(smtp_port=port))
+    assert await mailer.deliver_due() == 3
+    assert sorted(message["To"] for message in inbox.messages) == [  # type: ignore[index]
+        "p0@x.co",
+        "p1@x.co",
+        "p2@x.co",
+    ]
+    peers = {message["X-Peer"] for message in inbox.messages}  # type: ignore[index]
+    assert len(peers) == 1, f"one SMTP connection expected, saw {peers}"
+    async with notifications_sessions() as session:
+        statuses = (await session.scalars(select(Notification.status))).all()
+    assert statuses == ["SENT"] * 3
 
 
 def test_backoff_doubles_and_is_capped() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import timedelta
 from email.message import EmailMessage
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 # one SMTP conversation may take (the timeout), short enough that a crash delays little
 MIN_CLAIM_LEASE = timedelta(seconds=20)
 MAX_RETRY_DELAY_SECONDS = 300.0
+LOCAL_HOSTNAME = "tijori.local"
 
 
 def compose(notification: Notification) -> EmailMessage:
@@ -63,13 +65,13 @@ class Mailer:
         """Look for due notifications now."""
         self._wake.set()
 
-    async def send(self, message: EmailMessage) -> None:
-        """Hand one message to the SMTP server."""
-        await aiosmtplib.send(
-            message,
+    def _smtp(self) -> aiosmtplib.SMTP:
+        return aiosmtplib.SMTP(
             hostname=self.settings.smtp_host,
             port=self.settings.smtp_port,
             timeout=self.settings.smtp_timeout_seconds,
+            # said in EHLO; without it every connection looks up this host's FQDN
+            local_hostname=LOCAL_HOSTNAME,
             start_tls=False,
         )
 
@@ -81,11 +83,19 @@ class Mailer:
             for notification in claimed:
                 notification.attempts += 1
                 notification.next_attempt_at = now + self.claim_lease
-        for notification in claimed:
-            await self._deliver(notification)
+        if claimed:
+            # one SMTP connection for the batch; each e-mail is recorded as soon as sent
+            smtp = self._smtp()
+            try:
+                for notification in claimed:
+                    await self._deliver(smtp, notification)
+            finally:
+                if smtp.is_connected:
+                    with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+                        await smtp.quit()
         return len(claimed)
 
-    async def _deliver(self, claimed: Notification) -> None:
+    async def _deliver(self, smtp: aiosmtplib.SMTP, claimed: Notification) -> None:
         with continue_trace(
             "email send",
             traceparent=claimed.traceparent,
@@ -98,7 +108,9 @@ class Mailer:
         ) as span:
             error: str | None = None
             try:
-                await self.send(compose(claimed))
+                if not smtp.is_connected:
+                    await smtp.connect()
+                await smtp.send_message(compose(claimed))
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as failure:
                 error = f"{type(failure).__name__}: {failure}"[:500]
                 span.set_status(StatusCode.ERROR, error)
