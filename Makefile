@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 LOCAL_ENV := set -a && source infra/local.env && set +a
 
-.PHONY: help install infra run run-real test lint unit audit clean
+.PHONY: help install infra run run-real test lint unit audit bench clean
 
 help:
 	@echo "make run       start Tijori on its embedded parts: http://127.0.0.1:8080"
@@ -13,6 +13,8 @@ help:
 	@echo "make test      start MariaDB, Redis, Kafka and an SMTP server, then run every test"
 	@echo "make lint      ruff, mypy and the import contracts"
 	@echo "make unit      the tests that need no server"
+	@echo "make bench     load benchmark on the real stack; results in bench/results/"
+	@echo "               (e.g. make bench BENCH_ARGS=\"--mode closed --duration 20\")"
 
 install: $(VENV)/.installed
 
@@ -51,6 +53,13 @@ test: lint infra
 
 audit: install
 	@$(LOCAL_ENV) && $(BIN)/tijori audit
+
+# open loop at 100/s and 300/s (30 s each), then a closed loop of 64 (60 s): ~5 minutes
+BENCH_ARGS ?=
+bench: infra
+	@echo "[make] installing the bench extra (matplotlib, py-spy)"
+	@$(BIN)/python -m pip install -q -e '.[bench]'
+	@$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf .tijori .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Tijori's load benchmark: ``make bench`` or ``python -m bench --help``."""
