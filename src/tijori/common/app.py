@@ -186,15 +186,20 @@ def create_service_app(
     return app
 
 
-def get_runtime(request: Request) -> ServiceRuntime:
-    """The runtime of the service handling ``request``."""
+async def get_runtime(request: Request) -> ServiceRuntime:
+    """The runtime of the service handling ``request``.
+
+    Dependencies are ``async def`` even when they await nothing: FastAPI runs a plain
+    ``def`` dependency in its thread pool, a thread hop on every request.
+    """
     runtime: ServiceRuntime = request.app.state.runtime
     return runtime
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """A database session for one request; the route commits what it means to keep."""
-    async with get_runtime(request).sessions() as session:
+    runtime: ServiceRuntime = request.app.state.runtime
+    async with runtime.sessions() as session:
         yield session
 
 

@@ -144,7 +144,7 @@ class TokenKeys:
 _bearer = HTTPBearer(auto_error=False, description="An access token from POST /api/auth/token")
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:

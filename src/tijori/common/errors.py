@@ -8,9 +8,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from tijori.common.cache import CacheUnavailableError
 from tijori.common.tracing import correlation_id_var
@@ -207,6 +208,12 @@ def install_problem_handlers(app: FastAPI) -> None:
             "a dependency of this service is unavailable; nothing was changed, try again shortly",
             headers={"Retry-After": "2"},
         )
+
+    @app.exception_handler(ClientDisconnect)
+    async def on_client_gone(request: Request, _: ClientDisconnect) -> Response:
+        # nobody is left to read an answer; nothing was done (the body never arrived)
+        log.info("%s %s: the client went away", request.method, request.url.path)
+        return Response(status_code=499)
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, error: Exception) -> JSONResponse:

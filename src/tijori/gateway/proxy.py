@@ -8,12 +8,16 @@ import time
 import httpx
 from fastapi import Request
 from starlette.background import BackgroundTask
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response, StreamingResponse
 
 from tijori.common.errors import problem_response
 from tijori.common.tracing import TRACEPARENT, current_traceparent
 
 log = logging.getLogger(__name__)
+
+# nginx's status for a request the client abandoned; never seen by that client
+CLIENT_CLOSED_REQUEST = 499
 
 # path prefix -> service; the first match wins
 ROUTES: tuple[tuple[str, str], ...] = (
@@ -80,6 +84,10 @@ async def forward(
     started = time.perf_counter()
     try:
         answer = await client.send(upstream, stream=True)
+    except ClientDisconnect:
+        # the client gave up while its body was being forwarded: nobody to answer
+        log.info("%s %s: the client went away", request.method, request.url.path)
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
     except httpx.ConnectError:
         log.warning("%s is not reachable at %s", service, base_url)
         return problem_response(

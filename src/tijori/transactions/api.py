@@ -24,7 +24,7 @@ router = APIRouter(prefix="/api/transactions", tags=["transactions"])
 MAX_IDEMPOTENCY_KEY = 255
 
 
-def get_settings(runtime: RuntimeDep) -> TransactionsSettings:
+async def get_settings(runtime: RuntimeDep) -> TransactionsSettings:
     """The transactions service's settings."""
     settings = runtime.settings
     assert isinstance(settings, TransactionsSettings)
@@ -34,7 +34,7 @@ def get_settings(runtime: RuntimeDep) -> TransactionsSettings:
 SettingsDep = Annotated[TransactionsSettings, Depends(get_settings)]
 
 
-def idempotency_key(
+async def idempotency_key(
     key: Annotated[
         str | None,
         Header(

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["users"])
 
 
-def get_settings(runtime: RuntimeDep) -> UsersSettings:
+async def get_settings(runtime: RuntimeDep) -> UsersSettings:
     """The users service's settings."""
     settings = runtime.settings
     assert isinstance(settings, UsersSettings)

@@ -35,6 +35,22 @@ class WalletRepository:
                 wallets[wallet_id] = wallet
         return wallets
 
+    async def lock_of_users(self, *user_ids: str) -> dict[str, Wallet]:
+        """Lock the wallets of ``user_ids`` ``SELECT ... FOR UPDATE``, lowest user id first
+        (one order for every transfer, so two over the same wallets queue instead of
+        deadlocking); by user id, the wallets found."""
+        wallets: dict[str, Wallet] = {}
+        for user_id in sorted(set(user_ids)):
+            wallet = await self.session.scalar(
+                select(Wallet)
+                .where(Wallet.user_id == user_id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+            if wallet is not None:
+                wallets[user_id] = wallet
+        return wallets
+
     async def get_transfer(self, transaction_id: str) -> Transfer | None:
         """The recorded outcome of ``transaction_id``, if it was already applied or refused."""
         return await self.session.get(Transfer, transaction_id)

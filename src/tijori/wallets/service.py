@@ -94,14 +94,13 @@ async def apply_transfer(
 ) -> Payload:
     """Apply one transaction atomically, or refuse it; stage the outcome event.
 
-    Both wallets are locked in id order before anything is read for the decision. A
+    Both wallets are locked in user id order before anything is read for the decision. A
     transaction already decided (the same one sent again) repeats its recorded outcome
     and moves nothing.
     """
     repository = WalletRepository(session)
-    sender = await repository.get_by_user(transfer.sender_id)
-    receiver = await repository.get_by_user(transfer.receiver_id)
-    locked = await repository.lock(*(w.id for w in (sender, receiver) if w is not None))
+    locked = await repository.lock_of_users(transfer.sender_id, transfer.receiver_id)
+    sender, receiver = locked.get(transfer.sender_id), locked.get(transfer.receiver_id)
     recorded = await repository.get_transfer(transfer.transaction_id)
     if recorded is not None:
         log.info(
@@ -116,12 +115,10 @@ async def apply_transfer(
     reason: RejectionReason | None = None
     if sender is None or receiver is None or sender.id == receiver.id:
         reason = "wallet_not_found"
-    else:
-        sender, receiver = locked[sender.id], locked[receiver.id]
-        if "FROZEN" in (sender.status, receiver.status):
-            reason = "wallet_frozen"
-        elif sender.balance_paise < transfer.amount_paise:
-            reason = "insufficient_funds"
+    elif "FROZEN" in (sender.status, receiver.status):
+        reason = "wallet_frozen"
+    elif sender.balance_paise < transfer.amount_paise:
+        reason = "insufficient_funds"
 
     outcome: Payload
     if reason is None:
