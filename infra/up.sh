@@ -57,7 +57,7 @@ up_mariadb() {
     mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld
     [ -d /var/lib/mysql/mysql ] || mariadb-install-db --user=mysql --datadir=/var/lib/mysql >"$STATE/log/mariadb-install.log" 2>&1
     # no systemd here: run the server in the background ourselves
-    nohup mariadbd-safe --user=mysql --bind-address=127.0.0.1 --port=$MYSQL_PORT \
+    setsid nohup mariadbd-safe --user=mysql --bind-address=127.0.0.1 --port=$MYSQL_PORT \
       --innodb-buffer-pool-size=512M --max-connections=500 \
       >"$STATE/log/mariadb.log" 2>&1 &
     wait_for 60 MariaDB "$STATE/log/mariadb.log" mariadb_ping
@@ -125,7 +125,7 @@ up_kafka() {
       java "${java_opts[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$conf" \
         >"$STATE/log/kafka-format.log" 2>&1 || die "formatting Kafka storage failed (see $STATE/log/kafka-format.log)"
     fi
-    nohup java "${java_opts[@]}" kafka.Kafka "$conf" >"$STATE/log/kafka.log" 2>&1 &
+    setsid nohup java "${java_opts[@]}" kafka.Kafka "$conf" >"$STATE/log/kafka.log" 2>&1 &
     echo $! >"$STATE/kafka/pid"
   fi
   wait_for 90 "Apache Kafka" "$STATE/log/kafka.log" kafka_ready
@@ -137,7 +137,7 @@ up_smtp() {
   if ! port_open $SMTP_PORT; then
     mkdir -p "$STATE/mail"/{cur,new,tmp}
     # aiosmtpd's Mailbox handler keeps every message it accepts in a Maildir the tests read
-    nohup "$PYTHON" -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$STATE/mail" \
+    setsid nohup "$PYTHON" -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$STATE/mail" \
       >"$STATE/log/smtp.log" 2>&1 &
     wait_for 20 "SMTP server" "$STATE/log/smtp.log" port_open $SMTP_PORT
   fi
