@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from bench import measure, report
 from bench.cpu import CpuMeter, infra_pids
 from bench.profiling import Profiler
-from bench.stack import DATABASE_SERVICES, ROOT, BenchStack, database_url
+from bench.stack import ROOT, BenchStack, database_url
 
 PROGRESS_EVERY_SECONDS = 2.0
 PROBE_TIMEOUT_SECONDS = 2.0
@@ -138,7 +138,8 @@ async def run_phase(context: Context, phase: Phase, *, profile: str | None) -> d
             )  # fmt: skip
         say(f"{phase.label}: load generator pid {generator.pid}, {phase.duration:g} s")
         meter = CpuMeter(
-            {name: stack.pid(name) for name in (*DATABASE_SERVICES, "gateway")} | infra_pids()
+            {name: process.pid for name, process in stack.processes.items() if name != "smtp"}
+            | infra_pids()
         )
         meter.start()
         started = time.monotonic()

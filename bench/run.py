@@ -132,6 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--quick", action="store_true", help="a short smoke run (about a minute)")
     parser.add_argument(
+        "--together",
+        action="store_true",
+        help="run transactions as one process (HTTP and settling on one event loop) instead "
+        "of two, as tijori up does (TIJORI_ROLE=api and worker); for comparison",
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="py-spy the services during the last phase (flame graphs)",
@@ -156,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     say(f"{machine['cores']} cores, load average {load_average:.2f}; plan: {labels}")
     stop_on_signals()
     try:
-        stack = start_stack(run_id, say)
+        stack = start_stack(run_id, say, split=not args.together)
     except RuntimeError as error:
         say(f"could not start: {error}")
         return 1

@@ -33,6 +33,9 @@ DB_PREFIX = "tijori_bench_"
 DATABASE_SERVICES = ("users", "wallets", "transactions", "notifications")
 GATEWAY_PORT = 28080
 PORTS = {"users": 28081, "wallets": 28082, "transactions": 28083, "notifications": 28084}
+# with --split: a second transactions process that only consumes and settles
+SETTLER = "transactions-worker"
+WORKER_PORT = 28085
 SMTP_PORT = 28025
 REDIS_URL = "redis://127.0.0.1:6379/13"
 KAFKA_BOOTSTRAP = os.environ.get("TIJORI_BENCH_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
@@ -65,7 +68,8 @@ class BenchStack:
 
     def port(self, name: str) -> int:
         """The port of a service, the gateway or the SMTP sink."""
-        return {"gateway": GATEWAY_PORT, "smtp": SMTP_PORT, **PORTS}[name]
+        ports = {"gateway": GATEWAY_PORT, "smtp": SMTP_PORT, SETTLER: WORKER_PORT, **PORTS}
+        return ports[name]
 
     def pid(self, name: str) -> int:
         """The process id of a running service."""
@@ -87,11 +91,15 @@ class BenchStack:
             check=False,
         )
 
-    def spawn(self, name: str, command: list[str]) -> None:
+    def spawn(self, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
         """Start one process with its output in ``<workdir>/<name>.log``."""
         with (self.workdir / f"{name}.log").open("ab") as log:
             self.processes[name] = subprocess.Popen(  # noqa: S603 - our own commands
-                command, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir
+                command,
+                env=self.env | (env or {}),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.workdir,
             )
 
     def wait_ready(self, name: str, timeout: float = READY_TIMEOUT_SECONDS) -> float:
@@ -153,8 +161,12 @@ def service_env(run_id: str, workdir: Path) -> dict[str, str]:
     return env
 
 
-def start_stack(run_id: str, say: Say) -> BenchStack:
-    """Fresh databases, topics and cache, then every service; raises if one fails."""
+def start_stack(run_id: str, say: Say, *, split: bool = True) -> BenchStack:
+    """Fresh databases, topics and cache, then every service; raises if one fails.
+
+    With ``split``, transactions runs as two processes: one answers HTTP
+    (``TIJORI_ROLE=api``), the other consumes and settles (``TIJORI_ROLE=worker``).
+    """
     lock = _take_lock()
     busy = [port for port in (GATEWAY_PORT, *PORTS.values(), SMTP_PORT) if _listening(port)]
     if busy:
@@ -179,13 +191,17 @@ def start_stack(run_id: str, say: Say) -> BenchStack:
             result = stack.tijori(*command)
             if result.returncode != 0:
                 raise RuntimeError(f"tijori {command[0]} failed:\n{result.stdout}{result.stderr}")
-        for service in (*DATABASE_SERVICES, "gateway"):
+        roles = {"transactions": "api", SETTLER: "worker"} if split else {}
+        processes = [*DATABASE_SERVICES, *([SETTLER] if split else []), "gateway"]
+        for name in processes:
+            service = "transactions" if name == SETTLER else name
             stack.spawn(
-                service,
+                name,
                 [sys.executable, "-m", "tijori", "serve", service,
-                 "--port", str(stack.port(service))],
+                 "--port", str(stack.port(name))],
+                env={"TIJORI_ROLE": roles[name]} if name in roles else None,
             )  # fmt: skip
-        for service in (*DATABASE_SERVICES, "gateway"):
+        for service in processes:
             took = stack.wait_ready(service)
             say(f"{service} ready on :{stack.port(service)} ({took:.1f}s)")
     except BaseException:

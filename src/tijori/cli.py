@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import faulthandler
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -20,6 +21,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     faulthandler.enable()  # a crash in native code still leaves a traceback in the log
     info = SERVICES[args.service]
+    if args.role is not None:
+        os.environ["TIJORI_ROLE"] = args.role
     settings = info.settings()
     configure_logging(service=info.name, level=settings.log_level, fmt=settings.log_format)
     port = args.port or (settings.gateway_port if info.name == "gateway" else info.port)
@@ -127,6 +130,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("service", choices=list(SERVICES))
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=None)
+    serve.add_argument(
+        "--role",
+        choices=("all", "api", "worker"),
+        default=None,
+        help="all (default): HTTP and every background loop; api: HTTP and the outbox "
+        "relay; worker: the consumers and loops (TIJORI_ROLE)",
+    )
     serve.set_defaults(func=_serve)
 
     migrate = commands.add_parser("migrate", help="bring service databases up to date")

@@ -64,3 +64,25 @@ SERVICES: dict[str, ServiceInfo] = {
 """Every process, in start order: the gateway last."""
 
 DATABASE_SERVICES = [name for name, info in SERVICES.items() if info.has_database]
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    """One process ``tijori up`` runs: a service in a role, on a port."""
+
+    name: str
+    service: str
+    port: int
+    role: str = "all"
+
+
+PROCESSES: list[ProcessInfo] = [
+    ProcessInfo("users", "users", 8081),
+    ProcessInfo("wallets", "wallets", 8082),
+    # settling in a process of its own, so a burst of requests cannot starve it of CPU
+    ProcessInfo("transactions", "transactions", 8083, role="api"),
+    ProcessInfo("transactions-worker", "transactions", 8085, role="worker"),
+    ProcessInfo("notifications", "notifications", 8084),
+    ProcessInfo("gateway", "gateway", 8080),
+]
+"""What ``tijori up`` starts, in order (the gateway last)."""

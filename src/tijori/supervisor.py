@@ -27,13 +27,14 @@ import httpx
 
 from tijori.common.bus import KafkaBus
 from tijori.common.config import CommonSettings
-from tijori.services import DATABASE_SERVICES, SERVICES
+from tijori.services import DATABASE_SERVICES, PROCESSES, SERVICES
 
 COLOURS = {
     "broker": 90,
     "users": 36,
     "wallets": 32,
     "transactions": 35,
+    "transactions-worker": 35,
     "notifications": 33,
     "gateway": 34,
 }
@@ -94,7 +95,7 @@ def single_instance(data_dir: Path, url: str) -> Iterator[IO[str]]:
 
 
 async def _pump(name: str, stream: asyncio.StreamReader) -> None:
-    prefix = f"\033[{COLOURS.get(name, 37)}m{name:>13} |\033[0m "
+    prefix = f"\033[{COLOURS.get(name, 37)}m{name:>19} |\033[0m "
     while line := await stream.readline():
         sys.stdout.write(prefix + line.decode(errors="replace"))
         sys.stdout.flush()
@@ -136,12 +137,15 @@ class Supervisor:
             self._embed_broker()
         self.bus = KafkaBus(self.env["TIJORI_KAFKA_BOOTSTRAP"], prefix=settings.kafka_topic_prefix)
         self.services = []
-        for name, info in SERVICES.items():
-            port = gateway_port if name == "gateway" else info.port
+        for process in PROCESSES:
+            port = gateway_port if process.name == "gateway" else process.port
             url = f"http://127.0.0.1:{port}"
-            self.env.setdefault(f"TIJORI_{name.upper()}_URL", url)
-            command = [sys.executable, "-m", "tijori", "serve", name, "--port", str(port)]
-            self.services.append(Child(name, command, _http_ready(url)))
+            if process.role != "worker":  # where the gateway sends the service's requests
+                self.env.setdefault(f"TIJORI_{process.service.upper()}_URL", url)
+            command = [sys.executable, "-m", "tijori", "serve", process.service]
+            command += ["--port", str(port), "--role", process.role]
+            self.services.append(Child(process.name, command, _http_ready(url)))
+        self.database_processes = {p.name for p in PROCESSES if p.service in DATABASE_SERVICES}
         self.stopping = asyncio.Event()
 
     def _embed_broker(self) -> None:
@@ -255,7 +259,7 @@ class Supervisor:
         assert self.broker is not None
         await self.start_broker()
         for child in self.services:
-            if not SERVICES[child.name].has_database:
+            if child.name not in self.database_processes:
                 continue
             say(f"restarting {child.name}: it replays its outbox into the new broker")
             child.recycling = True

@@ -127,12 +127,14 @@ def create_service_app(
         app.state.runtime = runtime
         app.state.token_keys = runtime.token_keys
         loops: list[tuple[str, Callable[[], Awaitable[None]]]] = []
-        if runtime.relay is not None:
+        if runtime.relay is not None:  # every role: it wakes on this process's commits
             loops.append(("outbox-relay", runtime.relay.run))
-        loops += [(consumer.name, consumer.run) for consumer in runtime.consumers]
-        loops += [(getattr(work, "__name__", "worker"), work) for work in runtime.workers]
+        if settings.role != "api":
+            loops += [(consumer.name, consumer.run) for consumer in runtime.consumers]
+            loops += [(getattr(work, "__name__", "worker"), work) for work in runtime.workers]
+        app.state.background = [label for label, _ in loops]
         tasks = [asyncio.create_task(_supervised(label, work), name=label) for label, work in loops]
-        log.info("%s started with %d background task(s)", name, len(tasks))
+        log.info("%s (%s) started: %s", name, settings.role, ", ".join(app.state.background))
         try:
             yield
         finally:

@@ -23,6 +23,10 @@ class CommonSettings(BaseSettings):
     jwt_public_key: str | None = None
     log_level: str = "INFO"
     log_format: str = Field("text", pattern="^(text|json)$")
+    # "all": HTTP and every background loop; "api": HTTP and the outbox relay only;
+    # "worker": the consumers and loops (and /health, /ready, /metrics), for a second
+    # process of the same service that settles while the first one answers requests
+    role: str = Field("all", pattern="^(all|api|worker)$")
     outbox_poll_seconds: float = 0.5
     # on start, publish again what was published this recently (for a broker that forgets)
     outbox_replay_seconds: float = 0
