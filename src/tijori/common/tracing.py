@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from opentelemetry import trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.resources import Resource
@@ -26,6 +26,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Span, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 TRACEPARENT = "traceparent"
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -120,20 +121,40 @@ class LogContextFilter(logging.Filter):
         return True
 
 
-def install_request_context(app: FastAPI) -> None:
-    """Trace every request and give it a correlation id: the client's ``X-Request-ID``
-    (the gateway forwards its own) or a new one, echoed in the response."""
+class RequestContextMiddleware:
+    """Gives every HTTP request its correlation id: the client's ``X-Request-ID`` (the
+    gateway forwards its own) or a new one, in ``request.state.correlation_id``, in the
+    context of everything the request logs, and echoed in the response.
 
-    @app.middleware("http")
-    async def correlation_id(request: Request, call_next: Any) -> Response:
-        request_id = (request.headers.get("x-request-id") or str(uuid.uuid4()))[:MAX_CORRELATION_ID]
-        request.state.correlation_id = request_id
+    Plain ASGI rather than ``@app.middleware("http")``, which costs a task per request.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sent = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = (sent or str(uuid.uuid4()))[:MAX_CORRELATION_ID]
+        scope.setdefault("state", {})["correlation_id"] = request_id
+        echoed = (REQUEST_ID_HEADER.lower().encode(), request_id.encode("latin-1"))
+
+        async def send_with_request_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [h for h in message.get("headers", []) if h[0].lower() != echoed[0]]
+                message["headers"] = [*headers, echoed]
+            await send(message)
+
         token = correlation_id_var.set(request_id)
         try:
-            response: Response = await call_next(request)
+            await self.app(scope, receive, send_with_request_id)
         finally:
             correlation_id_var.reset(token)
-        response.headers[REQUEST_ID_HEADER] = request_id
-        return response
 
+
+def install_request_context(app: FastAPI) -> None:
+    """Trace every request and give it a correlation id (:class:`RequestContextMiddleware`)."""
+    app.add_middleware(RequestContextMiddleware)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="health,ready,metrics")
