@@ -117,41 +117,36 @@ class Mailer:
             await self._record(claimed, error)
 
     async def _record(self, claimed: Notification, error: str | None) -> None:
+        """Store how the try went: SENT, FAILED after the last try, or when to retry."""
+        attempts = claimed.attempts  # counted when it was claimed
+        values: dict[str, object]
+        if error is None:
+            outcome = "sent"
+            values = {"status": "SENT", "sent_at": utcnow(), "last_error": None}
+            log.info(
+                "notification %s (%s) sent to user %s on try %d",
+                claimed.id,
+                claimed.kind,
+                claimed.user_id,
+                attempts,
+            )
+        elif attempts >= self.settings.mail_max_attempts:
+            outcome = "failed"
+            values = {"status": "FAILED", "last_error": error}
+            log.error("notification %s FAILED after %d tries: %s", claimed.id, attempts, error)
+        else:
+            outcome = "retrying"
+            delay = retry_delay(attempts, self.settings.mail_retry_base_seconds)
+            values = {"next_attempt_at": utcnow() + delay, "last_error": error}
+            log.warning(
+                "notification %s not delivered (try %d), next in %.0fs: %s",
+                claimed.id,
+                attempts,
+                delay.total_seconds(),
+                error,
+            )
         async with self.sessions() as session, session.begin():
-            notification = await NotificationRepository(session).get(claimed.id)
-            assert notification is not None
-            if error is None:
-                outcome = "sent"
-                notification.status, notification.sent_at = "SENT", utcnow()
-                notification.last_error = None
-                log.info(
-                    "notification %s (%s) sent to user %s on try %d",
-                    claimed.id,
-                    claimed.kind,
-                    claimed.user_id,
-                    notification.attempts,
-                )
-            elif notification.attempts >= self.settings.mail_max_attempts:
-                outcome = "failed"
-                notification.status, notification.last_error = "FAILED", error
-                log.error(
-                    "notification %s FAILED after %d tries: %s",
-                    claimed.id,
-                    notification.attempts,
-                    error,
-                )
-            else:
-                outcome = "retrying"
-                delay = retry_delay(notification.attempts, self.settings.mail_retry_base_seconds)
-                notification.next_attempt_at = utcnow() + delay
-                notification.last_error = error
-                log.warning(
-                    "notification %s not delivered (try %d), next in %.0fs: %s",
-                    claimed.id,
-                    notification.attempts,
-                    delay.total_seconds(),
-                    error,
-                )
+            await NotificationRepository(session).update(claimed.id, values)
         EMAILS.labels(kind=claimed.kind, outcome=outcome).inc()
 
     async def run(self) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tijori.notifications.models import Notification
@@ -21,9 +21,11 @@ class NotificationRepository:
         """Stage a new notification."""
         self.session.add(notification)
 
-    async def get(self, notification_id: int) -> Notification | None:
-        """One notification."""
-        return await self.session.get(Notification, notification_id)
+    async def update(self, notification_id: int, values: Mapping[str, object]) -> None:
+        """Change one notification's delivery state in one statement."""
+        await self.session.execute(
+            update(Notification).where(Notification.id == notification_id).values(**values)
+        )
 
     async def claim_due(self, *, now: datetime, limit: int) -> Sequence[Notification]:
         """Lock the PENDING notifications whose next attempt is due, oldest first."""
