@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from tijori.wallets.models import LedgerEntry, Transfer, Wallet
 
@@ -21,34 +23,30 @@ class WalletRepository:
         return await self.session.scalar(select(Wallet).where(Wallet.user_id == user_id))
 
     async def lock(self, *wallet_ids: str) -> dict[str, Wallet]:
-        """Lock the wallets ``SELECT ... FOR UPDATE``, lowest id first, so that two
-        movements over the same wallets always queue instead of deadlocking."""
-        wallets: dict[str, Wallet] = {}
-        for wallet_id in sorted(set(wallet_ids)):
-            wallet = await self.session.scalar(
-                select(Wallet)
-                .where(Wallet.id == wallet_id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
-            if wallet is not None:
-                wallets[wallet_id] = wallet
-        return wallets
+        """Lock the wallets ``SELECT ... FOR UPDATE``, lowest id first; by id, those found."""
+        return await self._lock_in_order(Wallet.id, wallet_ids)
 
     async def lock_of_users(self, *user_ids: str) -> dict[str, Wallet]:
-        """Lock the wallets of ``user_ids`` ``SELECT ... FOR UPDATE``, lowest user id first
-        (one order for every transfer, so two over the same wallets queue instead of
-        deadlocking); by user id, the wallets found."""
+        """Lock the wallets of ``user_ids``, lowest user id first; by user id, those found.
+
+        Every transfer locks in this one order, so two over the same wallets queue
+        instead of deadlocking.
+        """
+        return await self._lock_in_order(Wallet.user_id, user_ids)
+
+    async def _lock_in_order(
+        self, column: InstrumentedAttribute[Any], keys: Iterable[str]
+    ) -> dict[str, Wallet]:
         wallets: dict[str, Wallet] = {}
-        for user_id in sorted(set(user_ids)):
+        for key in sorted(set(keys)):
             wallet = await self.session.scalar(
                 select(Wallet)
-                .where(Wallet.user_id == user_id)
+                .where(column == key)
                 .with_for_update()
                 .execution_options(populate_existing=True)
             )
             if wallet is not None:
-                wallets[user_id] = wallet
+                wallets[key] = wallet
         return wallets
 
     async def get_transfer(self, transaction_id: str) -> Transfer | None:
