@@ -24,7 +24,8 @@ def _serve(args: argparse.Namespace) -> int:
     if args.role is not None:
         os.environ["TIJORI_ROLE"] = args.role
     settings = info.settings()
-    configure_logging(service=info.name, level=settings.log_level, fmt=settings.log_format)
+    process = f"{info.name}-worker" if settings.role == "worker" else info.name
+    configure_logging(service=process, level=settings.log_level, fmt=settings.log_format)
     port = args.port or (settings.gateway_port if info.name == "gateway" else info.port)
     uvicorn.run(
         info.app_factory()(settings),
