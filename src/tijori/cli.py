@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from tijori.gateway.config import UPSTREAM_KEEP_ALIVE_SECONDS
 from tijori.services import DATABASE_SERVICES, SERVICES
 
 
@@ -34,6 +35,9 @@ def _serve(args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,
+        # longer than the gateway keeps an idle connection, so it never reuses one that
+        # the service is closing (a POST on it would fail as a ReadError)
+        timeout_keep_alive=UPSTREAM_KEEP_ALIVE_SECONDS,
     )
     return 0
 

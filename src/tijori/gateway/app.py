@@ -18,7 +18,7 @@ from tijori.common.errors import install_problem_handlers, problem_response
 from tijori.common.mailbox import MailItem, read_mailbox
 from tijori.common.openapi import document_openapi, problems
 from tijori.common.tracing import configure_tracing, install_request_context
-from tijori.gateway.config import GatewaySettings
+from tijori.gateway.config import GATEWAY_KEEP_ALIVE_SECONDS, GatewaySettings
 from tijori.gateway.docs import UpstreamDocsUnavailableError, fetch_service_docs, merge_documents
 from tijori.gateway.proxy import forward, route
 
@@ -41,7 +41,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         timeout = httpx.Timeout(settings.upstream_timeout_seconds, connect=2.0)
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+        limits = httpx.Limits(
+            max_connections=200,
+            max_keepalive_connections=50,
+            keepalive_expiry=GATEWAY_KEEP_ALIVE_SECONDS,
+        )
         async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
             app.state.client = client
             yield

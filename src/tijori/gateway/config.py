@@ -11,6 +11,11 @@ from tijori.common.config import CommonSettings
 # src/tijori/gateway/config.py -> the repository's web/ folder
 DEFAULT_WEB_DIR = Path(__file__).resolve().parents[3] / "web"
 
+# The gateway drops a pooled connection after this long idle; services keep one open
+# longer, so the gateway never sends a request on a connection being closed under it.
+GATEWAY_KEEP_ALIVE_SECONDS = 20.0
+UPSTREAM_KEEP_ALIVE_SECONDS = 75
+
 
 class GatewaySettings(CommonSettings):
     """``TIJORI_*`` variables the gateway reads."""
