@@ -11,7 +11,7 @@ import httpx
 from tests.conftest import unique_email, unique_phone
 from tests.integration.conftest import Person, sign_up, wallet_of
 from tests.integration.stack import Stack, poll
-from tests.integration.transfers import send, settled
+from tests.integration.transfers import send, settled, two_people
 
 # the text log format: "... <logger> [<correlation id> trace=<trace id>]: <message>"
 LOG_CONTEXT = re.compile(r" \[(?P<correlation>\S+) trace=(?P<trace>[0-9a-f]{32}|-)\]: ")
@@ -33,9 +33,7 @@ async def _logged(stack: Stack, service: str, pattern: str) -> bool:
 async def test_a_transfer_is_one_trace_through_every_service_it_touches(
     stack: Stack, gateway: httpx.AsyncClient
 ) -> None:
-    asha, ravi = await sign_up(gateway, name="Asha Rao"), await sign_up(gateway, name="Ravi Kumar")
-    await wallet_of(gateway, asha)
-    await wallet_of(gateway, ravi)
+    asha, ravi = await two_people(gateway)
     await send(gateway, asha, ravi.phone, "1.00")  # both parties known to transactions
     correlation_id = f"trace-test-{uuid.uuid4()}"
 
@@ -122,9 +120,7 @@ def _metric(text: str, name: str, **labels: str) -> float:
 async def test_metrics_count_transfers_events_outbox_and_email(
     stack: Stack, gateway: httpx.AsyncClient
 ) -> None:
-    asha, ravi = await sign_up(gateway, name="Asha Rao"), await sign_up(gateway, name="Ravi Kumar")
-    await wallet_of(gateway, asha)
-    await wallet_of(gateway, ravi)
+    asha, ravi = await two_people(gateway)
 
     async def page(service: str) -> str:
         async with httpx.AsyncClient(base_url=stack.service_url(service)) as client:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.integration.conftest import Person, sign_up, wallet_of
 from tests.integration.stack import Stack, poll
-from tests.integration.transfers import balance, send, settled
+from tests.integration.transfers import balance, send, settled, two_people
 from tijori.common.db import create_engine
 
 
@@ -67,13 +67,6 @@ async def _ledger(wallets_db: AsyncEngine, reference: str) -> list[int]:
         return [int(value) for value in rows.scalars()]
 
 
-async def _pair(gateway: httpx.AsyncClient) -> tuple[Person, Person]:
-    first, second = await sign_up(gateway, name="Meera"), await sign_up(gateway, name="Kabir")
-    await wallet_of(gateway, first)
-    await wallet_of(gateway, second)
-    return first, second
-
-
 async def test_every_event_of_a_transfer_delivered_again_changes_nothing(
     stack: Stack,
     gateway: httpx.AsyncClient,
@@ -81,7 +74,7 @@ async def test_every_event_of_a_transfer_delivered_again_changes_nothing(
     transactions_db: AsyncEngine,
     notifications_db: AsyncEngine,
 ) -> None:
-    meera, kabir = await _pair(gateway)
+    meera, kabir = await two_people(gateway, ("Meera", "Kabir"))
     txn = (await send(gateway, meera, kabir.phone, "30.00")).json()
     await settled(gateway, meera, txn["id"])
     await stack.wait_for_mails(kabir.email, 2)
@@ -127,7 +120,7 @@ async def test_every_event_of_a_transfer_delivered_again_changes_nothing(
 async def test_a_transfer_sent_while_wallets_is_down_is_re_driven_and_applied_once(
     stack: Stack, gateway: httpx.AsyncClient, wallets_db: AsyncEngine, transactions_db: AsyncEngine
 ) -> None:
-    meera, kabir = await _pair(gateway)
+    meera, kabir = await two_people(gateway, ("Meera", "Kabir"))
     warm = (await send(gateway, meera, kabir.phone, "1.00")).json()
     await settled(gateway, meera, warm["id"])
 

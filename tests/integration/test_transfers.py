@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.integration.conftest import Person, sign_up, wallet_of
+from tests.integration.conftest import Person, sign_up
 from tests.integration.stack import Stack, poll
-from tests.integration.transfers import balance, send, settled
+from tests.integration.transfers import balance, send, settled, two_people
 from tijori.common.db import create_engine
 
 
@@ -22,13 +22,6 @@ async def transactions_db(stack: Stack) -> Any:
     engine = create_engine(stack.database_url("transactions"))
     yield engine
     await engine.dispose()
-
-
-async def _pair(gateway: httpx.AsyncClient) -> tuple[Person, Person]:
-    asha, ravi = await sign_up(gateway, name="Asha Rao"), await sign_up(gateway, name="Ravi Kumar")
-    await wallet_of(gateway, asha)
-    await wallet_of(gateway, ravi)
-    return asha, ravi
 
 
 async def _entries(wallets_db: AsyncEngine, reference: str) -> list[int]:
@@ -56,7 +49,7 @@ async def _count_transactions(transactions_db: AsyncEngine, sender: Person) -> i
 async def test_money_moves_once_and_both_parties_see_it_and_get_mail(
     stack: Stack, gateway: httpx.AsyncClient, wallets_db: AsyncEngine
 ) -> None:
-    asha, ravi = await _pair(gateway)
+    asha, ravi = await two_people(gateway)
     accepted = await send(gateway, asha, ravi.phone.removeprefix("+91"), "25.50", note="chai ☕")
     assert accepted.status_code == 202, accepted.text
     transaction = accepted.json()
@@ -102,7 +95,7 @@ async def test_money_moves_once_and_both_parties_see_it_and_get_mail(
 
 
 async def test_the_receiver_can_be_named_by_email_in_any_case(gateway: httpx.AsyncClient) -> None:
-    asha, ravi = await _pair(gateway)
+    asha, ravi = await two_people(gateway)
     accepted = await send(gateway, asha, f"  {ravi.email.upper()} ", 1)
     assert accepted.status_code == 202, accepted.text
     assert (await settled(gateway, asha, accepted.json()["id"]))["status"] == "SUCCESS"
@@ -111,7 +104,7 @@ async def test_the_receiver_can_be_named_by_email_in_any_case(gateway: httpx.Asy
 async def test_a_transfer_beyond_the_balance_is_refused_up_front_and_writes_nothing(
     gateway: httpx.AsyncClient, transactions_db: AsyncEngine
 ) -> None:
-    asha, ravi = await _pair(gateway)
+    asha, ravi = await two_people(gateway)
     refused = await send(gateway, asha, ravi.phone, "100.01")
     assert (refused.status_code, refused.json()["code"]) == (422, "insufficient_funds")
     assert await _count_transactions(transactions_db, asha) == 0
@@ -126,7 +119,7 @@ async def test_a_transfer_beyond_the_balance_is_refused_up_front_and_writes_noth
 async def test_when_two_transfers_pass_the_pre_check_but_only_one_fits_the_other_fails(
     stack: Stack, gateway: httpx.AsyncClient, transactions_db: AsyncEngine, wallets_db: AsyncEngine
 ) -> None:
-    asha, ravi = await _pair(gateway)
+    asha, ravi = await two_people(gateway)
     warm_up = await send(gateway, asha, ravi.phone, "0.01")  # the transactions service knows asha
     await settled(gateway, asha, warm_up.json()["id"])
     # a stale view of the balance, as when a credit is still on its way: both pass the pre-check
@@ -153,7 +146,7 @@ async def test_when_two_transfers_pass_the_pre_check_but_only_one_fits_the_other
 async def test_the_same_idempotency_key_and_body_give_the_same_transaction_and_one_debit(
     gateway: httpx.AsyncClient, transactions_db: AsyncEngine
 ) -> None:
-    asha, ravi = await _pair(gateway)
+    asha, ravi = await two_people(gateway)
     key = f"pay-ravi-{uuid.uuid4()}"
     first = await send(gateway, asha, ravi.phone, "10.00", note="rent", key=key)
     replay = await send(gateway, asha, ravi.phone, "10", note="rent", key=key)
@@ -202,7 +195,7 @@ async def test_the_same_idempotency_key_and_body_give_the_same_transaction_and_o
 async def test_bad_amounts_are_refused_and_write_nothing(
     gateway: httpx.AsyncClient, transactions_db: AsyncEngine, amount: Any, code: str
 ) -> None:
-    asha, ravi = await _pair(gateway)
+    asha, ravi = await two_people(gateway)
     answer = await send(gateway, asha, ravi.phone, amount)
     assert answer.status_code == 422, answer.text
     assert answer.headers["content-type"] == "application/problem+json"
@@ -213,7 +206,7 @@ async def test_bad_amounts_are_refused_and_write_nothing(
 async def test_bad_receivers_notes_keys_and_tokens_are_clear_4xx(
     gateway: httpx.AsyncClient, transactions_db: AsyncEngine
 ) -> None:
-    asha, ravi = await _pair(gateway)
+    asha, ravi = await two_people(gateway)
 
     async def problem(answer: httpx.Response) -> tuple[int, str]:
         assert answer.headers["content-type"] == "application/problem+json", answer.text
@@ -263,7 +256,7 @@ async def test_bad_receivers_notes_keys_and_tokens_are_clear_4xx(
 async def test_only_the_parties_and_an_admin_can_read_a_transaction(
     stack: Stack, gateway: httpx.AsyncClient
 ) -> None:
-    asha, ravi = await _pair(gateway)
+    asha, ravi = await two_people(gateway)
     eve = await sign_up(gateway, name="Eve")
     txn = (await send(gateway, asha, ravi.phone, "1.00")).json()
     await settled(gateway, asha, txn["id"])
@@ -289,7 +282,7 @@ async def test_only_the_parties_and_an_admin_can_read_a_transaction(
 async def test_history_pages_newest_first_and_filters_by_status_and_direction(
     gateway: httpx.AsyncClient,
 ) -> None:
-    asha, ravi = await _pair(gateway)
+    asha, ravi = await two_people(gateway)
     ids = []
     for amount in ("1.00", "2.00", "3.00", "4.00"):
         txn = (await send(gateway, asha, ravi.phone, amount)).json()

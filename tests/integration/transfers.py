@@ -8,11 +8,21 @@ from typing import Any
 
 import httpx
 
-from tests.integration.conftest import Person, wallet_of
+from tests.integration.conftest import Person, sign_up, wallet_of
 from tests.integration.stack import poll
 
 # eventual consistency: a new wallet reaches the transactions directory a moment later
 NOT_KNOWN_YET = {"receiver_not_found", "wallet_not_found"}
+
+
+async def two_people(
+    client: httpx.AsyncClient, names: tuple[str, str] = ("Asha Rao", "Ravi Kumar")
+) -> tuple[Person, Person]:
+    """Sign up two people and wait for both wallets to open."""
+    first, second = await sign_up(client, name=names[0]), await sign_up(client, name=names[1])
+    await wallet_of(client, first)
+    await wallet_of(client, second)
+    return first, second
 
 
 async def send(
