@@ -92,16 +92,19 @@ class IdempotentConsumer:
 
         started = time.perf_counter()
         applied = await retry_transient(attempt, what=f"{self.name} applying {event.type}")
-        self._record([event] if applied else [], [] if applied else [event], started)
+        elapsed = time.perf_counter() - started
+        self._record([event] if applied else [], [] if applied else [event], elapsed)
         return applied
 
     def _record(
-        self, applied: Sequence[Envelope[Any]], duplicates: Sequence[Envelope[Any]], started: float
+        self,
+        applied: Sequence[Envelope[Any]],
+        duplicates: Sequence[Envelope[Any]],
+        seconds_each: float,
     ) -> None:
         """Count, time and log what one committed database transaction applied."""
-        seconds = (time.perf_counter() - started) / max(len(applied), 1)
         for event in applied:
-            EVENT_APPLY_SECONDS.labels(self.name, event.type).observe(seconds)
+            EVENT_APPLY_SECONDS.labels(self.name, event.type).observe(seconds_each)
             EVENTS_PROCESSED.labels(self.name, event.type, "applied").inc()
             log.info("%s applied %s %s", self.name, event.type, event.id)
         for event in duplicates:
@@ -205,10 +208,11 @@ class IdempotentConsumer:
             for delivery in fresh:
                 with within(delivery.span, correlation_id=delivery.event.correlation_id):
                     await self.handlers[delivery.event.type](session, delivery.event)
+        seconds_each = (time.perf_counter() - started) / max(len(fresh), 1)
         for delivery in fresh:
             with within(delivery.span, correlation_id=delivery.event.correlation_id):
-                self._record([delivery.event], [], started)
-        self._record([], [delivery.event for delivery in duplicates], started)
+                self._record([delivery.event], [], seconds_each)
+        self._record([], [delivery.event for delivery in duplicates], 0.0)
 
     async def _apply_until_done(self, event: Envelope[Any]) -> None:
         backoff = 0.5

@@ -60,12 +60,6 @@ def current_traceparent() -> str | None:
     return carrier.get(TRACEPARENT)
 
 
-def current_trace_id() -> str | None:
-    """The current trace id in hex, or None outside a trace."""
-    context = trace.get_current_span().get_span_context()
-    return format(context.trace_id, "032x") if context.is_valid else None
-
-
 def start_span(
     name: str,
     *,
