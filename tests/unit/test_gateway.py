@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+import uvicorn
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tijori.gateway.app import create_app
 from tijori.gateway.config import GatewaySettings
@@ -72,21 +76,82 @@ async def test_ready_names_the_services_that_are_down(gateway: httpx.AsyncClient
     assert set(answer.json()["checks"]) == {"users", "wallets", "transactions", "notifications"}
 
 
+@contextlib.asynccontextmanager
+async def _upstream(app: ASGIApp) -> AsyncIterator[str]:
+    """``app`` served by uvicorn on a free local port; its base URL."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="off"))
+        task = asyncio.create_task(server.serve(sockets=[listener]))
+        while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+            await asyncio.sleep(0.01)
+        try:
+            yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+        finally:
+            server.should_exit = True
+            await task
+
+
+@contextlib.asynccontextmanager
+async def _gateway_to(users_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(GatewaySettings(users_url=users_url))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client,
+    ):
+        yield client
+
+
 async def test_a_path_with_encoded_control_characters_is_forwarded_not_crashed() -> None:
     received: list[str] = []
 
-    async def upstream(scope: dict[str, object], receive: object, send: object) -> None:
-        received.append(bytes(scope["raw_path"]).decode())  # type: ignore[arg-type]
-        await send({"type": "http.response.start", "status": 404, "headers": []})  # type: ignore[operator]
-        await send({"type": "http.response.body", "body": b""})  # type: ignore[operator]
+    async def upstream(scope: Scope, receive: Receive, send: Send) -> None:
+        received.append(bytes(scope["raw_path"]).decode())
+        await send({"type": "http.response.start", "status": 404, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
 
-    app = create_app(GatewaySettings(users_url="http://users"))
-    async with app.router.lifespan_context(app):
-        app.state.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=upstream))
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://gw"
-        ) as client:
-            answer = await client.get("/api/users/%03%24")
-        await app.state.client.aclose()
+    async with _upstream(upstream) as url, _gateway_to(url) as gateway:
+        answer = await gateway.get("/api/users/%03%24")
     assert answer.status_code == 404
     assert received == ["/api/users/%03%24"]
+
+
+async def test_the_service_gets_the_request_and_the_client_its_answer() -> None:
+    seen: list[dict[bytes, bytes]] = []
+
+    async def upstream(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(dict(scope["headers"]))
+        body = (await receive())["body"]
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 201,
+                "headers": [(b"content-type", b"application/json"), (b"set-cookie", b"a=1")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b'{"echo": ' + body + b"}"})
+
+    async with _upstream(upstream) as url, _gateway_to(url) as gateway:
+        answer = await gateway.post(
+            "/api/users?x=1",
+            json={"name": "Asha"},
+            headers={"X-Request-ID": "req-1", "Authorization": "Bearer t", "Connection": "close"},
+        )
+        gateway.cookies.clear()  # a different client, which has no cookie
+        await gateway.post("/api/users", json={})
+    assert answer.status_code == 201
+    assert answer.json() == {"echo": {"name": "Asha"}}
+    assert answer.headers["x-request-id"] == "req-1"
+    assert answer.headers["set-cookie"] == "a=1"
+    first, second = seen
+    assert first[b"x-request-id"] == b"req-1"
+    assert first[b"authorization"] == b"Bearer t"
+    assert first[b"traceparent"].startswith(b"00-")
+    assert b"x-forwarded-for" in first
+    assert b"cookie" not in second  # the gateway keeps no cookies between clients
+    assert second[b"x-request-id"] != b"req-1"
+
+
+async def test_a_body_over_a_mebibyte_is_a_413_problem(gateway: httpx.AsyncClient) -> None:
+    answer = await gateway.post("/api/users", content=b"x" * (1024 * 1024 + 1))
+    assert (answer.status_code, answer.json()["code"]) == (413, "payload_too_large")

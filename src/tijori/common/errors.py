@@ -58,6 +58,7 @@ PROBLEM_CODES: dict[str, str] = {
     "service_unavailable": "a dependency is down; nothing was changed, try again",
     "not_ready": "the service or one of its dependencies is not ready",
     "invalid_url": "the gateway could not make a request of this URL",
+    "payload_too_large": "the request body is larger than the gateway takes (1 MiB)",
     "bad_gateway": "the service gave the gateway no valid answer",
     "upstream_timeout": "the service did not answer the gateway in time",
 }

@@ -7,12 +7,13 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-import httpx
+import aiohttp
 from fastapi import FastAPI, Query, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_fastapi_instrumentator import Instrumentator
+from starlette.types import Receive, Scope, Send
 
 from tijori.common.errors import install_problem_handlers, problem_response
 from tijori.common.mailbox import MailItem, read_mailbox
@@ -20,7 +21,7 @@ from tijori.common.openapi import document_openapi, problems
 from tijori.common.tracing import configure_tracing, install_request_context
 from tijori.gateway.config import GATEWAY_KEEP_ALIVE_SECONDS, GatewaySettings
 from tijori.gateway.docs import UpstreamDocsUnavailableError, fetch_service_docs, merge_documents
-from tijori.gateway.proxy import forward, route
+from tijori.gateway.proxy import client_session, forward, route
 
 DESCRIPTION = """The whole Tijori API, as the gateway serves it.
 
@@ -30,27 +31,47 @@ SUCCESS or FAILED, and read your history and notifications. Every error is
 `application/problem+json` with a stable `code`; every response carries `X-Request-ID`.
 """
 
+PROBE_TIMEOUT = aiohttp.ClientTimeout(total=5)
+
 API_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
-def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+class Gateway(FastAPI):
+    """The gateway's routes, with ``/api/<service>/...`` sent straight to the service.
+
+    API calls skip the framework (:func:`tijori.gateway.proxy.forward` does the little of
+    it they need); the web client, ``/docs``, ``/health`` and the rest are FastAPI's.
+    """
+
+    upstreams: dict[str, str]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            service = route(scope["path"])
+            if service is not None:
+                await forward(
+                    scope, receive, send, session=self.state.http, service=service,
+                    base_url=self.upstreams[service],
+                )  # fmt: skip
+                return
+        await super().__call__(scope, receive, send)
+
+
+def create_app(settings: GatewaySettings | None = None) -> Gateway:
     """Build the gateway."""
     settings = settings or GatewaySettings()
     upstreams = settings.upstreams()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        timeout = httpx.Timeout(settings.upstream_timeout_seconds, connect=2.0)
-        limits = httpx.Limits(
-            max_connections=200,
-            max_keepalive_connections=50,
-            keepalive_expiry=GATEWAY_KEEP_ALIVE_SECONDS,
-        )
-        async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
-            app.state.client = client
+        async with client_session(
+            timeout_seconds=settings.upstream_timeout_seconds,
+            keep_alive_seconds=GATEWAY_KEEP_ALIVE_SECONDS,
+        ) as session:
+            app.state.http = session
             yield
 
-    app = FastAPI(
+    app = Gateway(
         title="Tijori gateway",
         description=DESCRIPTION,
         version="1.0.0",
@@ -59,6 +80,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
+    app.upstreams = upstreams
     install_problem_handlers(app)
     document_openapi(app)
     install_request_context(app)
@@ -75,14 +97,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         responses=problems({503: ["not_ready"]}),
     )
     async def ready(request: Request) -> Any:
-        client: httpx.AsyncClient = request.app.state.client
+        session: aiohttp.ClientSession = request.app.state.http
 
         async def probe(base_url: str) -> str:
             try:
-                answer = await client.get(base_url + "/ready", timeout=5)
-            except httpx.HTTPError as error:
+                async with session.get(base_url + "/ready", timeout=PROBE_TIMEOUT) as answer:
+                    status = answer.status
+            except (aiohttp.ClientError, TimeoutError) as error:
                 return f"unavailable: {type(error).__name__}"
-            return "ok" if answer.status_code == 200 else f"not ready ({answer.status_code})"
+            return "ok" if status == 200 else f"not ready ({status})"
 
         results = await asyncio.gather(*(probe(url) for url in upstreams.values()))
         checks = dict(zip(upstreams, results, strict=True))
@@ -114,7 +137,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         if cached is not None:
             return cached
         try:
-            documents = await fetch_service_docs(request.app.state.client, upstreams)
+            documents = await fetch_service_docs(request.app.state.http, upstreams)
         except UpstreamDocsUnavailableError as error:
             return problem_response(
                 503, "service_unavailable", f"a service's API document is unavailable: {error}"
@@ -127,13 +150,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="Tijori API")
 
     @app.api_route("/api/{path:path}", methods=API_METHODS, include_in_schema=False)
-    async def proxy(request: Request, path: str) -> Response:
-        service = route(request.url.path)
-        if service is None:
-            return problem_response(404, "not_found", f"no API at {request.url.path}")
-        return await forward(
-            request, client=request.app.state.client, service=service, base_url=upstreams[service]
-        )
+    async def no_api_here(request: Request, path: str) -> Response:
+        # /api/<service>/... never gets here (Gateway.__call__ forwards it)
+        return problem_response(404, "not_found", f"no API at {request.url.path}")
 
     Instrumentator(excluded_handlers=["/metrics", "/health", "/ready"]).instrument(app).expose(
         app, include_in_schema=False

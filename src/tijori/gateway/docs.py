@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
+import aiohttp
 
 SCHEMA_REF = "#/components/schemas/"
 
@@ -23,18 +23,20 @@ class UpstreamDocsUnavailableError(Exception):
 
 
 async def fetch_service_docs(
-    client: httpx.AsyncClient, upstreams: Mapping[str, str]
+    session: aiohttp.ClientSession, upstreams: Mapping[str, str]
 ) -> dict[str, dict[str, Any]]:
     """Every service's OpenAPI document, by service name."""
 
     async def fetch(service: str, base_url: str) -> dict[str, Any]:
         try:
-            answer = await client.get(base_url + "/openapi.json", timeout=5)
-        except httpx.HTTPError as error:
+            async with session.get(
+                base_url + "/openapi.json", timeout=aiohttp.ClientTimeout(total=5)
+            ) as answer:
+                if answer.status != 200:
+                    raise UpstreamDocsUnavailableError(f"{service}: HTTP {answer.status}")
+                document: dict[str, Any] = await answer.json()
+        except (aiohttp.ClientError, TimeoutError) as error:
             raise UpstreamDocsUnavailableError(f"{service}: {type(error).__name__}") from error
-        if answer.status_code != 200:
-            raise UpstreamDocsUnavailableError(f"{service}: HTTP {answer.status_code}")
-        document: dict[str, Any] = answer.json()
         return document
 
     documents = await asyncio.gather(*(fetch(name, url) for name, url in upstreams.items()))

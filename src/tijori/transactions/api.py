@@ -104,10 +104,7 @@ async def send_money(
         log.info(
             "transaction %s accepted: %d paise, PENDING", transaction.id, transaction.amount_paise
         )
-    accounts = await TransactionRepository(session).accounts(
-        (transaction.sender_id, transaction.receiver_id)
-    )
-    return service.present(transaction, viewer=principal.user_id, accounts=accounts)
+    return service.present(transaction, viewer=principal.user_id, names=accepted.names)
 
 
 @router.get(
@@ -127,8 +124,8 @@ async def read_transaction(
         and not principal.is_admin
     ):
         raise NotFoundError("no such transaction", code="transaction_not_found")
-    accounts = await repository.accounts((transaction.sender_id, transaction.receiver_id))
-    return service.present(transaction, viewer=principal.user_id, accounts=accounts)
+    names = await repository.names((transaction.sender_id, transaction.receiver_id))
+    return service.present(transaction, viewer=principal.user_id, names=names)
 
 
 @router.get(
@@ -155,10 +152,10 @@ async def list_transactions(
         limit=limit + 1,
     )
     page = rows[:limit]
-    accounts = await repository.accounts(
+    names = await repository.names(
         {txn.sender_id for txn in page} | {txn.receiver_id for txn in page}
     )
     return Page(
-        items=[service.present(txn, viewer=principal.user_id, accounts=accounts) for txn in page],
+        items=[service.present(txn, viewer=principal.user_id, names=names) for txn in page],
         next_cursor=encode_cursor(page[-1].seq) if len(rows) > limit else None,
     )

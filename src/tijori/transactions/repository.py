@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tijori.transactions.models import Account, IdempotencyKey, Transaction
+
+
+@dataclass(frozen=True)
+class SenderState:
+    """What a transfer's checks need to know of its sender, read in one query."""
+
+    name: str
+    balance_paise: int
+    # paise in the sender's PENDING transactions, not yet taken from the balance
+    pending_paise: int
+    # the request hash and transaction of the Idempotency-Key, if it was used before
+    key_request_hash: str | None
+    key_transaction_id: str | None
 
 
 class TransactionRepository:
@@ -29,14 +43,39 @@ class TransactionRepository:
         """The stored key ``key`` of ``user_id``."""
         return await self.session.get(IdempotencyKey, (user_id, key))
 
-    async def pending_debits(self, sender_id: str) -> int:
-        """Paise the sender has in PENDING transactions, not yet taken from the balance."""
-        total = await self.session.scalar(
-            select(func.coalesce(func.sum(Transaction.amount_paise), 0)).where(
-                Transaction.sender_id == sender_id, Transaction.status == "PENDING"
-            )
+    async def sender_state(self, sender_id: str, *, key: str | None) -> SenderState | None:
+        """The sender's name, known balance, pending debits and use of ``key``, in one
+        round trip; None when this service knows no wallet of ``sender_id``."""
+        pending = (
+            select(func.coalesce(func.sum(Transaction.amount_paise), 0))
+            .where(Transaction.sender_id == sender_id, Transaction.status == "PENDING")
+            .scalar_subquery()
         )
-        return int(total or 0)
+        query = (
+            select(
+                Account.name,
+                Account.balance_paise,
+                pending,
+                IdempotencyKey.request_hash,
+                IdempotencyKey.transaction_id,
+            )
+            .outerjoin(
+                IdempotencyKey,
+                and_(IdempotencyKey.user_id == Account.user_id, IdempotencyKey.key == key),
+            )
+            .where(Account.user_id == sender_id)
+        )
+        row = (await self.session.execute(query)).one_or_none()
+        if row is None:
+            return None
+        name, balance, pending_paise, request_hash, transaction_id = row
+        return SenderState(
+            name=name,
+            balance_paise=balance,
+            pending_paise=int(pending_paise),
+            key_request_hash=request_hash,
+            key_transaction_id=transaction_id,
+        )
 
     async def history(
         self,
@@ -97,13 +136,15 @@ class TransactionRepository:
         column, value = (Account.email, email) if email is not None else (Account.phone, phone)
         return await self.session.scalar(select(Account).where(column == value))
 
-    async def accounts(self, user_ids: Iterable[str]) -> dict[str, Account]:
-        """Accounts by user id."""
+    async def names(self, user_ids: Iterable[str]) -> dict[str, str]:
+        """Account holders' names by user id."""
         ids = set(user_ids)
         if not ids:
             return {}
-        rows = (await self.session.scalars(select(Account).where(Account.user_id.in_(ids)))).all()
-        return {row.user_id: row for row in rows}
+        rows = await self.session.execute(
+            select(Account.user_id, Account.name).where(Account.user_id.in_(ids))
+        )
+        return {user_id: name for user_id, name in rows}
 
     def add(self, *items: Transaction | IdempotencyKey | Account) -> None:
         """Stage new rows."""

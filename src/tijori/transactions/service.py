@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -107,25 +109,25 @@ def request_hash(*, handle: str, amount_paise: int, note: str | None) -> str:
 
 @dataclass(frozen=True)
 class Accepted:
-    """The transaction a request created, or the one its Idempotency-Key names."""
+    """The transaction a request created, or the one its Idempotency-Key names, with the
+    names of its two parties."""
 
     transaction: Transaction
     replayed: bool
+    names: dict[str, str]
 
 
 async def _replay(
-    repository: TransactionRepository, *, user_id: str, key: str, fingerprint: str
-) -> Accepted | None:
-    stored = await repository.get_idempotency_key(user_id, key)
-    if stored is None:
-        return None
-    if stored.request_hash != fingerprint:
+    repository: TransactionRepository, *, transaction_id: str, stored_hash: str, fingerprint: str
+) -> Accepted:
+    if stored_hash != fingerprint:
         raise ConflictError(
             "this Idempotency-Key was used for a different request", code="idempotency_key_reused"
         )
-    transaction = await repository.get(stored.transaction_id)
+    transaction = await repository.get(transaction_id)
     assert transaction is not None
-    return Accepted(transaction=transaction, replayed=True)
+    names = await repository.names((transaction.sender_id, transaction.receiver_id))
+    return Accepted(transaction=transaction, replayed=True, names=names)
 
 
 async def accept_transfer(
@@ -143,6 +145,7 @@ async def accept_transfer(
     Checks, in order: the amount's ceiling, a replay of the Idempotency-Key, the receiver,
     self-transfer, then the sender's known balance less what is already pending. The
     wallets service stays the authority: the pre-check only spares it hopeless transfers.
+    What is known of the sender (and of the key) is read in one query.
     """
     if request.amount > settings.max_transfer:
         raise UnprocessableError(
@@ -152,22 +155,24 @@ async def accept_transfer(
     handle = normalize_handle(request.receiver)
     fingerprint = request_hash(handle=handle, amount_paise=request.amount, note=request.note)
     repository = TransactionRepository(session)
-    if idempotency_key is not None:
-        replay = await _replay(
-            repository, user_id=sender.user_id, key=idempotency_key, fingerprint=fingerprint
+    known = await repository.sender_state(sender.user_id, key=idempotency_key)
+    if known is not None and known.key_request_hash is not None:
+        assert known.key_transaction_id is not None
+        return await _replay(
+            repository,
+            transaction_id=known.key_transaction_id,
+            stored_hash=known.key_request_hash,
+            fingerprint=fingerprint,
         )
-        if replay is not None:
-            return replay
 
     recipient = await resolve_recipient(
         session, cache, handle, ttl_seconds=settings.directory_cache_ttl_seconds
     )
     if recipient.user_id == sender.user_id:
         raise UnprocessableError("you cannot send money to yourself", code="self_transfer")
-    account = await repository.account(sender.user_id)
-    if account is None:
+    if known is None:
         raise NotFoundError("your wallet is not open yet", code="wallet_not_found")
-    available = account.balance_paise - await repository.pending_debits(sender.user_id)
+    available = known.balance_paise - known.pending_paise
     if available < request.amount:
         raise UnprocessableError(
             f"₹{format_paise(max(available, 0))} is available: too little for this transfer",
@@ -176,6 +181,7 @@ async def accept_transfer(
 
     now = utcnow()
     transaction = Transaction(
+        id=str(uuid.uuid4()),
         sender_id=sender.user_id,
         receiver_id=recipient.user_id,
         amount_paise=request.amount,
@@ -187,8 +193,8 @@ async def accept_transfer(
         updated_at=now,
     )
     repository.add(transaction)
-    await session.flush()
     if idempotency_key is not None:
+        await session.flush()  # the key refers to the transaction: it is inserted first
         repository.add(
             IdempotencyKey(
                 user_id=sender.user_id,
@@ -201,15 +207,19 @@ async def accept_transfer(
             await session.flush()  # a concurrent twin waits here, then finds the key taken
         except IntegrityError:
             await session.rollback()
-            replay = await _replay(
-                repository, user_id=sender.user_id, key=idempotency_key, fingerprint=fingerprint
-            )
-            if replay is None:
+            stored = await repository.get_idempotency_key(sender.user_id, idempotency_key)
+            if stored is None:
                 raise
-            return replay
+            return await _replay(
+                repository,
+                transaction_id=stored.transaction_id,
+                stored_hash=stored.request_hash,
+                fingerprint=fingerprint,
+            )
     _initiate(session, transaction, correlation_id=correlation_id)
     count_after_commit(session, TRANSFERS.labels(status="ACCEPTED", reason=""))
-    return Accepted(transaction=transaction, replayed=False)
+    names = {sender.user_id: known.name, recipient.user_id: recipient.name}
+    return Accepted(transaction=transaction, replayed=False, names=names)
 
 
 def _initiate(
@@ -338,14 +348,11 @@ async def settle(
     return transaction
 
 
-def present(
-    transaction: Transaction, *, viewer: str, accounts: dict[str, Account]
-) -> TransactionRead:
-    """A transaction as ``viewer`` sees it."""
+def present(transaction: Transaction, *, viewer: str, names: Mapping[str, str]) -> TransactionRead:
+    """A transaction as ``viewer`` sees it; ``names`` are the parties' names by user id."""
 
     def party(user_id: str) -> PartyRead:
-        account = accounts.get(user_id)
-        return PartyRead(id=user_id, name=account.name if account else "")
+        return PartyRead(id=user_id, name=names.get(user_id, ""))
 
     return TransactionRead(
         id=transaction.id,
