@@ -6,15 +6,23 @@ import asyncio
 from typing import Any
 from unittest.mock import AsyncMock, MagicMock
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.unit.conftest import SessionFactory
 from tijori.common.bus import KafkaBus
 from tijori.common.consumer import IdempotentConsumer
-from tijori.common.events import Envelope, UserCreated, new_event
+from tijori.common.events import (
+    Envelope,
+    TransactionInitiated,
+    UserCreated,
+    new_event,
+    parse_event,
+)
 from tijori.common.outbox import OutboxRelay, add_to_outbox
 from tijori.wallets import service
+from tijori.wallets.consumers import prefetch_transfers
 from tijori.wallets.models import LedgerEntry, OutboxMessage, ProcessedEvent, Wallet
 
 USER = UserCreated(user_id="user-1", name="Asha", email="asha@example.com", phone="+919876543210")
@@ -188,3 +196,64 @@ async def test_a_commit_with_an_event_wakes_the_relay(wallets_sessions: SessionF
     async with wallets_sessions() as session, session.begin():
         add_to_outbox(session, OutboxMessage, USER, key="k")
     assert relay._wake.is_set()
+
+
+def _transfer(transaction_id: str, sender: int, receiver: int, paise: int) -> TransactionInitiated:
+    return TransactionInitiated(
+        transaction_id=transaction_id,
+        sender_id=f"user-{sender}",
+        receiver_id=f"user-{receiver}",
+        amount_paise=paise,
+    )
+
+
+async def test_a_batch_of_transfers_locked_at_once_decides_as_one_by_one_would(
+    wallets_sessions: SessionFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def open_wallet(session: AsyncSession, event: Envelope[Any]) -> None:
+        await service.open_wallet(session, user=event.payload, promo_paise=10_000)
+
+    async def apply(session: AsyncSession, event: Envelope[Any]) -> None:
+        await service.apply_transfer(session, transfer=event.payload)
+
+    consumer = IdempotentConsumer(
+        name="wallets",
+        bus=KafkaBus("unused:9092"),
+        sessions=wallets_sessions,
+        processed_model=ProcessedEvent,
+        handlers={"user.created": open_wallet, "transaction.initiated": apply},
+        prefetch=prefetch_transfers,
+    )
+    for number in (1, 2):
+        await consumer.apply_raw(new_event(_user(number)).model_dump_json().encode())
+    # t1 twice (a re-drive: a new event of the same transaction), t2 too much after t1
+    batch = [
+        new_event(_transfer("t1", 1, 2, 6_000)),
+        new_event(_transfer("t1", 1, 2, 6_000)),
+        new_event(_transfer("t2", 1, 2, 6_000)),
+        new_event(_transfer("t3", 2, 1, 1_000)),
+        new_event(_transfer("t4", 1, 9, 1_000)),
+    ]
+    await consumer.apply_messages([(e.model_dump_json().encode(), []) for e in batch])
+    assert "could not apply" not in caplog.text  # together, not one by one after a failure
+    assert consumer.applied == 7
+    assert await _wallet_balances(wallets_sessions) == {"user-1": 5_000, "user-2": 15_000}
+    async with wallets_sessions() as session:
+        outcomes = [
+            (row.topic, parse_event(row.body).payload)
+            for row in (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+        ]
+        entries = await session.scalar(select(func.count()).select_from(LedgerEntry))
+    decided = [
+        (payload.transaction_id, getattr(payload, "reason", None))
+        for topic, payload in outcomes
+        if topic != "wallet.created"
+    ]
+    assert decided == [
+        ("t1", None),
+        ("t1", None),  # repeated, not applied again
+        ("t2", "insufficient_funds"),
+        ("t3", None),
+        ("t4", "wallet_not_found"),
+    ]
+    assert entries == 4 + 2 + 2  # two promotions, t1 and t3

@@ -23,6 +23,7 @@ from tijori.transactions import service as transactions
 from tijori.transactions.config import TransactionsSettings
 from tijori.transactions.models import Account, Transaction
 from tijori.transactions.models import OutboxMessage as TxOutbox
+from tijori.transactions.repository import TransactionRepository
 from tijori.transactions.schemas import TransferRequest
 from tijori.wallets import service as wallets
 from tijori.wallets.models import LedgerEntry, Wallet
@@ -251,6 +252,44 @@ async def test_an_outcome_settles_a_transaction_once_and_stale_balances_are_igno
     assert settled is not None and settled.status == "SUCCESS"
     assert account is not None and (account.balance_paise, account.version) == (9_000, 5)
     assert len(completions) == 1
+
+
+async def test_outcomes_settled_in_one_batch_settle_each_once_with_the_newest_balances(
+    transactions_sessions: SessionFactory, known: MemoryCache
+) -> None:
+    first = (await _accept(transactions_sessions, known, "10.00")).transaction
+    second = (await _accept(transactions_sessions, known, "20.00")).transaction
+
+    def completed(txn: Transaction, sender: int, receiver: int, version: int) -> TransferCompleted:
+        return TransferCompleted(
+            transaction_id=txn.id,
+            sender_id="asha",
+            receiver_id="ravi",
+            amount_paise=txn.amount_paise,
+            sender_balance_paise=sender,
+            sender_version=version,
+            receiver_balance_paise=receiver,
+            receiver_version=version,
+        )
+
+    batch = [
+        completed(first, 9_000, 11_000, 2),
+        completed(first, 9_000, 11_000, 2),  # the same outcome again, after a re-drive
+        completed(second, 7_000, 13_000, 3),
+    ]
+    async with transactions_sessions() as session, session.begin():
+        await TransactionRepository(session).prefetch_outcomes(batch)
+        for outcome in batch:
+            await transactions.settle(session, outcome=outcome)
+    async with transactions_sessions() as session:
+        statuses = (await session.scalars(select(Transaction.status))).all()
+        account = await session.get(Account, "asha")
+        completions = await session.scalar(
+            select(func.count()).where(TxOutbox.topic == "transaction.completed")
+        )
+    assert statuses == ["SUCCESS", "SUCCESS"]
+    assert account is not None and (account.balance_paise, account.version) == (7_000, 3)
+    assert completions == 2
 
 
 def test_the_request_hash_ignores_formatting_but_not_content() -> None:

@@ -50,6 +50,11 @@ class Delivery:
 EventHandler = Callable[[AsyncSession, Envelope[Any]], Awaitable[None]]
 """Applies one event inside the consumer's database transaction; never commits itself."""
 
+Prefetch = Callable[[AsyncSession, Sequence[Envelope[Any]]], Awaitable[None]]
+"""Reads (and locks) at once what the handlers of these events will need, in the same
+database transaction, before they run one by one: one query for a batch instead of one
+per event. Handlers must give the same result with or without it."""
+
 
 class IdempotentConsumer:
     """Consumes event types from Kafka and applies each once, in the order of its partition."""
@@ -62,6 +67,7 @@ class IdempotentConsumer:
         sessions: async_sessionmaker[AsyncSession],
         processed_model: type[ProcessedEventMixin],
         handlers: Mapping[str, EventHandler],
+        prefetch: Prefetch | None = None,
         after_commit: Callable[[], None] | None = None,
     ) -> None:
         self.name = name
@@ -69,6 +75,7 @@ class IdempotentConsumer:
         self.sessions = sessions
         self.processed_model = processed_model
         self.handlers = dict(handlers)
+        self.prefetch = prefetch
         self.after_commit = after_commit
         self.applied = 0
         self.duplicates = 0
@@ -205,6 +212,8 @@ class IdempotentConsumer:
                 for delivery in fresh
             )
             await session.flush()  # a replica that applied one meanwhile fails it here
+            if self.prefetch is not None and fresh:
+                await self.prefetch(session, [delivery.event for delivery in fresh])
             for delivery in fresh:
                 with within(delivery.span, correlation_id=delivery.event.correlation_id):
                     await self.handlers[delivery.event.type](session, delivery.event)

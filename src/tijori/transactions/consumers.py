@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -16,8 +17,18 @@ from tijori.common.events import Envelope
 from tijori.transactions import service
 from tijori.transactions.config import TransactionsSettings
 from tijori.transactions.models import ProcessedEvent
+from tijori.transactions.repository import TransactionRepository
 
 log = logging.getLogger(__name__)
+
+OUTCOMES = ("transfer.completed", "transfer.rejected")
+
+
+async def prefetch_outcomes(session: AsyncSession, events: Sequence[Envelope[Any]]) -> None:
+    """Lock the transactions and accounts of a batch's outcomes at once."""
+    outcomes = [event.payload for event in events if event.type in OUTCOMES]
+    if outcomes:
+        await TransactionRepository(session).prefetch_outcomes(outcomes)
 
 
 def register_consumers(runtime: ServiceRuntime) -> None:
@@ -59,9 +70,9 @@ def register_consumers(runtime: ServiceRuntime) -> None:
             processed_model=ProcessedEvent,
             handlers={
                 "wallet.created": on_wallet_created,
-                "transfer.completed": on_outcome,
-                "transfer.rejected": on_outcome,
+                **{event_type: on_outcome for event_type in OUTCOMES},
             },
+            prefetch=prefetch_outcomes,
             after_commit=runtime.wake_relay,
         )
     )

@@ -6,11 +6,16 @@ import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
+from tijori.common.events import TransferCompleted, TransferRejected
 from tijori.transactions.models import Account, IdempotencyKey, Transaction
+
+RowT = TypeVar("RowT", Transaction, Account)
 
 
 @dataclass(frozen=True)
@@ -31,13 +36,19 @@ class TransactionRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        # what this database transaction has locked (None: no such row), so that a batch
+        # of outcomes can lock everything at once (:meth:`prefetch_outcomes`) and each
+        # outcome then finds its rows without another query
+        self._transactions: dict[str, Transaction | None] = session.info.setdefault(
+            "transactions.locked", {}
+        )
+        self._accounts: dict[str, Account | None] = session.info.setdefault("accounts.locked", {})
 
-    async def get(self, transaction_id: str, *, for_update: bool = False) -> Transaction | None:
+    async def get(self, transaction_id: str) -> Transaction | None:
         """The transaction with the public ``transaction_id``."""
-        query = select(Transaction).where(Transaction.id == transaction_id)
-        if for_update:
-            query = query.with_for_update()
-        return await self.session.scalar(query)
+        return await self.session.scalar(
+            select(Transaction).where(Transaction.id == transaction_id)
+        )
 
     async def get_idempotency_key(self, user_id: str, key: str) -> IdempotencyKey | None:
         """The stored key ``key`` of ``user_id``."""
@@ -122,13 +133,6 @@ class TransactionRepository:
             )
         ).all()
 
-    async def account(self, user_id: str, *, for_update: bool = False) -> Account | None:
-        """What this service knows of ``user_id``'s wallet."""
-        query = select(Account).where(Account.user_id == user_id)
-        if for_update:
-            query = query.with_for_update()
-        return await self.session.scalar(query)
-
     async def account_by_handle(
         self, *, email: str | None = None, phone: str | None = None
     ) -> Account | None:
@@ -146,6 +150,50 @@ class TransactionRepository:
         )
         return {user_id: name for user_id, name in rows}
 
+    async def lock_transactions(self, transaction_ids: Iterable[str]) -> dict[str, Transaction]:
+        """Lock these transactions ``FOR UPDATE`` in one statement; by id, those found."""
+        return await self._lock(Transaction, Transaction.id, self._transactions, transaction_ids)
+
+    async def lock_accounts(self, user_ids: Iterable[str]) -> dict[str, Account]:
+        """Lock these accounts ``FOR UPDATE`` in one statement, in user id order; by user
+        id, those found."""
+        return await self._lock(Account, Account.user_id, self._accounts, user_ids)
+
+    async def _lock(
+        self,
+        model: type[RowT],
+        column: InstrumentedAttribute[str],
+        locked: dict[str, RowT | None],
+        keys: Iterable[str],
+    ) -> dict[str, RowT]:
+        wanted = set(keys)
+        missing = sorted(wanted - locked.keys())
+        if missing:
+            found = await self.session.scalars(
+                select(model)
+                .where(column.in_(missing))
+                .order_by(column)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+            by_key = {getattr(row, column.key): row for row in found}
+            for key in missing:
+                locked[key] = by_key.get(key)
+        return {key: row for key in wanted if (row := locked[key]) is not None}
+
+    async def prefetch_outcomes(
+        self, outcomes: Iterable[TransferCompleted | TransferRejected]
+    ) -> None:
+        """Lock the transactions and accounts of these outcomes: two statements for all."""
+        outcomes = list(outcomes)
+        await self.lock_transactions(outcome.transaction_id for outcome in outcomes)
+        await self.lock_accounts(
+            user for outcome in outcomes for user in (outcome.sender_id, outcome.receiver_id)
+        )
+
     def add(self, *items: Transaction | IdempotencyKey | Account) -> None:
-        """Stage new rows."""
+        """Stage new rows; a new account counts as locked by this transaction."""
+        for item in items:
+            if isinstance(item, Account):
+                self._accounts[item.user_id] = item
         self.session.add_all(items)

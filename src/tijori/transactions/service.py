@@ -269,7 +269,7 @@ async def remember_wallet(
 ) -> None:
     """Learn of a new wallet: a recipient in the directory, with its opening balance."""
     repository = TransactionRepository(session)
-    account = await repository.account(wallet.user_id, for_update=True)
+    account = (await repository.lock_accounts([wallet.user_id])).get(wallet.user_id)
     if account is None:
         repository.add(
             Account(
@@ -302,9 +302,11 @@ async def settle(
     sender (known balance less pending debits) never counts a settled transfer twice.
     """
     repository = TransactionRepository(session)
-    transaction = await repository.get(outcome.transaction_id, for_update=True)
-    sender = await repository.account(outcome.sender_id, for_update=True)
-    receiver = await repository.account(outcome.receiver_id, for_update=True)
+    transaction = (await repository.lock_transactions([outcome.transaction_id])).get(
+        outcome.transaction_id
+    )
+    accounts = await repository.lock_accounts([outcome.sender_id, outcome.receiver_id])
+    sender, receiver = accounts.get(outcome.sender_id), accounts.get(outcome.receiver_id)
     if isinstance(outcome, TransferCompleted):
         _learn_balance(
             sender, balance_paise=outcome.sender_balance_paise, version=outcome.sender_version

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,6 +13,14 @@ from tijori.common.events import Envelope
 from tijori.wallets import service
 from tijori.wallets.config import WalletsSettings
 from tijori.wallets.models import ProcessedEvent
+from tijori.wallets.repository import WalletRepository
+
+
+async def prefetch_transfers(session: AsyncSession, events: Sequence[Envelope[Any]]) -> None:
+    """Lock the wallets and read the recorded outcomes of a batch's transfers at once."""
+    transfers = [event.payload for event in events if event.type == "transaction.initiated"]
+    if transfers:
+        await WalletRepository(session).prefetch_transfers(transfers)
 
 
 def register_consumers(runtime: ServiceRuntime) -> None:
@@ -44,6 +53,7 @@ def register_consumers(runtime: ServiceRuntime) -> None:
                 "user.created": on_user_created,
                 "transaction.initiated": on_transaction_initiated,
             },
+            prefetch=prefetch_transfers,
             after_commit=runtime.wake_relay,
         )
     )

@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
 
+from tijori.common.events import TransactionInitiated
 from tijori.wallets.models import LedgerEntry, Transfer, Wallet
 
 
 class WalletRepository:
-    """Reads and writes wallets and ledger entries in one session."""
+    """Reads and writes wallets and ledger entries in one session.
+
+    Within one database transaction it remembers the wallets it has locked and the
+    transfers it has looked up (``session.info``), so a batch of transfers can lock and
+    read everything at once (:meth:`prefetch_transfers`) and each transfer then finds
+    what it needs without another query.
+    """
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        # user id -> the wallet, locked until this transaction ends (None: no wallet)
+        self._locked: dict[str, Wallet | None] = session.info.setdefault("wallets.locked", {})
+        # transaction id -> its recorded outcome (None: not applied yet)
+        self._recorded: dict[str, Transfer | None] = session.info.setdefault("wallets.recorded", {})
 
     async def get_by_user(self, user_id: str) -> Wallet | None:
         """The wallet of ``user_id``."""
@@ -24,37 +33,82 @@ class WalletRepository:
 
     async def lock(self, *wallet_ids: str) -> dict[str, Wallet]:
         """Lock the wallets ``SELECT ... FOR UPDATE``, lowest id first; by id, those found."""
-        return await self._lock_in_order(Wallet.id, wallet_ids)
-
-    async def lock_of_users(self, *user_ids: str) -> dict[str, Wallet]:
-        """Lock the wallets of ``user_ids``, lowest user id first; by user id, those found.
-
-        Every transfer locks in this one order, so two over the same wallets queue
-        instead of deadlocking.
-        """
-        return await self._lock_in_order(Wallet.user_id, user_ids)
-
-    async def _lock_in_order(
-        self, column: InstrumentedAttribute[Any], keys: Iterable[str]
-    ) -> dict[str, Wallet]:
         wallets: dict[str, Wallet] = {}
-        for key in sorted(set(keys)):
+        for wallet_id in sorted(set(wallet_ids)):
             wallet = await self.session.scalar(
                 select(Wallet)
-                .where(column == key)
+                .where(Wallet.id == wallet_id)
                 .with_for_update()
                 .execution_options(populate_existing=True)
             )
             if wallet is not None:
-                wallets[key] = wallet
+                wallets[wallet_id] = wallet
         return wallets
+
+    async def lock_of_users(self, *user_ids: str) -> dict[str, Wallet]:
+        """Lock the wallets of ``user_ids`` in one statement, in user id order; by user id,
+        those found.
+
+        Every transfer (and every batch of them) locks in this one order, so two over the
+        same wallets queue instead of deadlocking.
+        """
+        wanted = set(user_ids)
+        missing = sorted(wanted - self._locked.keys())
+        if missing:
+            found = await self.session.scalars(
+                select(Wallet)
+                .where(Wallet.user_id.in_(missing))
+                .order_by(Wallet.user_id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+            by_user = {wallet.user_id: wallet for wallet in found}
+            for user_id in missing:
+                self._locked[user_id] = by_user.get(user_id)
+        return {
+            user_id: wallet for user_id in wanted if (wallet := self._locked[user_id]) is not None
+        }
+
+    async def recorded_transfers(self, transaction_ids: Iterable[str]) -> dict[str, Transfer]:
+        """The recorded outcomes of those of ``transaction_ids`` already applied or refused."""
+        wanted = set(transaction_ids)
+        missing = wanted - self._recorded.keys()
+        if missing:
+            found = await self.session.scalars(
+                select(Transfer).where(Transfer.transaction_id.in_(missing))
+            )
+            by_id = {transfer.transaction_id: transfer for transfer in found}
+            for transaction_id in missing:
+                self._recorded[transaction_id] = by_id.get(transaction_id)
+        return {
+            transaction_id: transfer
+            for transaction_id in wanted
+            if (transfer := self._recorded[transaction_id]) is not None
+        }
 
     async def get_transfer(self, transaction_id: str) -> Transfer | None:
         """The recorded outcome of ``transaction_id``, if it was already applied or refused."""
-        return await self.session.get(Transfer, transaction_id)
+        return (await self.recorded_transfers([transaction_id])).get(transaction_id)
+
+    async def prefetch_transfers(self, transfers: Sequence[TransactionInitiated]) -> None:
+        """Lock every wallet these transfers touch and read their recorded outcomes: two
+        statements for the whole batch."""
+        users = [
+            user for transfer in transfers for user in (transfer.sender_id, transfer.receiver_id)
+        ]
+        await self.lock_of_users(*users)
+        await self.recorded_transfers(transfer.transaction_id for transfer in transfers)
+
+    def record(self, transfer: Transfer) -> None:
+        """Stage the outcome of a transfer; later lookups in this transaction find it."""
+        self.session.add(transfer)
+        self._recorded[transfer.transaction_id] = transfer
 
     def add(self, *items: Wallet | LedgerEntry | Transfer) -> None:
-        """Stage new wallets or entries."""
+        """Stage new wallets or entries; a new wallet counts as locked by this transaction."""
+        for item in items:
+            if isinstance(item, Wallet) and item.user_id is not None:
+                self._locked[item.user_id] = item
         self.session.add_all(items)
 
     async def entries(

@@ -158,7 +158,7 @@ async def apply_transfer(
             outcome="APPLIED" if reason is None else "REJECTED", reason=reason or ""
         ),
     )
-    repository.add(
+    repository.record(
         Transfer(
             transaction_id=transfer.transaction_id,
             status="APPLIED" if reason is None else "REJECTED",
