@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import logging
 from datetime import timedelta
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.utils import formataddr, formatdate, make_msgid, parseaddr
 
 import aiosmtplib
 from opentelemetry.trace import SpanKind, StatusCode
@@ -28,19 +30,37 @@ MIN_CLAIM_LEASE = timedelta(seconds=20)
 MAX_RETRY_DELAY_SECONDS = 300.0
 LOCAL_HOSTNAME = "tijori.local"
 
+UTF8_QUOTED_PRINTABLE = Charset("utf-8")
+UTF8_QUOTED_PRINTABLE.body_encoding = QP
 
-def compose(notification: Notification) -> EmailMessage:
-    """The e-mail of ``notification``."""
-    message = EmailMessage()
-    message["From"] = notification.sender
-    message["To"] = notification.receiver
-    message["Subject"] = notification.subject
+
+def compose(notification: Notification) -> bytes:
+    """The e-mail of ``notification``, ready for SMTP ``DATA``.
+
+    Built with the email package's compat32 classes, which do not parse every header they
+    are given: the modern ``EmailMessage`` cost the mailer a fifth of its CPU. Non-ASCII
+    in the subject and the names is encoded as RFC 2047 words, the body as UTF-8 in
+    quoted-printable (readable where it is ASCII).
+    """
+    message = Message()
+    message.set_payload(notification.message, UTF8_QUOTED_PRINTABLE)  # text/plain
+    message["From"] = _address(notification.sender)
+    message["To"] = _address(notification.receiver)
+    message["Subject"] = _header(notification.subject)
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(idstring=f"n{notification.id}", domain="tijori.local")
     message["X-Tijori-Notification"] = str(notification.id)
     message["X-Tijori-Kind"] = notification.kind
-    message.set_content(notification.message)
-    return message
+    return message.as_bytes()
+
+
+def _header(text: str) -> str:
+    return text if text.isascii() else Header(text, "utf-8").encode()
+
+
+def _address(text: str) -> str:
+    name, address = parseaddr(text)
+    return formataddr((name, address), charset="utf-8")
 
 
 def retry_delay(attempts: int, base_seconds: float) -> timedelta:
@@ -110,7 +130,9 @@ class Mailer:
             try:
                 if not smtp.is_connected:
                     await smtp.connect()
-                await smtp.send_message(compose(claimed))
+                await smtp.sendmail(
+                    parseaddr(claimed.sender)[1], [claimed.receiver], compose(claimed)
+                )
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as failure:
                 error = f"{type(failure).__name__}: {failure}"[:500]
                 span.set_status(StatusCode.ERROR, error)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -29,6 +29,25 @@ class SenderState:
     # the request hash and transaction of the Idempotency-Key, if it was used before
     key_request_hash: str | None
     key_transaction_id: str | None
+
+
+# built once: on the busiest path, building the statement cost more than running it
+_SENDER_STATE = (
+    select(
+        Account.name,
+        Account.balance_paise,
+        select(func.coalesce(func.sum(Transaction.amount_paise), 0))
+        .where(Transaction.sender_id == bindparam("sender_id"), Transaction.status == "PENDING")
+        .scalar_subquery(),
+        IdempotencyKey.request_hash,
+        IdempotencyKey.transaction_id,
+    )
+    .outerjoin(
+        IdempotencyKey,
+        and_(IdempotencyKey.user_id == Account.user_id, IdempotencyKey.key == bindparam("key")),
+    )
+    .where(Account.user_id == bindparam("sender_id"))
+)
 
 
 class TransactionRepository:
@@ -57,26 +76,8 @@ class TransactionRepository:
     async def sender_state(self, sender_id: str, *, key: str | None) -> SenderState | None:
         """The sender's name, known balance, pending debits and use of ``key``, in one
         round trip; None when this service knows no wallet of ``sender_id``."""
-        pending = (
-            select(func.coalesce(func.sum(Transaction.amount_paise), 0))
-            .where(Transaction.sender_id == sender_id, Transaction.status == "PENDING")
-            .scalar_subquery()
-        )
-        query = (
-            select(
-                Account.name,
-                Account.balance_paise,
-                pending,
-                IdempotencyKey.request_hash,
-                IdempotencyKey.transaction_id,
-            )
-            .outerjoin(
-                IdempotencyKey,
-                and_(IdempotencyKey.user_id == Account.user_id, IdempotencyKey.key == key),
-            )
-            .where(Account.user_id == sender_id)
-        )
-        row = (await self.session.execute(query)).one_or_none()
+        parameters = {"sender_id": sender_id, "key": key}
+        row = (await self.session.execute(_SENDER_STATE, parameters)).one_or_none()
         if row is None:
             return None
         name, balance, pending_paise, request_hash, transaction_id = row
