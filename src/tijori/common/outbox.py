@@ -102,12 +102,13 @@ class OutboxRelay:
 
     async def publish_pending(self, producer: AIOKafkaProducer) -> int:
         """Publish one batch of unpublished rows; return how many were sent."""
+        model = self.model
         async with self.sessions() as session, session.begin():
             rows = (
-                await session.scalars(
-                    select(self.model)
-                    .where(self.model.published_at.is_(None))
-                    .order_by(self.model.id)
+                await session.execute(
+                    select(model.id, model.topic, model.key, model.body)
+                    .where(model.published_at.is_(None))
+                    .order_by(model.id)
                     .limit(self.batch_size)
                     .with_for_update(skip_locked=True)
                 )
@@ -116,18 +117,21 @@ class OutboxRelay:
                 return 0
             sends = [
                 await producer.send(
-                    self.bus.topic(row.topic),
-                    value=row.body.encode(),
-                    key=row.key.encode(),
-                    headers=trace_headers(row.body),
+                    self.bus.topic(topic),
+                    value=body.encode(),
+                    key=key.encode(),
+                    headers=trace_headers(body),
                 )
-                for row in rows
+                for _, topic, key, body in rows
             ]
             await asyncio.gather(*sends)  # every one acknowledged by the broker (acks=all)
-            published_at = utcnow()
-            for row in rows:
-                row.published_at = published_at
-                count_after_commit(session, OUTBOX_PUBLISHED.labels(row.topic))
+            await session.execute(
+                update(model)
+                .where(model.id.in_([row_id for row_id, *_ in rows]))
+                .values(published_at=utcnow())
+            )
+            for _, topic, _, _ in rows:
+                count_after_commit(session, OUTBOX_PUBLISHED.labels(topic))
         self.published += len(rows)
         return len(rows)
 
