@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from prometheus_fastapi_instrumentator import Instrumentator
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tijori.common.auth import AUTH_PROBLEMS, TokenKeys
@@ -25,6 +24,7 @@ from tijori.common.config import CommonSettings
 from tijori.common.consumer import IdempotentConsumer
 from tijori.common.db import create_engine, create_sessionmaker, ping
 from tijori.common.errors import install_problem_handlers, problem_response
+from tijori.common.metrics import install_http_metrics
 from tijori.common.models import OutboxMessageMixin
 from tijori.common.openapi import document_openapi, problems
 from tijori.common.outbox import OutboxRelay
@@ -180,9 +180,7 @@ def create_service_app(
             return {"status": "ready", "service": name, "checks": checks}
         return problem_response(503, "not_ready", f"{name} is not ready", checks=checks)
 
-    Instrumentator(excluded_handlers=["/metrics", "/health", "/ready"]).instrument(app).expose(
-        app, include_in_schema=False
-    )
+    install_http_metrics(app)
     for router in routers:
         app.include_router(router)
     return app

@@ -20,17 +20,19 @@ from typing import Any
 
 from fastapi import FastAPI
 from opentelemetry import trace
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace import Span, SpanKind, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 TRACEPARENT = "traceparent"
 REQUEST_ID_HEADER = "X-Request-ID"
 MAX_CORRELATION_ID = 100
+
+# probes and scrapes: no span (they would drown the traces that matter)
+UNTRACED_PATHS = frozenset({"/health", "/ready", "/metrics"})
 
 correlation_id_var: ContextVar[str | None] = ContextVar("tijori_correlation_id", default=None)
 """The correlation id of the request or event being handled (its ``X-Request-ID``)."""
@@ -122,11 +124,15 @@ def request_id_of(scope: Scope) -> str:
 
 
 class RequestContextMiddleware:
-    """Gives every HTTP request its correlation id: the client's ``X-Request-ID`` (the
-    gateway forwards its own) or a new one, in ``request.state.correlation_id``, in the
-    context of everything the request logs, and echoed in the response.
+    """Gives every HTTP request its correlation id and its span.
 
-    Plain ASGI rather than ``@app.middleware("http")``, which costs a task per request.
+    The correlation id is the client's ``X-Request-ID`` (the gateway forwards its own) or
+    a new one, in ``request.state.correlation_id``, in the context of everything the
+    request logs, and echoed in the response. The span (``SERVER``, named after the
+    route template) continues the caller's ``traceparent``; probes and scrapes get none.
+
+    Plain ASGI rather than ``@app.middleware("http")`` (a task per request) or
+    OpenTelemetry's ASGI instrumentation (about 0.2 ms of CPU per request here).
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -139,24 +145,45 @@ class RequestContextMiddleware:
         request_id = request_id_of(scope)
         scope.setdefault("state", {})["correlation_id"] = request_id
         echoed = (REQUEST_ID_HEADER.lower().encode(), request_id.encode("latin-1"))
+        status = 500
 
         async def send_with_request_id(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 headers = [h for h in message.get("headers", []) if h[0].lower() != echoed[0]]
                 message["headers"] = [*headers, echoed]
             await send(message)
 
-        token = correlation_id_var.set(request_id)
+        if scope["path"] in UNTRACED_PATHS:
+            token = correlation_id_var.set(request_id)
+            try:
+                await self.app(scope, receive, send_with_request_id)
+            finally:
+                correlation_id_var.reset(token)
+            return
+        method: str = scope["method"]
+        traceparent = dict(scope["headers"]).get(TRACEPARENT.encode(), b"").decode("latin-1")
+        span = start_span(
+            method,
+            traceparent=traceparent or None,
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": method, "url.path": scope["path"]},
+        )
         try:
-            await self.app(scope, receive, send_with_request_id)
+            with within(span, correlation_id=request_id):
+                await self.app(scope, receive, send_with_request_id)
         finally:
-            correlation_id_var.reset(token)
+            route = getattr(scope.get("route"), "path", None)
+            if route is not None:
+                span.update_name(f"{method} {route}")
+                span.set_attribute("http.route", route)
+            span.set_attribute("http.response.status_code", status)
+            if status >= 500:
+                span.set_status(StatusCode.ERROR)
+            span.end()
 
 
 def install_request_context(app: FastAPI) -> None:
     """Trace every request and give it a correlation id (:class:`RequestContextMiddleware`)."""
     app.add_middleware(RequestContextMiddleware)
-    # a span per request, without one more for each ASGI message it receives or sends
-    FastAPIInstrumentor.instrument_app(
-        app, excluded_urls="health,ready,metrics", exclude_spans=["receive", "send"]
-    )

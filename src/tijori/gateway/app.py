@@ -12,11 +12,11 @@ from fastapi import FastAPI, Query, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
-from prometheus_fastapi_instrumentator import Instrumentator
 from starlette.types import Receive, Scope, Send
 
 from tijori.common.errors import install_problem_handlers, problem_response
 from tijori.common.mailbox import MailItem, read_mailbox
+from tijori.common.metrics import install_http_metrics
 from tijori.common.openapi import document_openapi, problems
 from tijori.common.tracing import configure_tracing, install_request_context
 from tijori.gateway.config import GATEWAY_KEEP_ALIVE_SECONDS, GatewaySettings
@@ -154,9 +154,7 @@ def create_app(settings: GatewaySettings | None = None) -> Gateway:
         # /api/<service>/... never gets here (Gateway.__call__ forwards it)
         return problem_response(404, "not_found", f"no API at {request.url.path}")
 
-    Instrumentator(excluded_handlers=["/metrics", "/health", "/ready"]).instrument(app).expose(
-        app, include_in_schema=False
-    )
+    install_http_metrics(app)
     if settings.web_dir.is_dir():
         app.mount("/", StaticFiles(directory=settings.web_dir, html=True), name="web")
     return app
