@@ -28,7 +28,7 @@ from tijori.common.metrics import install_http_metrics
 from tijori.common.models import OutboxMessageMixin
 from tijori.common.openapi import document_openapi, problems
 from tijori.common.outbox import OutboxRelay
-from tijori.common.tracing import configure_tracing, install_request_context
+from tijori.common.tracing import configure_tracing, fastapi_telemetry, install_request_context
 
 log = logging.getLogger(__name__)
 
@@ -144,12 +144,17 @@ def create_service_app(
             await runtime.cache.close()
             await runtime.engine.dispose()
 
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    configure_tracing(name)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        telemetry=fastapi_telemetry(),
+    )
     install_problem_handlers(app)
     document_openapi(app, auth_codes=AUTH_PROBLEMS)
-
     install_request_context(app)
-    configure_tracing(name)
 
     @app.get("/health", tags=["operations"], summary="Liveness")
     async def health() -> dict[str, str]:

@@ -18,7 +18,7 @@ from tijori.common.errors import install_problem_handlers, problem_response
 from tijori.common.mailbox import MailItem, read_mailbox
 from tijori.common.metrics import install_http_metrics
 from tijori.common.openapi import document_openapi, problems
-from tijori.common.tracing import configure_tracing, install_request_context
+from tijori.common.tracing import configure_tracing, fastapi_telemetry, install_request_context
 from tijori.gateway.config import GATEWAY_KEEP_ALIVE_SECONDS, GatewaySettings
 from tijori.gateway.docs import UpstreamDocsUnavailableError, fetch_service_docs, merge_documents
 from tijori.gateway.proxy import client_session, forward, route
@@ -71,7 +71,9 @@ def create_app(settings: GatewaySettings | None = None) -> Gateway:
             app.state.http = session
             yield
 
+    configure_tracing("gateway")
     app = Gateway(
+        telemetry=fastapi_telemetry(),
         title="Tijori gateway",
         description=DESCRIPTION,
         version="1.0.0",
@@ -84,7 +86,6 @@ def create_app(settings: GatewaySettings | None = None) -> Gateway:
     install_problem_handlers(app)
     document_openapi(app)
     install_request_context(app)
-    configure_tracing("gateway")
 
     @app.get("/health", tags=["operations"], summary="Liveness")
     async def health() -> dict[str, str]:
