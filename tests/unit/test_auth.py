@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -102,3 +103,26 @@ def test_tokens_missing_required_claims_or_with_another_audience_are_refused(
         with pytest.raises(UnauthorizedError):
             keys.verify(jwt.encode(claims, private, algorithm="EdDSA"))
     assert keys.verify(jwt.encode(_claims(), private, algorithm="EdDSA")).user_id == "u"
+
+
+def test_a_token_checked_before_is_still_refused_once_it_expires(
+    keys: TokenKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = keys.issue(user_id="u-1", authority="USER", ttl=timedelta(minutes=5))
+    assert keys.verify(token).user_id == "u-1"
+    assert keys.verify(token).user_id == "u-1"  # remembered: its signature is not rechecked
+    later = time.time() + 301
+    monkeypatch.setattr(time, "time", lambda: later)
+    with pytest.raises(UnauthorizedError) as refused:
+        keys.verify(token)
+    assert refused.value.code == "token_expired"
+
+
+def test_a_token_that_differs_in_one_character_from_one_checked_is_checked(
+    keys: TokenKeys,
+) -> None:
+    token = keys.issue(user_id="u-1", authority="USER", ttl=timedelta(minutes=5))
+    keys.verify(token)
+    tampered = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
+    with pytest.raises(UnauthorizedError):
+        keys.verify(tampered)
