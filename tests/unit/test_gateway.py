@@ -93,8 +93,8 @@ async def _upstream(app: ASGIApp) -> AsyncIterator[str]:
 
 
 @contextlib.asynccontextmanager
-async def _gateway_to(users_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(GatewaySettings(users_url=users_url))
+async def _gateway_to(users_url: str, **settings: float) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(GatewaySettings(users_url=users_url, **settings))
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client,
@@ -155,3 +155,33 @@ async def test_the_service_gets_the_request_and_the_client_its_answer() -> None:
 async def test_a_body_over_a_mebibyte_is_a_413_problem(gateway: httpx.AsyncClient) -> None:
     answer = await gateway.post("/api/users", content=b"x" * (1024 * 1024 + 1))
     assert (answer.status_code, answer.json()["code"]) == (413, "payload_too_large")
+
+
+async def test_a_service_that_does_not_answer_in_time_is_a_504_problem() -> None:
+    async def upstream(scope: Scope, receive: Receive, send: Send) -> None:
+        await asyncio.sleep(5)
+
+    async with (
+        _upstream(upstream) as url,
+        _gateway_to(url, upstream_timeout_seconds=0.3) as gateway,
+    ):
+        answer = await gateway.get("/api/users/me", headers={"X-Request-ID": "slow-1"})
+    assert (answer.status_code, answer.json()["code"]) == (504, "upstream_timeout")
+    assert answer.json()["correlation_id"] == "slow-1"
+    assert answer.headers["x-request-id"] == "slow-1"
+
+
+async def test_a_service_that_hangs_up_without_answering_is_a_502_problem() -> None:
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readline()  # the request line, then nothing back
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with _gateway_to(f"http://127.0.0.1:{port}") as gateway:
+            answer = await gateway.get("/api/users/me")
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert (answer.status_code, answer.json()["code"]) == (502, "bad_gateway")
