@@ -138,6 +138,15 @@ def build_parser() -> argparse.ArgumentParser:
         "of two, as tijori up does (TIJORI_ROLE=api and worker); for comparison",
     )
     parser.add_argument(
+        "--background-nice",
+        type=int,
+        choices=range(20),
+        metavar="0-19",
+        default=None,
+        help="the CPU priority wallets, notifications and the settling worker are lowered by "
+        "(default: as tijori up runs them, 10); 0 to compare",
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="py-spy the services during the last phase (flame graphs)",
@@ -162,7 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     say(f"{machine['cores']} cores, load average {load_average:.2f}; plan: {labels}")
     stop_on_signals()
     try:
-        stack = start_stack(run_id, say, split=not args.together)
+        stack = start_stack(
+            run_id, say, split=not args.together, background_nice=args.background_nice
+        )
     except RuntimeError as error:
         say(f"could not start: {error}")
         return 1

@@ -26,6 +26,8 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from tijori.services import PROCESSES
+
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench" / ".work"
 MYSQL = "mysql+asyncmy://tijori:tijori@127.0.0.1:3306"
@@ -161,11 +163,15 @@ def service_env(run_id: str, workdir: Path) -> dict[str, str]:
     return env
 
 
-def start_stack(run_id: str, say: Say, *, split: bool = True) -> BenchStack:
+def start_stack(
+    run_id: str, say: Say, *, split: bool = True, background_nice: int | None = None
+) -> BenchStack:
     """Fresh databases, topics and cache, then every service; raises if one fails.
 
     With ``split``, transactions runs as two processes: one answers HTTP
-    (``TIJORI_ROLE=api``), the other consumes and settles (``TIJORI_ROLE=worker``).
+    (``TIJORI_ROLE=api``), the other consumes and settles (``TIJORI_ROLE=worker``), and
+    the background processes run at a lower CPU priority, as ``tijori up`` runs them
+    (``background_nice`` instead of theirs, if given).
     """
     lock = _take_lock()
     busy = [port for port in (GATEWAY_PORT, *PORTS.values(), SMTP_PORT) if _listening(port)]
@@ -192,13 +198,19 @@ def start_stack(run_id: str, say: Say, *, split: bool = True) -> BenchStack:
             if result.returncode != 0:
                 raise RuntimeError(f"tijori {command[0]} failed:\n{result.stdout}{result.stderr}")
         roles = {"transactions": "api", SETTLER: "worker"} if split else {}
+        # as `tijori up` runs them: the background processes at a lower CPU priority
+        nice = {
+            p.name: p.nice if background_nice is None or not p.nice else background_nice
+            for p in PROCESSES
+            if split
+        }
         processes = [*DATABASE_SERVICES, *([SETTLER] if split else []), "gateway"]
         for name in processes:
             service = "transactions" if name == SETTLER else name
             stack.spawn(
                 name,
                 [sys.executable, "-m", "tijori", "serve", service,
-                 "--port", str(stack.port(name))],
+                 "--port", str(stack.port(name)), "--nice", str(nice.get(name, 0))],
                 env={"TIJORI_ROLE": roles[name]} if name in roles else None,
             )  # fmt: skip
         for service in processes:

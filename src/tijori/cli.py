@@ -25,7 +25,11 @@ def _serve(args: argparse.Namespace) -> int:
     info = SERVICES[args.service]
     if args.role is not None:
         os.environ["TIJORI_ROLE"] = args.role
+    if args.nice is not None:
+        os.environ["TIJORI_NICE"] = str(args.nice)
     settings = info.settings()
+    if settings.nice:
+        os.nice(settings.nice)
     process = f"{info.name}-worker" if settings.role == "worker" else info.name
     configure_logging(service=process, level=settings.log_level, fmt=settings.log_format)
     port = args.port or (settings.gateway_port if info.name == "gateway" else info.port)
@@ -157,6 +161,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="all (default): HTTP and every background loop; api: HTTP and the outbox "
         "relay; worker: the consumers and loops (TIJORI_ROLE)",
+    )
+    serve.add_argument(
+        "--nice",
+        type=int,
+        choices=range(20),
+        metavar="0-19",
+        default=None,
+        help="run at this much lower CPU priority (TIJORI_NICE; tijori up gives 10 to the "
+        "processes that mostly work in the background)",
     )
     serve.set_defaults(func=_serve)
 

@@ -66,6 +66,10 @@ SERVICES: dict[str, ServiceInfo] = {
 DATABASE_SERVICES = [name for name, info in SERVICES.items() if info.has_database]
 
 
+BACKGROUND_NICE = 10
+"""The CPU priority ``tijori up`` lowers background processes by."""
+
+
 @dataclass(frozen=True)
 class ProcessInfo:
     """One process ``tijori up`` runs: a service in a role, on a port."""
@@ -74,15 +78,19 @@ class ProcessInfo:
     service: str
     port: int
     role: str = "all"
+    # lower CPU priority (TIJORI_NICE): wallets, notifications and the settling worker do
+    # their work from Kafka, and under load yield the CPU to the request path; their
+    # queues absorb the difference (docs/performance.md)
+    nice: int = 0
 
 
 PROCESSES: list[ProcessInfo] = [
     ProcessInfo("users", "users", 8081),
-    ProcessInfo("wallets", "wallets", 8082),
+    ProcessInfo("wallets", "wallets", 8082, nice=BACKGROUND_NICE),
     # settling in a process of its own, so a burst of requests cannot starve it of CPU
     ProcessInfo("transactions", "transactions", 8083, role="api"),
-    ProcessInfo("transactions-worker", "transactions", 8085, role="worker"),
-    ProcessInfo("notifications", "notifications", 8084),
+    ProcessInfo("transactions-worker", "transactions", 8085, role="worker", nice=BACKGROUND_NICE),
+    ProcessInfo("notifications", "notifications", 8084, nice=BACKGROUND_NICE),
     ProcessInfo("gateway", "gateway", 8080),
 ]
 """What ``tijori up`` starts, in order (the gateway last)."""

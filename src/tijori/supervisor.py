@@ -143,7 +143,7 @@ class Supervisor:
             if process.role != "worker":  # where the gateway sends the service's requests
                 self.env.setdefault(f"TIJORI_{process.service.upper()}_URL", url)
             command = [sys.executable, "-m", "tijori", "serve", process.service]
-            command += ["--port", str(port), "--role", process.role]
+            command += ["--port", str(port), "--role", process.role, "--nice", str(process.nice)]
             self.services.append(Child(process.name, command, _http_ready(url)))
         self.database_processes = {p.name for p in PROCESSES if p.service in DATABASE_SERVICES}
         self.stopping = asyncio.Event()

@@ -27,6 +27,10 @@ class CommonSettings(BaseSettings):
     # "worker": the consumers and loops (and /health, /ready, /metrics), for a second
     # process of the same service that settles while the first one answers requests
     role: str = Field("all", pattern="^(all|api|worker)$")
+    # how much lower than normal this process's CPU priority is (0-19, as nice(1)): under
+    # load, a process that settles in the background yields to the ones answering
+    # requests, and applies bigger batches when it runs
+    nice: int = Field(0, ge=0, le=19)
     outbox_poll_seconds: float = 0.5
     # on start, publish again what was published this recently (for a broker that forgets)
     outbox_replay_seconds: float = 0
