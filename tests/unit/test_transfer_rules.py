@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -10,7 +11,7 @@ from sqlalchemy import func, select, update
 from tests.unit.conftest import SessionFactory
 from tijori.common.auth import Principal
 from tijori.common.cache import MemoryCache
-from tijori.common.errors import ConflictError, NotFoundError, UnprocessableError
+from tijori.common.errors import ConflictError, NotFoundError, ProblemError, UnprocessableError
 from tijori.common.events import (
     TransactionInitiated,
     TransferCompleted,
@@ -20,6 +21,7 @@ from tijori.common.events import (
     parse_event,
 )
 from tijori.transactions import service as transactions
+from tijori.transactions.acceptor import TransferAcceptor
 from tijori.transactions.config import TransactionsSettings
 from tijori.transactions.models import Account, Transaction
 from tijori.transactions.models import OutboxMessage as TxOutbox
@@ -290,6 +292,92 @@ async def test_outcomes_settled_in_one_batch_settle_each_once_with_the_newest_ba
     assert statuses == ["SUCCESS", "SUCCESS"]
     assert account is not None and (account.balance_paise, account.version) == (7_000, 3)
     assert completions == 2
+
+
+async def _check(
+    sessions: SessionFactory,
+    cache: MemoryCache,
+    amount: str,
+    *,
+    key: str | None = None,
+    note: str | None = None,
+) -> transactions.TransferCandidate:
+    async with sessions() as session:
+        checked = await transactions.check_transfer(
+            session,
+            cache=cache,
+            settings=TransactionsSettings(),
+            sender=Principal(user_id="asha", authority="USER"),
+            request=TransferRequest(receiver="RAVI@x.co", amount=amount, note=note),
+            idempotency_key=key,
+        )
+    assert isinstance(checked, transactions.TransferCandidate)
+    return checked
+
+
+def _codes(results: list[transactions.Accepted | ProblemError]) -> list[str]:
+    return [
+        result.code if isinstance(result, ProblemError) else ("replay" if result.replayed else "ok")
+        for result in results
+    ]
+
+
+async def test_a_batch_decides_in_order_counting_what_it_accepted_before(
+    transactions_sessions: SessionFactory, known: MemoryCache
+) -> None:
+    batch = [
+        await _check(transactions_sessions, known, amount)
+        for amount in ("60.00", "30.00", "20.00", "10.00")
+    ]
+    async with transactions_sessions() as session, session.begin():
+        results = await transactions.accept_batch(session, batch)
+    # ₹100 known: 60 and 30 fit, 20 does not (10 left), 10 does
+    assert _codes(results) == ["ok", "ok", "insufficient_funds", "ok"]
+    async with transactions_sessions() as session:
+        pending = (await session.scalars(select(Transaction.amount_paise))).all()
+        events = await session.scalar(select(func.count()).select_from(TxOutbox))
+    assert sorted(pending) == [1_000, 3_000, 6_000] and events == 3
+
+
+async def test_a_key_used_twice_in_one_batch_or_before_it_replays_or_conflicts(
+    transactions_sessions: SessionFactory, known: MemoryCache
+) -> None:
+    earlier = await _accept(transactions_sessions, known, "5.00", key="before")
+    batch = [
+        await _check(transactions_sessions, known, "1.00", key="k"),
+        await _check(transactions_sessions, known, "1.00", key="k"),
+        await _check(transactions_sessions, known, "2.00", key="k"),
+        await _check(transactions_sessions, known, "5.00", key="before"),
+    ]
+    async with transactions_sessions() as session, session.begin():
+        results = await transactions.accept_batch(session, batch)
+    assert _codes(results) == ["ok", "replay", "idempotency_key_reused", "replay"]
+    first, again, _, before = results
+    assert isinstance(first, transactions.Accepted) and isinstance(again, transactions.Accepted)
+    assert again.transaction.id == first.transaction.id
+    assert isinstance(before, transactions.Accepted)
+    assert before.transaction.id == earlier.transaction.id
+    async with transactions_sessions() as session:
+        stored = await session.scalar(select(func.count()).select_from(Transaction))
+    assert stored == 2
+
+
+async def test_concurrent_requests_are_stored_together_and_each_gets_its_answer(
+    transactions_sessions: SessionFactory, known: MemoryCache
+) -> None:
+    acceptor = TransferAcceptor(transactions_sessions)
+    candidates = [await _check(transactions_sessions, known, "9.00") for _ in range(12)]
+    outcomes = await asyncio.gather(
+        *(acceptor.accept(candidate) for candidate in candidates), return_exceptions=True
+    )
+    accepted = [o for o in outcomes if isinstance(o, transactions.Accepted)]
+    refused = [o for o in outcomes if isinstance(o, ProblemError)]
+    assert len(accepted) == 11  # ₹100 covers eleven of ₹9
+    assert [r.code for r in refused] == ["insufficient_funds"]
+    assert acceptor.batches < 12  # the requests that waited were stored together
+    async with transactions_sessions() as session:
+        ids = set((await session.scalars(select(Transaction.id))).all())
+    assert ids == {a.transaction.id for a in accepted}
 
 
 def test_the_request_hash_ignores_formatting_but_not_content() -> None:

@@ -37,6 +37,11 @@ TRANSFERS = Counter(
     "Transfers by status reached: ACCEPTED, then SUCCESS or FAILED (transactions service)",
     ["status", "reason"],
 )
+ACCEPT_BATCH_TRANSFERS = Histogram(
+    "tijori_accept_batch_transfers",
+    "Transfers decided in one database transaction by the transactions API (group commit)",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 100),
+)
 LEDGER_TRANSFERS = Counter(
     "tijori_ledger_transfers_total",
     "Transfers the wallets service applied (money moved) or rejected",

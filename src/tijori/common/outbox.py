@@ -40,17 +40,18 @@ def add_to_outbox(
     *,
     key: str,
     correlation_id: str | None = None,
+    traceparent: str | None = None,
 ) -> Envelope[Any]:
     """Wrap ``payload`` in a new event and stage it in the outbox of ``session``'s
     transaction; it is sent after commit. Returns the event.
 
-    The event carries the current trace and, unless given another, the current
-    correlation id, so whatever it causes is part of the same trace.
+    The event carries, unless given others, the current trace and correlation id, so
+    whatever it causes is part of the same trace.
     """
     event = new_event(
         payload,
         correlation_id=correlation_id or correlation_id_var.get(),
-        traceparent=current_traceparent(),
+        traceparent=traceparent or current_traceparent(),
     )
     body = event.model_dump_json()
     session.add(model(event_id=event.id, topic=event.type, key=key, body=body))  # type: ignore[call-arg]

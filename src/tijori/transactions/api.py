@@ -13,9 +13,11 @@ from tijori.common.errors import NotFoundError, UnprocessableError
 from tijori.common.openapi import problems
 from tijori.common.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from tijori.transactions import service
+from tijori.transactions.acceptor import TransferAcceptor
 from tijori.transactions.config import TransactionsSettings
 from tijori.transactions.repository import TransactionRepository
 from tijori.transactions.schemas import Direction, Status, TransactionRead, TransferRequest
+from tijori.transactions.service import Accepted
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,17 @@ async def get_settings(runtime: RuntimeDep) -> TransactionsSettings:
 
 
 SettingsDep = Annotated[TransactionsSettings, Depends(get_settings)]
+
+
+async def get_acceptor(request: Request, runtime: RuntimeDep) -> TransferAcceptor:
+    """The process's acceptor, which stores concurrent transfers together."""
+    acceptor: TransferAcceptor | None = getattr(request.app.state, "acceptor", None)
+    if acceptor is None:
+        acceptor = request.app.state.acceptor = TransferAcceptor(runtime.sessions)
+    return acceptor
+
+
+AcceptorDep = Annotated[TransferAcceptor, Depends(get_acceptor)]
 
 
 async def idempotency_key(
@@ -84,10 +97,11 @@ async def send_money(
     session: SessionDep,
     runtime: RuntimeDep,
     settings: SettingsDep,
+    acceptor: AcceptorDep,
     key: Annotated[str | None, Depends(idempotency_key)],
 ) -> TransactionRead:
     """Accept a transfer; it is PENDING until the wallets service applies it."""
-    accepted = await service.accept_transfer(
+    checked = await service.check_transfer(
         session,
         cache=runtime.cache,
         settings=settings,
@@ -96,7 +110,8 @@ async def send_money(
         idempotency_key=key,
         correlation_id=request.state.correlation_id,
     )
-    await session.commit()
+    await session.close()  # nothing to keep: the acceptor stores it with others
+    accepted = checked if isinstance(checked, Accepted) else await acceptor.accept(checked)
     transaction = accepted.transaction
     if accepted.replayed:
         response.headers["Idempotent-Replayed"] = "true"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -20,34 +20,24 @@ RowT = TypeVar("RowT", Transaction, Account)
 
 @dataclass(frozen=True)
 class SenderState:
-    """What a transfer's checks need to know of its sender, read in one query."""
+    """What deciding a transfer needs to know of its sender."""
 
     name: str
     balance_paise: int
     # paise in the sender's PENDING transactions, not yet taken from the balance
     pending_paise: int
-    # the request hash and transaction of the Idempotency-Key, if it was used before
-    key_request_hash: str | None
-    key_transaction_id: str | None
 
 
-# built once: on the busiest path, building the statement cost more than running it
-_SENDER_STATE = (
-    select(
-        Account.name,
-        Account.balance_paise,
-        select(func.coalesce(func.sum(Transaction.amount_paise), 0))
-        .where(Transaction.sender_id == bindparam("sender_id"), Transaction.status == "PENDING")
-        .scalar_subquery(),
-        IdempotencyKey.request_hash,
-        IdempotencyKey.transaction_id,
-    )
-    .outerjoin(
-        IdempotencyKey,
-        and_(IdempotencyKey.user_id == Account.user_id, IdempotencyKey.key == bindparam("key")),
-    )
-    .where(Account.user_id == bindparam("sender_id"))
-)
+# built once (the IN list expands per call): on the busiest path, building the statement
+# cost more than running it
+_SENDER_STATES = select(
+    Account.user_id,
+    Account.name,
+    Account.balance_paise,
+    select(func.coalesce(func.sum(Transaction.amount_paise), 0))
+    .where(Transaction.sender_id == Account.user_id, Transaction.status == "PENDING")
+    .scalar_subquery(),
+).where(Account.user_id.in_(bindparam("user_ids", expanding=True)))
 
 
 class TransactionRepository:
@@ -73,21 +63,29 @@ class TransactionRepository:
         """The stored key ``key`` of ``user_id``."""
         return await self.session.get(IdempotencyKey, (user_id, key))
 
-    async def sender_state(self, sender_id: str, *, key: str | None) -> SenderState | None:
-        """The sender's name, known balance, pending debits and use of ``key``, in one
-        round trip; None when this service knows no wallet of ``sender_id``."""
-        parameters = {"sender_id": sender_id, "key": key}
-        row = (await self.session.execute(_SENDER_STATE, parameters)).one_or_none()
-        if row is None:
-            return None
-        name, balance, pending_paise, request_hash, transaction_id = row
-        return SenderState(
-            name=name,
-            balance_paise=balance,
-            pending_paise=int(pending_paise),
-            key_request_hash=request_hash,
-            key_transaction_id=transaction_id,
+    async def sender_states(self, user_ids: Iterable[str]) -> dict[str, SenderState]:
+        """Each sender's name, known balance and pending debits, in one round trip; those
+        this service knows no wallet of are left out."""
+        rows = await self.session.execute(_SENDER_STATES, {"user_ids": sorted(set(user_ids))})
+        return {
+            user_id: SenderState(name=name, balance_paise=balance, pending_paise=int(pending))
+            for user_id, name, balance, pending in rows
+        }
+
+    async def idempotency_keys(
+        self, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], IdempotencyKey]:
+        """The stored ones of these (user id, key) pairs."""
+        wanted = set(keys)
+        if not wanted:
+            return {}
+        found = await self.session.scalars(
+            select(IdempotencyKey).where(
+                IdempotencyKey.user_id.in_({user for user, _ in wanted}),
+                IdempotencyKey.key.in_({key for _, key in wanted}),
+            )
         )
+        return {(row.user_id, row.key): row for row in found if (row.user_id, row.key) in wanted}
 
     async def history(
         self,

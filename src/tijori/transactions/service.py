@@ -6,7 +6,7 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tijori.common.auth import Principal
 from tijori.common.cache import Cache, CacheUnavailableError
 from tijori.common.db import utcnow
-from tijori.common.errors import ConflictError, NotFoundError, UnprocessableError
+from tijori.common.errors import ConflictError, NotFoundError, ProblemError, UnprocessableError
 from tijori.common.events import (
     Party,
     TransactionCompleted,
@@ -31,6 +31,7 @@ from tijori.common.metrics import TRANSFERS, count_after_commit
 from tijori.common.money import format_paise
 from tijori.common.outbox import add_to_outbox
 from tijori.common.phone import InvalidPhoneError, looks_like_email, normalize_phone
+from tijori.common.tracing import current_traceparent
 from tijori.transactions.config import TransactionsSettings
 from tijori.transactions.models import Account, IdempotencyKey, OutboxMessage, Transaction
 from tijori.transactions.repository import TransactionRepository
@@ -120,14 +121,218 @@ class Accepted:
 async def _replay(
     repository: TransactionRepository, *, transaction_id: str, stored_hash: str, fingerprint: str
 ) -> Accepted:
-    if stored_hash != fingerprint:
-        raise ConflictError(
-            "this Idempotency-Key was used for a different request", code="idempotency_key_reused"
-        )
+    _same_request(stored_hash, fingerprint)
     transaction = await repository.get(transaction_id)
     assert transaction is not None
     names = await repository.names((transaction.sender_id, transaction.receiver_id))
     return Accepted(transaction=transaction, replayed=True, names=names)
+
+
+@dataclass(frozen=True)
+class TransferCandidate:
+    """A transfer request that passed the checks needing neither the sender's balance nor
+    the database: what :func:`accept_batch` decides."""
+
+    sender_id: str
+    recipient: Recipient
+    amount_paise: int
+    note: str | None
+    idempotency_key: str | None
+    fingerprint: str
+    correlation_id: str | None
+    # the request's trace, for the event that a batch stores after the request's turn
+    traceparent: str | None
+
+
+async def check_transfer(
+    session: AsyncSession,
+    *,
+    cache: Cache,
+    settings: TransactionsSettings,
+    sender: Principal,
+    request: TransferRequest,
+    idempotency_key: str | None,
+    correlation_id: str | None = None,
+) -> TransferCandidate | Accepted:
+    """The checks of a transfer request before it is decided: the amount's ceiling, the
+    receiver, self-transfer.
+
+    When the receiver or self-transfer check fails and the Idempotency-Key was used
+    before, the stored key answers instead (the same request: its transaction; another
+    request: a 409), as it does when the request is decided.
+    """
+    if request.amount > settings.max_transfer:
+        raise UnprocessableError(
+            f"one transfer moves at most ₹{format_paise(settings.max_transfer)}",
+            code="invalid_amount",
+        )
+    handle = normalize_handle(request.receiver)
+    fingerprint = request_hash(handle=handle, amount_paise=request.amount, note=request.note)
+    try:
+        recipient = await resolve_recipient(
+            session, cache, handle, ttl_seconds=settings.directory_cache_ttl_seconds
+        )
+        if recipient.user_id == sender.user_id:
+            raise UnprocessableError("you cannot send money to yourself", code="self_transfer")
+    except ProblemError:
+        if idempotency_key is not None:
+            repository = TransactionRepository(session)
+            stored = await repository.get_idempotency_key(sender.user_id, idempotency_key)
+            if stored is not None:
+                return await _replay(
+                    repository,
+                    transaction_id=stored.transaction_id,
+                    stored_hash=stored.request_hash,
+                    fingerprint=fingerprint,
+                )
+        raise
+    return TransferCandidate(
+        sender_id=sender.user_id,
+        recipient=recipient,
+        amount_paise=request.amount,
+        note=request.note,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+        correlation_id=correlation_id,
+        traceparent=current_traceparent(),
+    )
+
+
+async def accept_batch(
+    session: AsyncSession, candidates: Sequence[TransferCandidate]
+) -> list[Accepted | ProblemError]:
+    """Decide checked transfers in order and stage each accepted one PENDING with its
+    ``transaction.initiated``, in ``session``'s transaction (the caller commits).
+
+    For each, in order: a replay of its Idempotency-Key (stored, or used earlier in the
+    batch), then the sender's known balance less what is pending, including what the
+    batch accepted before it. The wallets service stays the authority: this only
+    spares it hopeless transfers. What the batch needs is read in two queries, however
+    many transfers it holds. A key taken meanwhile by another process raises
+    ``IntegrityError`` at the flush: decide again, one at a time.
+    """
+    repository = TransactionRepository(session)
+    senders = await repository.sender_states({c.sender_id for c in candidates})
+    stored_keys = await repository.idempotency_keys(
+        {(c.sender_id, c.idempotency_key) for c in candidates if c.idempotency_key is not None}
+    )
+    results: list[Accepted | ProblemError] = []
+    taken: dict[str, int] = {}  # paise this batch accepted, by sender
+    keyed: dict[tuple[str, str], tuple[str, Accepted]] = {}  # keys this batch used
+    accepted: list[tuple[TransferCandidate, Transaction]] = []
+    for candidate in candidates:
+        sender_id = candidate.sender_id
+        key = (sender_id, candidate.idempotency_key) if candidate.idempotency_key else None
+        try:
+            if key is not None and key in keyed:
+                fingerprint, first = keyed[key]
+                _same_request(fingerprint, candidate.fingerprint)
+                results.append(Accepted(first.transaction, replayed=True, names=first.names))
+                continue
+            if key is not None and key in stored_keys:
+                stored = stored_keys[key]
+                results.append(
+                    await _replay(
+                        repository,
+                        transaction_id=stored.transaction_id,
+                        stored_hash=stored.request_hash,
+                        fingerprint=candidate.fingerprint,
+                    )
+                )
+                continue
+            known = senders.get(sender_id)
+            if known is None:
+                raise NotFoundError("your wallet is not open yet", code="wallet_not_found")
+            available = known.balance_paise - known.pending_paise - taken.get(sender_id, 0)
+            if available < candidate.amount_paise:
+                raise UnprocessableError(
+                    f"₹{format_paise(max(available, 0))} is available: too little for this "
+                    "transfer",
+                    code="insufficient_funds",
+                )
+        except ProblemError as refusal:
+            results.append(refusal)
+            continue
+        transaction = _pending(candidate)
+        taken[sender_id] = taken.get(sender_id, 0) + candidate.amount_paise
+        names = {sender_id: known.name, candidate.recipient.user_id: candidate.recipient.name}
+        result = Accepted(transaction=transaction, replayed=False, names=names)
+        if key is not None:
+            keyed[key] = (candidate.fingerprint, result)
+        accepted.append((candidate, transaction))
+        results.append(result)
+    if accepted:
+        await _stage(session, repository, accepted)
+    return results
+
+
+def _same_request(stored_hash: str, fingerprint: str) -> None:
+    if stored_hash != fingerprint:
+        raise ConflictError(
+            "this Idempotency-Key was used for a different request", code="idempotency_key_reused"
+        )
+
+
+def _pending(candidate: TransferCandidate) -> Transaction:
+    now = utcnow()
+    return Transaction(
+        id=str(uuid.uuid4()),
+        sender_id=candidate.sender_id,
+        receiver_id=candidate.recipient.user_id,
+        amount_paise=candidate.amount_paise,
+        currency="INR",
+        note=candidate.note,
+        status="PENDING",
+        redrives=0,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+async def _stage(
+    session: AsyncSession,
+    repository: TransactionRepository,
+    accepted: Sequence[tuple[TransferCandidate, Transaction]],
+) -> None:
+    repository.add(*(transaction for _, transaction in accepted))
+    keys = [
+        IdempotencyKey(
+            user_id=candidate.sender_id,
+            key=candidate.idempotency_key,
+            request_hash=candidate.fingerprint,
+            transaction_id=transaction.id,
+        )
+        for candidate, transaction in accepted
+        if candidate.idempotency_key is not None
+    ]
+    if keys:
+        await session.flush()  # the keys refer to the transactions: those go in first
+        repository.add(*keys)
+        await session.flush()  # a twin request in another process makes this fail
+    for candidate, transaction in accepted:
+        _initiate(
+            session,
+            transaction,
+            correlation_id=candidate.correlation_id,
+            traceparent=candidate.traceparent,
+        )
+    count_after_commit(session, TRANSFERS.labels(status="ACCEPTED", reason=""), len(accepted))
+
+
+async def replay_after_race(session: AsyncSession, candidate: TransferCandidate) -> Accepted:
+    """The answer to a candidate whose Idempotency-Key another process stored while it
+    was being decided (the flush failed): that transaction, or a 409."""
+    repository = TransactionRepository(session)
+    key = candidate.idempotency_key
+    stored = await repository.get_idempotency_key(candidate.sender_id, key) if key else None
+    if stored is None:
+        raise LookupError("the key that made the flush fail is not there")
+    return await _replay(
+        repository,
+        transaction_id=stored.transaction_id,
+        stored_hash=stored.request_hash,
+        fingerprint=candidate.fingerprint,
+    )
 
 
 async def accept_transfer(
@@ -140,90 +345,34 @@ async def accept_transfer(
     idempotency_key: str | None,
     correlation_id: str | None = None,
 ) -> Accepted:
-    """Check a transfer and store it PENDING with ``transaction.initiated``, in one transaction.
-
-    Checks, in order: the amount's ceiling, a replay of the Idempotency-Key, the receiver,
-    self-transfer, then the sender's known balance less what is already pending. The
-    wallets service stays the authority: the pre-check only spares it hopeless transfers.
-    What is known of the sender (and of the key) is read in one query.
-    """
-    if request.amount > settings.max_transfer:
-        raise UnprocessableError(
-            f"one transfer moves at most ₹{format_paise(settings.max_transfer)}",
-            code="invalid_amount",
-        )
-    handle = normalize_handle(request.receiver)
-    fingerprint = request_hash(handle=handle, amount_paise=request.amount, note=request.note)
-    repository = TransactionRepository(session)
-    known = await repository.sender_state(sender.user_id, key=idempotency_key)
-    if known is not None and known.key_request_hash is not None:
-        assert known.key_transaction_id is not None
-        return await _replay(
-            repository,
-            transaction_id=known.key_transaction_id,
-            stored_hash=known.key_request_hash,
-            fingerprint=fingerprint,
-        )
-
-    recipient = await resolve_recipient(
-        session, cache, handle, ttl_seconds=settings.directory_cache_ttl_seconds
+    """Check and decide one transfer on its own (a batch of one), in ``session``."""
+    checked = await check_transfer(
+        session,
+        cache=cache,
+        settings=settings,
+        sender=sender,
+        request=request,
+        idempotency_key=idempotency_key,
+        correlation_id=correlation_id,
     )
-    if recipient.user_id == sender.user_id:
-        raise UnprocessableError("you cannot send money to yourself", code="self_transfer")
-    if known is None:
-        raise NotFoundError("your wallet is not open yet", code="wallet_not_found")
-    available = known.balance_paise - known.pending_paise
-    if available < request.amount:
-        raise UnprocessableError(
-            f"₹{format_paise(max(available, 0))} is available: too little for this transfer",
-            code="insufficient_funds",
-        )
-
-    now = utcnow()
-    transaction = Transaction(
-        id=str(uuid.uuid4()),
-        sender_id=sender.user_id,
-        receiver_id=recipient.user_id,
-        amount_paise=request.amount,
-        currency="INR",
-        note=request.note,
-        status="PENDING",
-        redrives=0,
-        created_at=now,
-        updated_at=now,
-    )
-    repository.add(transaction)
-    if idempotency_key is not None:
-        await session.flush()  # the key refers to the transaction: it is inserted first
-        repository.add(
-            IdempotencyKey(
-                user_id=sender.user_id,
-                key=idempotency_key,
-                request_hash=fingerprint,
-                transaction_id=transaction.id,
-            )
-        )
-        try:
-            await session.flush()  # a concurrent twin waits here, then finds the key taken
-        except IntegrityError:
-            await session.rollback()
-            stored = await repository.get_idempotency_key(sender.user_id, idempotency_key)
-            if stored is None:
-                raise
-            return await _replay(
-                repository,
-                transaction_id=stored.transaction_id,
-                stored_hash=stored.request_hash,
-                fingerprint=fingerprint,
-            )
-    _initiate(session, transaction, correlation_id=correlation_id)
-    count_after_commit(session, TRANSFERS.labels(status="ACCEPTED", reason=""))
-    names = {sender.user_id: known.name, recipient.user_id: recipient.name}
-    return Accepted(transaction=transaction, replayed=False, names=names)
+    if isinstance(checked, Accepted):
+        return checked
+    try:
+        [result] = await accept_batch(session, [checked])
+    except IntegrityError:
+        await session.rollback()
+        return await replay_after_race(session, checked)
+    if isinstance(result, ProblemError):
+        raise result
+    return result
 
 
 def _initiate(
-    session: AsyncSession, transaction: Transaction, *, correlation_id: str | None
+    session: AsyncSession,
+    transaction: Transaction,
+    *,
+    correlation_id: str | None,
+    traceparent: str | None = None,
 ) -> None:
     add_to_outbox(
         session,
@@ -236,6 +385,7 @@ def _initiate(
         ),
         key=transaction.sender_id,
         correlation_id=correlation_id,
+        traceparent=traceparent,
     )
 
 
