@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import faulthandler
 import gc
+import logging
 import os
 import signal
 import sys
@@ -28,10 +29,13 @@ def _serve(args: argparse.Namespace) -> int:
     if args.nice is not None:
         os.environ["TIJORI_NICE"] = str(args.nice)
     settings = info.settings()
-    if settings.nice:
-        os.nice(settings.nice)
     process = f"{info.name}-worker" if settings.role == "worker" else info.name
     configure_logging(service=process, level=settings.log_level, fmt=settings.log_format)
+    if settings.nice:
+        os.nice(settings.nice)
+        logging.getLogger("tijori").info(
+            "%s runs at a lower CPU priority (nice %d)", process, settings.nice
+        )
     port = args.port or (settings.gateway_port if info.name == "gateway" else info.port)
     app = info.app_factory()(settings)
     _collect_garbage_less_often()

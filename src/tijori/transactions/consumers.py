@@ -70,7 +70,8 @@ def register_consumers(runtime: ServiceRuntime) -> None:
             processed_model=ProcessedEvent,
             handlers={
                 "wallet.created": on_wallet_created,
-                **{event_type: on_outcome for event_type in OUTCOMES},
+                "transfer.completed": on_outcome,
+                "transfer.rejected": on_outcome,
             },
             prefetch=prefetch_outcomes,
             after_commit=runtime.wake_relay,
