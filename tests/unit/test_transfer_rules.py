@@ -152,6 +152,33 @@ async def known(transactions_sessions: SessionFactory) -> MemoryCache:
     return cache
 
 
+async def _check(
+    sessions: SessionFactory,
+    cache: MemoryCache,
+    amount: str,
+    *,
+    key: str | None = None,
+    note: str | None = None,
+) -> transactions.TransferCandidate | transactions.Accepted:
+    async with sessions() as session:
+        return await transactions.check_transfer(
+            session,
+            cache=cache,
+            settings=TransactionsSettings(),
+            sender=Principal(user_id="asha", authority="USER"),
+            request=TransferRequest(receiver="RAVI@x.co", amount=amount, note=note),
+            idempotency_key=key,
+        )
+
+
+async def _candidate(
+    sessions: SessionFactory, cache: MemoryCache, amount: str, *, key: str | None = None
+) -> transactions.TransferCandidate:
+    checked = await _check(sessions, cache, amount, key=key)
+    assert isinstance(checked, transactions.TransferCandidate)
+    return checked
+
+
 async def _accept(
     sessions: SessionFactory,
     cache: MemoryCache,
@@ -160,17 +187,11 @@ async def _accept(
     key: str | None = None,
     note: str | None = None,
 ) -> transactions.Accepted:
-    async with sessions() as session:
-        accepted = await transactions.accept_transfer(
-            session,
-            cache=cache,
-            settings=TransactionsSettings(),
-            sender=Principal(user_id="asha", authority="USER"),
-            request=TransferRequest(receiver="RAVI@x.co", amount=amount, note=note),
-            idempotency_key=key,
-        )
-        await session.commit()
-    return accepted
+    """As the API does: check alone, then decide and store with the acceptor."""
+    checked = await _check(sessions, cache, amount, key=key, note=note)
+    if isinstance(checked, transactions.Accepted):
+        return checked
+    return await TransferAcceptor(sessions).accept(checked)
 
 
 async def test_accepting_stores_pending_with_its_event_and_counts_pending_debits(
@@ -207,7 +228,7 @@ async def test_unknown_receivers_self_transfers_and_ceilings_are_refused(
     for receiver, code in (("asha@x.co", "self_transfer"), ("not-a-phone", "invalid_receiver")):
         async with transactions_sessions() as session:
             with pytest.raises(UnprocessableError) as refused:
-                await transactions.accept_transfer(
+                await transactions.check_transfer(
                     session,
                     cache=known,
                     settings=TransactionsSettings(),
@@ -294,27 +315,6 @@ async def test_outcomes_settled_in_one_batch_settle_each_once_with_the_newest_ba
     assert completions == 2
 
 
-async def _check(
-    sessions: SessionFactory,
-    cache: MemoryCache,
-    amount: str,
-    *,
-    key: str | None = None,
-    note: str | None = None,
-) -> transactions.TransferCandidate:
-    async with sessions() as session:
-        checked = await transactions.check_transfer(
-            session,
-            cache=cache,
-            settings=TransactionsSettings(),
-            sender=Principal(user_id="asha", authority="USER"),
-            request=TransferRequest(receiver="RAVI@x.co", amount=amount, note=note),
-            idempotency_key=key,
-        )
-    assert isinstance(checked, transactions.TransferCandidate)
-    return checked
-
-
 def _codes(results: list[transactions.Accepted | ProblemError]) -> list[str]:
     return [
         result.code if isinstance(result, ProblemError) else ("replay" if result.replayed else "ok")
@@ -326,7 +326,7 @@ async def test_a_batch_decides_in_order_counting_what_it_accepted_before(
     transactions_sessions: SessionFactory, known: MemoryCache
 ) -> None:
     batch = [
-        await _check(transactions_sessions, known, amount)
+        await _candidate(transactions_sessions, known, amount)
         for amount in ("60.00", "30.00", "20.00", "10.00")
     ]
     async with transactions_sessions() as session, session.begin():
@@ -344,10 +344,10 @@ async def test_a_key_used_twice_in_one_batch_or_before_it_replays_or_conflicts(
 ) -> None:
     earlier = await _accept(transactions_sessions, known, "5.00", key="before")
     batch = [
-        await _check(transactions_sessions, known, "1.00", key="k"),
-        await _check(transactions_sessions, known, "1.00", key="k"),
-        await _check(transactions_sessions, known, "2.00", key="k"),
-        await _check(transactions_sessions, known, "5.00", key="before"),
+        await _candidate(transactions_sessions, known, "1.00", key="k"),
+        await _candidate(transactions_sessions, known, "1.00", key="k"),
+        await _candidate(transactions_sessions, known, "2.00", key="k"),
+        await _candidate(transactions_sessions, known, "5.00", key="before"),
     ]
     async with transactions_sessions() as session, session.begin():
         results = await transactions.accept_batch(session, batch)
@@ -366,7 +366,7 @@ async def test_concurrent_requests_are_stored_together_and_each_gets_its_answer(
     transactions_sessions: SessionFactory, known: MemoryCache
 ) -> None:
     acceptor = TransferAcceptor(transactions_sessions)
-    candidates = [await _check(transactions_sessions, known, "9.00") for _ in range(12)]
+    candidates = [await _candidate(transactions_sessions, known, "9.00") for _ in range(12)]
     outcomes = await asyncio.gather(
         *(acceptor.accept(candidate) for candidate in candidates), return_exceptions=True
     )

@@ -12,7 +12,6 @@ from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tijori.common.auth import Principal
@@ -333,38 +332,6 @@ async def replay_after_race(session: AsyncSession, candidate: TransferCandidate)
         stored_hash=stored.request_hash,
         fingerprint=candidate.fingerprint,
     )
-
-
-async def accept_transfer(
-    session: AsyncSession,
-    *,
-    cache: Cache,
-    settings: TransactionsSettings,
-    sender: Principal,
-    request: TransferRequest,
-    idempotency_key: str | None,
-    correlation_id: str | None = None,
-) -> Accepted:
-    """Check and decide one transfer on its own (a batch of one), in ``session``."""
-    checked = await check_transfer(
-        session,
-        cache=cache,
-        settings=settings,
-        sender=sender,
-        request=request,
-        idempotency_key=idempotency_key,
-        correlation_id=correlation_id,
-    )
-    if isinstance(checked, Accepted):
-        return checked
-    try:
-        [result] = await accept_batch(session, [checked])
-    except IntegrityError:
-        await session.rollback()
-        return await replay_after_race(session, checked)
-    if isinstance(result, ProblemError):
-        raise result
-    return result
 
 
 def _initiate(
