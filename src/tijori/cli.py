@@ -55,9 +55,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 # CPython collects its youngest generation every 700 net allocations by default; a busy
 # service allocates that many in well under a request (SQLAlchemy, pydantic), so it
-# collected thousands of times a second. Collecting ~70 times less often took 10-20% of
-# the CPU per transfer off every service (docs/performance.md); reference cycles are
-# still collected, later.
+# collected thousands of times a second. Collecting ~70 times less often took 12-16% off
+# the CPU a transfer costs (docs/performance.md); reference cycles are still collected,
+# later.
 GC_THRESHOLDS = (50_000, 50, 100)
 
 
