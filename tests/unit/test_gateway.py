@@ -126,7 +126,11 @@ async def test_the_service_gets_the_request_and_the_client_its_answer() -> None:
             {
                 "type": "http.response.start",
                 "status": 201,
-                "headers": [(b"content-type", b"application/json"), (b"set-cookie", b"a=1")],
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"set-cookie", b"a=1"),
+                    (b"server", b"uvicorn"),
+                ],
             }
         )
         await send({"type": "http.response.body", "body": b'{"echo": ' + body + b"}"})
@@ -143,6 +147,7 @@ async def test_the_service_gets_the_request_and_the_client_its_answer() -> None:
     assert answer.json() == {"echo": {"name": "Asha"}}
     assert answer.headers["x-request-id"] == "req-1"
     assert answer.headers["set-cookie"] == "a=1"
+    assert "server" not in answer.headers  # the gateway's own server says who it is
     first, second = seen
     assert first[b"x-request-id"] == b"req-1"
     assert first[b"authorization"] == b"Bearer t"

@@ -64,6 +64,8 @@ HOP_BY_HOP = frozenset(
     }
 )
 REPLACED = HOP_BY_HOP | {b"x-request-id", TRACEPARENT.encode(), b"x-forwarded-for"}
+# the gateway's own server writes these on every answer: not sent twice
+ANSWER_HEADERS_OF_OUR_OWN = HOP_BY_HOP | {b"date", b"server"}
 
 REQUESTS = Counter(
     "tijori_gateway_requests_total",
@@ -180,7 +182,7 @@ async def _exchange(
             headers = [
                 (name.lower(), value)
                 for name, value in answer.raw_headers
-                if name.lower() not in HOP_BY_HOP
+                if name.lower() not in ANSWER_HEADERS_OF_OUR_OWN
             ]
             if answer.content_length is not None and answer.content_length <= WHOLE_ANSWER_BYTES:
                 content = await answer.read()
