@@ -199,11 +199,9 @@ def start_stack(
                 raise RuntimeError(f"tijori {command[0]} failed:\n{result.stdout}{result.stderr}")
         roles = {"transactions": "api", SETTLER: "worker"} if split else {}
         # as `tijori up` runs them: the background processes at a lower CPU priority
-        nice = {
-            p.name: p.nice if background_nice is None or not p.nice else background_nice
-            for p in PROCESSES
-            if split
-        }
+        nice = {p.name: p.nice for p in PROCESSES if split}
+        if background_nice is not None:
+            nice = {name: background_nice if value else 0 for name, value in nice.items()}
         processes = [*DATABASE_SERVICES, *([SETTLER] if split else []), "gateway"]
         for name in processes:
             service = "transactions" if name == SETTLER else name

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, DateTime, Integer, event, exc, text
+from sqlalchemy import BigInteger, DateTime, Integer, Select, event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.types import TypeDecorator
 
 log = logging.getLogger(__name__)
@@ -180,3 +180,31 @@ async def ping(engine: AsyncEngine) -> None:
     """Raise unless the database answers."""
     async with engine.connect() as connection:
         await connection.execute(text("SELECT 1"))
+
+
+RowT = TypeVar("RowT")
+
+
+async def read_once(
+    session: AsyncSession,
+    remembered: dict[str, RowT | None],
+    column: InstrumentedAttribute[Any],
+    statement: Select[RowT],
+    keys: Iterable[str],
+) -> dict[str, RowT]:
+    """The rows ``statement`` finds whose ``column`` is one of ``keys``, by key.
+
+    Each key is read at most once per ``remembered`` (a dict kept for one database
+    transaction, in ``session.info``), those not found remembered as None: a batch reads
+    (or locks) everything it needs in one statement, and each of its items then finds
+    its rows without another. Rows are read in ``column`` order, so a ``FOR UPDATE``
+    statement takes its locks in one order everywhere.
+    """
+    wanted = set(keys)
+    missing = sorted(wanted - remembered.keys())
+    if missing:
+        found = await session.scalars(statement.where(column.in_(missing)).order_by(column))
+        by_key = {getattr(row, column.key): row for row in found}
+        for key in missing:
+            remembered[key] = by_key.get(key)
+    return {key: row for key in wanted if (row := remembered[key]) is not None}

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -118,10 +118,24 @@ class LogContextFilter(logging.Filter):
         return True
 
 
-def request_id_of(scope: Scope) -> str:
-    """The correlation id of an HTTP request: its ``X-Request-ID``, or a new one."""
-    sent = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+def request_id_of(headers: Mapping[bytes, bytes]) -> str:
+    """The correlation id of an HTTP request with these (ASGI) headers: its
+    ``X-Request-ID``, or a new one."""
+    sent = headers.get(b"x-request-id", b"").decode("latin-1")
     return (sent or str(uuid.uuid4()))[:MAX_CORRELATION_ID]
+
+
+def echoing_request_id(send: Send, request_id: str) -> Send:
+    """``send`` that gives the answer ``request_id`` as its (only) ``X-Request-ID``."""
+    echoed = (REQUEST_ID_HEADER.lower().encode(), request_id.encode("latin-1"))
+
+    async def send_with_request_id(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = [h for h in message.get("headers", []) if h[0].lower() != echoed[0]]
+            message["headers"] = [*headers, echoed]
+        await send(message)
+
+    return send_with_request_id
 
 
 def fastapi_telemetry() -> TelemetryConfig:
@@ -152,19 +166,11 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = request_id_of(scope)
+        request_id = request_id_of(dict(scope["headers"]))
         scope.setdefault("state", {})["correlation_id"] = request_id
-        echoed = (REQUEST_ID_HEADER.lower().encode(), request_id.encode("latin-1"))
-
-        async def send_with_request_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [h for h in message.get("headers", []) if h[0].lower() != echoed[0]]
-                message["headers"] = [*headers, echoed]
-            await send(message)
-
         token = correlation_id_var.set(request_id)
         try:
-            await self.app(scope, receive, send_with_request_id)
+            await self.app(scope, receive, echoing_request_id(send, request_id))
         finally:
             correlation_id_var.reset(token)
 

@@ -23,6 +23,7 @@ from tijori.common.errors import problem_response
 from tijori.common.tracing import (
     TRACEPARENT,
     current_traceparent,
+    echoing_request_id,
     request_id_of,
     start_span,
     within,
@@ -114,9 +115,9 @@ async def forward(
     base_url: str,
 ) -> None:
     """Answer the request of ``scope`` with ``service``'s answer to it."""
-    request_id = request_id_of(scope)
-    incoming = scope["headers"]
-    traceparent = dict(incoming).get(TRACEPARENT.encode(), b"").decode("latin-1") or None
+    incoming = dict(scope["headers"])
+    request_id = request_id_of(incoming)
+    traceparent = incoming.get(TRACEPARENT.encode(), b"").decode("latin-1") or None
     method: str = scope["method"]
     span = start_span(
         f"{method} {service}",
@@ -128,9 +129,10 @@ async def forward(
     status = CLIENT_CLOSED_REQUEST
     try:
         with within(span, correlation_id=request_id):
+            headers = _forwarded_headers(scope, incoming, request_id)  # in the span: its trace
             status = await _exchange(
-                scope, receive, _with_request_id(send, request_id), session=session,
-                service=service, base_url=base_url, request_id=request_id,
+                scope, receive, echoing_request_id(send, request_id), session=session,
+                service=service, base_url=base_url, headers=headers,
             )  # fmt: skip
             elapsed = time.perf_counter() - started
             log.info(
@@ -151,9 +153,10 @@ async def _exchange(
     session: aiohttp.ClientSession,
     service: str,
     base_url: str,
-    request_id: str,
+    headers: list[tuple[str, str]],
 ) -> int:
-    """Forward the request, relay the answer; the status the client was given."""
+    """Forward the request with ``headers``, relay the answer; the status the client was
+    given."""
     try:
         body = await _read_body(receive)
     except ClientGoneError:
@@ -175,24 +178,23 @@ async def _exchange(
         async with session.request(
             scope["method"],
             url,
-            headers=_forwarded_headers(scope, request_id),
+            headers=headers,
             data=body,
             allow_redirects=False,
         ) as answer:
-            headers = [
+            answer_headers = [
                 (name.lower(), value)
                 for name, value in answer.raw_headers
                 if name.lower() not in ANSWER_HEADERS_OF_OUR_OWN
             ]
+            start = {"type": "http.response.start", "status": answer.status}
             if answer.content_length is not None and answer.content_length <= WHOLE_ANSWER_BYTES:
                 content = await answer.read()
-                headers.append((b"content-length", str(len(content)).encode()))
-                await send(
-                    {"type": "http.response.start", "status": answer.status, "headers": headers}
-                )
+                answer_headers.append((b"content-length", str(len(content)).encode()))
+                await send({**start, "headers": answer_headers})
                 await send({"type": "http.response.body", "body": content})
                 return answer.status
-            await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+            await send({**start, "headers": answer_headers})
             async for chunk in answer.content.iter_any():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b""})
@@ -236,11 +238,12 @@ async def _read_body(receive: Receive) -> bytes | None:
             return b"".join(chunks)
 
 
-def _forwarded_headers(scope: Scope, request_id: str) -> list[tuple[str, str]]:
-    incoming: list[tuple[bytes, bytes]] = scope["headers"]
+def _forwarded_headers(
+    scope: Scope, incoming: dict[bytes, bytes], request_id: str
+) -> list[tuple[str, str]]:
     headers = [
         (name.decode("latin-1"), value.decode("latin-1"))
-        for name, value in incoming
+        for name, value in scope["headers"]
         if name not in REPLACED
     ]
     # the service continues this request's trace and logs under its correlation id
@@ -249,25 +252,11 @@ def _forwarded_headers(scope: Scope, request_id: str) -> list[tuple[str, str]]:
     if traceparent is not None:
         headers.append((TRACEPARENT, traceparent))
     client_host = scope["client"][0] if scope.get("client") else "unknown"
-    forwarded_for = dict(incoming).get(b"x-forwarded-for", b"").decode("latin-1")
+    forwarded_for = incoming.get(b"x-forwarded-for", b"").decode("latin-1")
     headers.append(
         ("x-forwarded-for", f"{forwarded_for}, {client_host}" if forwarded_for else client_host)
     )
     return headers
-
-
-def _with_request_id(send: Send, request_id: str) -> Send:
-    """``send`` that gives every answer the request's ``X-Request-ID``."""
-
-    async def send_with_request_id(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message["headers"] = [
-                *(h for h in message.get("headers", []) if h[0].lower() != b"x-request-id"),
-                (b"x-request-id", request_id.encode("latin-1")),
-            ]
-        await send(message)
-
-    return send_with_request_id
 
 
 async def _problem(

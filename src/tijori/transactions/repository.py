@@ -6,16 +6,17 @@ import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
 
+from tijori.common.db import read_once
 from tijori.common.events import TransferCompleted, TransferRejected
 from tijori.transactions.models import Account, IdempotencyKey, Transaction
 
-RowT = TypeVar("RowT", Transaction, Account)
+# rows a settling batch locks; refreshed from the database when locked
+_LOCK_TRANSACTIONS = select(Transaction).with_for_update().execution_options(populate_existing=True)
+_LOCK_ACCOUNTS = select(Account).with_for_update().execution_options(populate_existing=True)
 
 
 @dataclass(frozen=True)
@@ -151,40 +152,21 @@ class TransactionRepository:
 
     async def lock_transactions(self, transaction_ids: Iterable[str]) -> dict[str, Transaction]:
         """Lock these transactions ``FOR UPDATE`` in one statement; by id, those found."""
-        return await self._lock(Transaction, Transaction.id, self._transactions, transaction_ids)
+        return await read_once(
+            self.session, self._transactions, Transaction.id, _LOCK_TRANSACTIONS, transaction_ids
+        )
 
     async def lock_accounts(self, user_ids: Iterable[str]) -> dict[str, Account]:
         """Lock these accounts ``FOR UPDATE`` in one statement, in user id order; by user
         id, those found."""
-        return await self._lock(Account, Account.user_id, self._accounts, user_ids)
-
-    async def _lock(
-        self,
-        model: type[RowT],
-        column: InstrumentedAttribute[str],
-        locked: dict[str, RowT | None],
-        keys: Iterable[str],
-    ) -> dict[str, RowT]:
-        wanted = set(keys)
-        missing = sorted(wanted - locked.keys())
-        if missing:
-            found = await self.session.scalars(
-                select(model)
-                .where(column.in_(missing))
-                .order_by(column)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
-            by_key = {getattr(row, column.key): row for row in found}
-            for key in missing:
-                locked[key] = by_key.get(key)
-        return {key: row for key in wanted if (row := locked[key]) is not None}
+        return await read_once(
+            self.session, self._accounts, Account.user_id, _LOCK_ACCOUNTS, user_ids
+        )
 
     async def prefetch_outcomes(
-        self, outcomes: Iterable[TransferCompleted | TransferRejected]
+        self, outcomes: Sequence[TransferCompleted | TransferRejected]
     ) -> None:
         """Lock the transactions and accounts of these outcomes: two statements for all."""
-        outcomes = list(outcomes)
         await self.lock_transactions(outcome.transaction_id for outcome in outcomes)
         await self.lock_accounts(
             user for outcome in outcomes for user in (outcome.sender_id, outcome.receiver_id)

@@ -7,8 +7,12 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tijori.common.db import read_once
 from tijori.common.events import TransactionInitiated
 from tijori.wallets.models import LedgerEntry, Transfer, Wallet
+
+# wallets a batch of transfers locks; refreshed from the database when locked
+_LOCK_WALLETS = select(Wallet).with_for_update().execution_options(populate_existing=True)
 
 
 class WalletRepository:
@@ -52,39 +56,13 @@ class WalletRepository:
         Every transfer (and every batch of them) locks in this one order, so two over the
         same wallets queue instead of deadlocking.
         """
-        wanted = set(user_ids)
-        missing = sorted(wanted - self._locked.keys())
-        if missing:
-            found = await self.session.scalars(
-                select(Wallet)
-                .where(Wallet.user_id.in_(missing))
-                .order_by(Wallet.user_id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
-            by_user = {wallet.user_id: wallet for wallet in found}
-            for user_id in missing:
-                self._locked[user_id] = by_user.get(user_id)
-        return {
-            user_id: wallet for user_id in wanted if (wallet := self._locked[user_id]) is not None
-        }
+        return await read_once(self.session, self._locked, Wallet.user_id, _LOCK_WALLETS, user_ids)
 
     async def recorded_transfers(self, transaction_ids: Iterable[str]) -> dict[str, Transfer]:
         """The recorded outcomes of those of ``transaction_ids`` already applied or refused."""
-        wanted = set(transaction_ids)
-        missing = wanted - self._recorded.keys()
-        if missing:
-            found = await self.session.scalars(
-                select(Transfer).where(Transfer.transaction_id.in_(missing))
-            )
-            by_id = {transfer.transaction_id: transfer for transfer in found}
-            for transaction_id in missing:
-                self._recorded[transaction_id] = by_id.get(transaction_id)
-        return {
-            transaction_id: transfer
-            for transaction_id in wanted
-            if (transfer := self._recorded[transaction_id]) is not None
-        }
+        return await read_once(
+            self.session, self._recorded, Transfer.transaction_id, select(Transfer), transaction_ids
+        )
 
     async def get_transfer(self, transaction_id: str) -> Transfer | None:
         """The recorded outcome of ``transaction_id``, if it was already applied or refused."""
