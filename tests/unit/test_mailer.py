@@ -52,10 +52,13 @@ def smtp_server() -> Iterator[tuple[int, _Inbox]]:
 
 async def _queue_welcome(sessions: SessionFactory) -> int:
     async with sessions() as session, session.begin():
-        notification = await service.welcome_user(
-            session, event_id="e1", user=USER, sender="Tijori <t@x.co>"
+        await service.welcome_user(session, event_id="e1", user=USER, sender="Tijori <t@x.co>")
+    async with sessions() as session:
+        notification_id = await session.scalar(
+            select(Notification.id).where(Notification.event_id == "e1")
         )
-    return notification.id
+    assert notification_id is not None
+    return notification_id
 
 
 async def _make_due(sessions: SessionFactory) -> None:

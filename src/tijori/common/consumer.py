@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tijori.common.bus import MAX_BACKOFF_SECONDS, KafkaBus
-from tijori.common.db import retry_transient
+from tijori.common.db import retry_transient, table_of, utcnow
 from tijori.common.events import Envelope, UnknownEventError, parse_event
 from tijori.common.metrics import CONSUMER_LAG, EVENT_APPLY_SECONDS, EVENTS_PROCESSED
 from tijori.common.models import ProcessedEventMixin
@@ -87,9 +87,7 @@ class IdempotentConsumer:
         async def attempt() -> bool:
             try:
                 async with self.sessions() as session, session.begin():
-                    marker = self.processed_model(consumer=self.name, event_id=event.id)  # type: ignore[call-arg]
-                    session.add(marker)
-                    await session.flush()  # a duplicate fails here, before any effect
+                    await self._mark_processed(session, [event])  # a duplicate fails here
                     await handler(session, event)
             except IntegrityError as error:
                 if await self._already_processed(event.id):
@@ -102,6 +100,19 @@ class IdempotentConsumer:
         elapsed = time.perf_counter() - started
         self._record([event] if applied else [], [] if applied else [event], elapsed)
         return applied
+
+    async def _mark_processed(self, session: AsyncSession, events: Sequence[Envelope[Any]]) -> None:
+        """Record ``events`` as applied by this consumer, at once: one that was already
+        recorded fails the statement (``IntegrityError``) before any effect."""
+        if events:
+            now = utcnow()
+            await session.execute(
+                table_of(self.processed_model).insert(),
+                [
+                    {"consumer": self.name, "event_id": event.id, "processed_at": now}
+                    for event in events
+                ],
+            )
 
     def _record(
         self,
@@ -207,11 +218,8 @@ class IdempotentConsumer:
             for delivery in deliveries:
                 (duplicates if delivery.event.id in seen else fresh).append(delivery)
                 seen.add(delivery.event.id)
-            session.add_all(
-                model(consumer=self.name, event_id=delivery.event.id)  # type: ignore[call-arg]
-                for delivery in fresh
-            )
-            await session.flush()  # a replica that applied one meanwhile fails it here
+            # a replica that applied one meanwhile fails it here
+            await self._mark_processed(session, [delivery.event for delivery in fresh])
             if self.prefetch is not None and fresh:
                 await self.prefetch(session, [delivery.event for delivery in fresh])
             for delivery in fresh:

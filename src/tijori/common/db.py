@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, DateTime, Integer, Select, event, exc, text
+from sqlalchemy import BigInteger, DateTime, Integer, Select, Table, event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import InstrumentedAttribute, Session, SessionTransaction
 from sqlalchemy.types import TypeDecorator
 
 log = logging.getLogger(__name__)
@@ -208,3 +208,45 @@ async def read_once(
         for key in missing:
             remembered[key] = by_key.get(key)
     return {key: row for key in wanted if (row := remembered[key]) is not None}
+
+
+_STAGED_ROWS = "tijori.staged_rows"
+
+
+def table_of(model: type[Any]) -> Table:
+    """The table a mapped class is stored in."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+def insert_at_commit(
+    session: AsyncSession | Session, model: type[Any], *rows: dict[str, Any]
+) -> None:
+    """Stage new rows of ``model``'s table, written when ``session``'s transaction commits.
+
+    For rows that nothing reads back before the commit (ledger entries, outbox events,
+    e-mails): at commit, after the ORM's own changes are flushed, each table's staged
+    rows go in one multi-row ``INSERT`` in the order they were staged, without the
+    unit of work's bookkeeping per object (it cost twice as much CPU per row). An error
+    there (a unique key, say) fails the commit, which rolls everything back; a rollback
+    forgets what was staged. Rows of one table name the same columns.
+    """
+    staged: dict[Table, list[dict[str, Any]]] = session.info.setdefault(_STAGED_ROWS, {})
+    staged.setdefault(table_of(model), []).extend(rows)
+
+
+@event.listens_for(Session, "before_commit")
+def _insert_staged(session: Session) -> None:
+    staged: dict[Table, list[dict[str, Any]]] | None = session.info.pop(_STAGED_ROWS, None)
+    if not staged:
+        return
+    session.flush()  # the rows they refer to go in first
+    for table, rows in staged.items():
+        session.execute(table.insert(), rows)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_staged(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the outermost transaction: committed or rolled back
+        session.info.pop(_STAGED_ROWS, None)

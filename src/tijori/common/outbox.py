@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from tijori.common.bus import MAX_BACKOFF_SECONDS, KafkaBus
-from tijori.common.db import retry_transient, utcnow
+from tijori.common.db import insert_at_commit, retry_transient, utcnow
 from tijori.common.events import Envelope, Payload, new_event
 from tijori.common.metrics import (
     OUTBOX_BACKLOG,
@@ -43,7 +43,8 @@ def add_to_outbox(
     traceparent: str | None = None,
 ) -> Envelope[Any]:
     """Wrap ``payload`` in a new event and stage it in the outbox of ``session``'s
-    transaction; it is sent after commit. Returns the event.
+    transaction (written at commit, with the transaction's other events); it is sent
+    after commit. Returns the event.
 
     The event carries, unless given others, the current trace and correlation id, so
     whatever it causes is part of the same trace.
@@ -53,8 +54,18 @@ def add_to_outbox(
         correlation_id=correlation_id or correlation_id_var.get(),
         traceparent=traceparent or current_traceparent(),
     )
-    body = event.model_dump_json()
-    session.add(model(event_id=event.id, topic=event.type, key=key, body=body))  # type: ignore[call-arg]
+    insert_at_commit(
+        session,
+        model,
+        {
+            "event_id": event.id,
+            "topic": event.type,
+            "key": key,
+            "body": event.model_dump_json(),
+            "created_at": event.occurred_at,
+            "published_at": None,
+        },
+    )
     session.info[_OUTBOX_WRITTEN] = True
     return event
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tijori.common.db import insert_at_commit
 from tijori.notifications.models import Notification
 
 
@@ -17,9 +19,9 @@ class NotificationRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def add(self, notification: Notification) -> None:
-        """Stage a new notification."""
-        self.session.add(notification)
+    def add(self, *rows: dict[str, Any]) -> None:
+        """Stage new notifications' rows, written when the transaction commits."""
+        insert_at_commit(self.session, Notification, *rows)
 
     async def update(self, notification_id: int, values: Mapping[str, object]) -> None:
         """Change one notification's delivery state in one statement."""

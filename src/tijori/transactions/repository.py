@@ -6,11 +6,12 @@ import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tijori.common.db import read_once
+from tijori.common.db import read_once, table_of
 from tijori.common.events import TransferCompleted, TransferRejected
 from tijori.transactions.models import Account, IdempotencyKey, Transaction
 
@@ -28,6 +29,11 @@ class SenderState:
     # paise in the sender's PENDING transactions, not yet taken from the balance
     pending_paise: int
 
+
+# what a new transaction's row is written with (seq is the database's)
+_NEW_TRANSACTION_COLUMNS = tuple(
+    column.key for column in table_of(Transaction).columns if column.key != "seq"
+)
 
 # built once (the IN list expands per call): on the busiest path, building the statement
 # cost more than running it
@@ -172,9 +178,23 @@ class TransactionRepository:
             user for outcome in outcomes for user in (outcome.sender_id, outcome.receiver_id)
         )
 
-    def add(self, *items: Transaction | IdempotencyKey | Account) -> None:
-        """Stage new rows; a new account counts as locked by this transaction."""
-        for item in items:
-            if isinstance(item, Account):
-                self._accounts[item.user_id] = item
-        self.session.add_all(items)
+    def add(self, account: Account) -> None:
+        """Stage a new account; it counts as locked by this transaction."""
+        self._accounts[account.user_id] = account
+        self.session.add(account)
+
+    async def insert(self, model: type[Any], rows: Sequence[dict[str, Any]]) -> None:
+        """Write new rows of ``model``'s table in one statement, now (a unique key taken
+        meanwhile raises ``IntegrityError`` here); the session does not track them."""
+        await self.session.execute(table_of(model).insert(), rows)
+
+    async def insert_transactions(self, transactions: Sequence[Transaction]) -> None:
+        """Write new transactions in one statement, now; the session does not track them
+        (they are answers to requests, not changed in this transaction)."""
+        await self.insert(
+            Transaction,
+            [
+                {column: getattr(transaction, column) for column in _NEW_TRANSACTION_COLUMNS}
+                for transaction in transactions
+            ],
+        )

@@ -282,6 +282,7 @@ def _pending(candidate: TransferCandidate) -> Transaction:
         currency="INR",
         note=candidate.note,
         status="PENDING",
+        reason=None,
         redrives=0,
         created_at=now,
         updated_at=now,
@@ -293,21 +294,20 @@ async def _stage(
     repository: TransactionRepository,
     accepted: Sequence[tuple[TransferCandidate, Transaction]],
 ) -> None:
-    repository.add(*(transaction for _, transaction in accepted))
+    await repository.insert_transactions([transaction for _, transaction in accepted])
     keys = [
-        IdempotencyKey(
-            user_id=candidate.sender_id,
-            key=candidate.idempotency_key,
-            request_hash=candidate.fingerprint,
-            transaction_id=transaction.id,
-        )
+        {
+            "user_id": candidate.sender_id,
+            "key": candidate.idempotency_key,
+            "request_hash": candidate.fingerprint,
+            "transaction_id": transaction.id,
+            "created_at": transaction.created_at,
+        }
         for candidate, transaction in accepted
         if candidate.idempotency_key is not None
     ]
-    if keys:
-        await session.flush()  # the keys refer to the transactions: those go in first
-        repository.add(*keys)
-        await session.flush()  # a twin request in another process makes this fail
+    if keys:  # after the transactions they refer to
+        await repository.insert(IdempotencyKey, keys)  # a twin request elsewhere fails here
     for candidate, transaction in accepted:
         _initiate(
             session,

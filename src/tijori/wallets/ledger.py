@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from tijori.common.db import utcnow
-from tijori.wallets.models import LedgerEntry, Wallet
+from tijori.wallets.models import Wallet
 
 
 class LedgerError(ValueError):
@@ -13,11 +14,24 @@ class LedgerError(ValueError):
 
 
 @dataclass(frozen=True)
+class Posting:
+    """One side of a movement: a new row of ``ledger_entries`` (its columns, but the id)."""
+
+    wallet_id: str
+    counterparty_wallet_id: str
+    reference: str
+    kind: str
+    amount_paise: int  # credit > 0, debit < 0
+    balance_after_paise: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class LedgerPair:
     """The debit and the credit of one movement; their amounts sum to zero."""
 
-    debit: LedgerEntry
-    credit: LedgerEntry
+    debit: Posting
+    credit: Posting
 
     @classmethod
     def move(
@@ -37,7 +51,7 @@ class LedgerPair:
         source.version += 1
         destination.version += 1
         source.updated_at = destination.updated_at = now
-        debit = LedgerEntry(
+        debit = Posting(
             wallet_id=source.id,
             counterparty_wallet_id=destination.id,
             reference=reference,
@@ -46,7 +60,7 @@ class LedgerPair:
             balance_after_paise=source.balance_paise,
             created_at=now,
         )
-        credit = LedgerEntry(
+        credit = Posting(
             wallet_id=destination.id,
             counterparty_wallet_id=source.id,
             reference=reference,
@@ -58,6 +72,6 @@ class LedgerPair:
         return cls(debit=debit, credit=credit)
 
     @property
-    def entries(self) -> tuple[LedgerEntry, LedgerEntry]:
+    def entries(self) -> tuple[Posting, Posting]:
         """Both entries, debit first."""
         return (self.debit, self.credit)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tijori.common.db import read_once
+from tijori.common.db import insert_at_commit, read_once
 from tijori.common.events import TransactionInitiated
+from tijori.wallets.ledger import LedgerPair
 from tijori.wallets.models import LedgerEntry, Transfer, Wallet
 
 # wallets a batch of transfers locks; refreshed from the database when locked
@@ -78,16 +80,31 @@ class WalletRepository:
         await self.recorded_transfers(transfer.transaction_id for transfer in transfers)
 
     def record(self, transfer: Transfer) -> None:
-        """Stage the outcome of a transfer; later lookups in this transaction find it."""
-        self.session.add(transfer)
+        """Stage the outcome of a transfer (written at commit); later lookups in this
+        transaction find it."""
+        insert_at_commit(
+            self.session,
+            Transfer,
+            {
+                "transaction_id": transfer.transaction_id,
+                "status": transfer.status,
+                "reason": transfer.reason,
+                "outcome_type": transfer.outcome_type,
+                "outcome": transfer.outcome,
+                "created_at": transfer.created_at,
+            },
+        )
         self._recorded[transfer.transaction_id] = transfer
 
-    def add(self, *items: Wallet | LedgerEntry | Transfer) -> None:
-        """Stage new wallets or entries; a new wallet counts as locked by this transaction."""
-        for item in items:
-            if isinstance(item, Wallet) and item.user_id is not None:
-                self._locked[item.user_id] = item
-        self.session.add_all(items)
+    def post(self, pair: LedgerPair) -> None:
+        """Stage the two ledger entries of a movement (written at commit)."""
+        insert_at_commit(self.session, LedgerEntry, *(asdict(entry) for entry in pair.entries))
+
+    def add(self, wallet: Wallet) -> None:
+        """Stage a new wallet; it counts as locked by this transaction."""
+        if wallet.user_id is not None:
+            self._locked[wallet.user_id] = wallet
+        self.session.add(wallet)
 
     async def entries(
         self, wallet_id: str, *, before_id: int | None, limit: int

@@ -68,7 +68,7 @@ async def open_wallet(
             reference=promotion_reference(user.user_id),
             kind="PROMOTION",
         )
-        repository.add(*pair.entries)
+        repository.post(pair)
     _emit(
         session,
         WalletCreated(
@@ -130,7 +130,7 @@ async def apply_transfer(
             reference=transfer.transaction_id,
             kind="TRANSFER",
         )
-        repository.add(*pair.entries)
+        repository.post(pair)
         outcome = TransferCompleted(
             transaction_id=transfer.transaction_id,
             sender_id=transfer.sender_id,
@@ -165,6 +165,7 @@ async def apply_transfer(
             reason=reason,
             outcome_type=event.type,
             outcome=outcome.model_dump_json(),
+            created_at=event.occurred_at,
         )
     )
     return outcome
