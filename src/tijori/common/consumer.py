@@ -3,9 +3,9 @@
 The event id is recorded in ``processed_events`` in the same database transaction as
 the effect (and any outbox rows it writes); Kafka offsets are committed only after that
 transaction commits. A redelivered event finds its id already recorded and does nothing.
-The messages a poll returns for one partition are applied in one database transaction
-(one commit, the markers and effects of all of them), falling back to one transaction
-per event if that fails.
+The messages a poll returns (from every partition, each partition's in its order) are
+applied in one database transaction (one commit, the markers and effects of all of
+them), falling back to one transaction per event if that fails.
 """
 
 from __future__ import annotations
@@ -168,7 +168,7 @@ class IdempotentConsumer:
         await self.apply_messages([(raw, headers)])
 
     async def apply_messages(self, messages: Sequence[Message]) -> None:
-        """Apply the messages of one partition, in order, each once.
+        """Apply the messages of one poll, in order, each once.
 
         They are applied in one database transaction (one commit for all); if that
         fails for any reason, one by one, each retried until it is applied, so a valid
@@ -267,11 +267,14 @@ class IdempotentConsumer:
         measured = 0.0
         while True:
             batches = await consumer.getmany(timeout_ms=1000, max_records=200)
-            for messages in batches.values():  # per partition, in its order
-                await self.apply_messages(
-                    [(message.value, message.headers) for message in messages]
-                )
-            if batches:
+            # every partition's messages, each partition's in its order: one transaction
+            messages = [
+                (message.value, message.headers)
+                for records in batches.values()
+                for message in records
+            ]
+            if messages:
+                await self.apply_messages(messages)
                 await consumer.commit()  # only after every effect above has committed
             if time.monotonic() - measured >= LAG_INTERVAL_SECONDS:
                 await self._measure_lag(consumer)
