@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -98,7 +97,9 @@ class WalletRepository:
 
     def post(self, pair: LedgerPair) -> None:
         """Stage the two ledger entries of a movement (written at commit)."""
-        insert_at_commit(self.session, LedgerEntry, *(asdict(entry) for entry in pair.entries))
+        # vars(), not dataclasses.asdict: that deep-copies every value (a tenth of this
+        # process's CPU, measured)
+        insert_at_commit(self.session, LedgerEntry, *(vars(entry) for entry in pair.entries))
 
     def add(self, wallet: Wallet) -> None:
         """Stage a new wallet; it counts as locked by this transaction."""
