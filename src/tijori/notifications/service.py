@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tijori.common.db import utcnow
-from tijori.common.events import TransactionCompleted, UserCreated
+from tijori.common.events import Party, TransactionCompleted, UserCreated
 from tijori.common.tracing import correlation_id_var, current_traceparent
 from tijori.notifications.messages import (
     MailContent,
@@ -42,19 +43,33 @@ def _notification(
     }
 
 
+def _queue(
+    session: AsyncSession,
+    *,
+    event_id: str,
+    sender: str,
+    mails: Iterable[tuple[UserCreated | Party, MailContent]],
+) -> None:
+    """Stage one notification per (recipient, content), written when the caller commits."""
+    NotificationRepository(session).add(
+        *(
+            _notification(
+                event_id=event_id,
+                user_id=to.user_id,
+                receiver=to.email,
+                sender=sender,
+                content=content,
+            )
+            for to, content in mails
+        )
+    )
+
+
 async def welcome_user(
     session: AsyncSession, *, event_id: str, user: UserCreated, sender: str
 ) -> None:
     """Queue the welcome e-mail of a new user."""
-    NotificationRepository(session).add(
-        _notification(
-            event_id=event_id,
-            user_id=user.user_id,
-            receiver=user.email,
-            sender=sender,
-            content=welcome(user),
-        )
-    )
+    _queue(session, event_id=event_id, sender=sender, mails=[(user, welcome(user))])
 
 
 async def notify_transaction(
@@ -68,15 +83,4 @@ async def notify_transaction(
         ]
     else:
         mails = [(transaction.sender, transfer_failed(transaction))]
-    NotificationRepository(session).add(
-        *(
-            _notification(
-                event_id=event_id,
-                user_id=party.user_id,
-                receiver=party.email,
-                sender=sender,
-                content=content,
-            )
-            for party, content in mails
-        )
-    )
+    _queue(session, event_id=event_id, sender=sender, mails=mails)
