@@ -73,6 +73,19 @@ async def outbox_backlog(engine: AsyncEngine) -> int:
         )
 
 
+async def mail_states(engine: AsyncEngine) -> dict[str, int]:
+    """How many e-mails of the run are SENT, PENDING (waiting or being retried), FAILED.
+
+    A transfer is settled when its status is; its two e-mails may still be on their way.
+    """
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text("SELECT status, COUNT(*) FROM notifications GROUP BY status")
+        )
+        counts = {str(status).lower(): int(count) for status, count in rows}
+    return {state: counts.get(state, 0) for state in ("sent", "pending", "failed")}
+
+
 async def accounts_known(engine: AsyncEngine) -> int:
     """How many wallets the transactions service can pay (its directory of accounts)."""
     async with engine.connect() as connection:

@@ -120,6 +120,7 @@ async def run_phase(context: Context, phase: Phase, *, profile: str | None) -> d
     stack = context.stack
     transactions_db = create_async_engine(database_url("transactions"), pool_size=2)
     wallets_db = create_async_engine(database_url("wallets"), pool_size=1)
+    notifications_db = create_async_engine(database_url("notifications"), pool_size=1)
     backlog = {"transactions": 0, "wallets": 0}
     try:
         after = await measure.last_seq(transactions_db)
@@ -171,15 +172,19 @@ async def run_phase(context: Context, phase: Phase, *, profile: str | None) -> d
         rows = await measure.settlements(transactions_db, after)
         first = min((row.created_at for row in rows), default=time.time())
         decided = await measure.decisions(wallets_db, first)
+        emails = await measure.mail_states(notifications_db)
     finally:
         await transactions_db.dispose()
         await wallets_db.dispose()
+        await notifications_db.dispose()
     load = json.loads(out.read_text())
     result = measure.summarize_phase(
         load, rows, decided, duration=phase.duration, settle_wait_seconds=waited
     )
     result["recovered"] = recovered
     result["outbox_backlog_max"] = backlog
+    # the run's e-mails when the phase's transfers had settled: the mailer may lag
+    result["emails"] = emails
     generator_cores = result["generator"]["cpu_share"]
     cpu["cores_by_process"]["load_generator"] = generator_cores
     cpu["other_processes_cores"] = round(
@@ -195,7 +200,8 @@ async def run_phase(context: Context, phase: Phase, *, profile: str | None) -> d
     say(
         f"{phase.label}: {result['accepted']} accepted, {result['settled_per_s']:.0f} settled/s, "
         f"accept p99 {result['accept_ms']['p99']} ms, settle p99 {result['settle_ms']['p99']} ms, "
-        f"errors {result['error_count']}, still pending {result['still_pending']}"
+        f"errors {result['error_count']}, still pending {result['still_pending']}, "
+        f"e-mails sent {emails['sent']}, waiting {emails['pending']}"
     )
     return result
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -142,6 +143,66 @@ async def test_a_batch_goes_over_one_connection_and_every_e_mail_is_marked_sent(
     async with notifications_sessions() as session:
         statuses = (await session.scalars(select(Notification.status))).all()
     assert statuses == ["SENT"] * 3
+
+
+class _RefusingInbox(_Inbox):
+    """Takes every message but those to ``refused@x.co``."""
+
+    async def handle_RCPT(
+        self, server: object, session: object, envelope: Any, address: str, options: object
+    ) -> str:
+        if address == "refused@x.co":
+            return "550 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+async def test_a_batch_records_each_outcome_the_sent_ones_sent_a_refused_one_to_retry(
+    notifications_sessions: SessionFactory,
+) -> None:
+    inbox = _RefusingInbox()
+    port = _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        async with notifications_sessions() as session, session.begin():
+            for number, email in enumerate(["p0@x.co", "refused@x.co", "p2@x.co"]):
+                user = USER.model_copy(update={"user_id": f"u{number}", "email": email})
+                await service.welcome_user(
+                    session, event_id=f"e{number}", user=user, sender="Tijori <t@x.co>"
+                )
+        mailer = Mailer(
+            sessions=notifications_sessions, settings=NotificationsSettings(smtp_port=port)
+        )
+        assert await mailer.deliver_due() == 3
+    finally:
+        controller.stop()
+    async with notifications_sessions() as session:
+        rows = (
+            await session.execute(
+                select(
+                    Notification.receiver,
+                    Notification.status,
+                    Notification.attempts,
+                    Notification.sent_at,
+                    Notification.last_error,
+                    Notification.next_attempt_at,
+                ).order_by(Notification.id)
+            )
+        ).all()
+    by_receiver = {row.receiver: row for row in rows}
+    for sent in ("p0@x.co", "p2@x.co"):
+        row = by_receiver[sent]
+        assert (row.status, row.attempts, row.last_error) == ("SENT", 1, None)
+        assert row.sent_at is not None
+    refused = by_receiver["refused@x.co"]
+    assert (refused.status, refused.attempts, refused.sent_at) == ("PENDING", 1, None)
+    assert refused.last_error is not None and "550" in refused.last_error
+    assert refused.next_attempt_at > utcnow()  # backing off
+    assert sorted(message["To"] for message in inbox.messages) == [  # type: ignore[index]
+        "p0@x.co",
+        "p2@x.co",
+    ]
 
 
 def test_backoff_doubles_and_is_capped() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from email.charset import QP, Charset
 from email.header import Header
@@ -15,8 +17,8 @@ import aiosmtplib
 from opentelemetry.trace import SpanKind, StatusCode
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tijori.common.db import utcnow
-from tijori.common.metrics import EMAILS
+from tijori.common.db import retry_transient, utcnow
+from tijori.common.metrics import EMAILS, count_after_commit
 from tijori.common.tracing import continue_trace
 from tijori.notifications.config import NotificationsSettings
 from tijori.notifications.models import Notification
@@ -68,6 +70,16 @@ def retry_delay(attempts: int, base_seconds: float) -> timedelta:
     return timedelta(seconds=min(base_seconds * 2 ** (attempts - 1), MAX_RETRY_DELAY_SECONDS))
 
 
+@dataclass(frozen=True)
+class Tried:
+    """How one try of one notification went, and the changes it makes to its row."""
+
+    notification_id: int
+    kind: str
+    outcome: str  # sent | failed | retrying
+    values: dict[str, object]  # for a failed or retrying one
+
+
 class Mailer:
     """The delivery loop of the notifications service."""
 
@@ -96,7 +108,13 @@ class Mailer:
         )
 
     async def deliver_due(self, *, batch_size: int = 20) -> int:
-        """Try every due notification once; return how many were tried."""
+        """Try every due notification once; return how many were tried.
+
+        A batch goes over one SMTP connection, and how each try went is stored for the
+        whole batch in one database transaction when it is over (also when the loop is
+        stopped halfway). A mailer that dies in between sends that batch's e-mails again
+        once their claim lapses: at least once, never lost.
+        """
         now = utcnow()
         async with self.sessions() as session, session.begin():
             claimed = await NotificationRepository(session).claim_due(now=now, limit=batch_size)
@@ -104,18 +122,19 @@ class Mailer:
                 notification.attempts += 1
                 notification.next_attempt_at = now + self.claim_lease
         if claimed:
-            # one SMTP connection for the batch; each e-mail is recorded as soon as sent
             smtp = self._smtp()
+            tried: list[Tried] = []
             try:
                 for notification in claimed:
-                    await self._deliver(smtp, notification)
+                    tried.append(await self._deliver(smtp, notification))
             finally:
                 if smtp.is_connected:
                     with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
                         await smtp.quit()
+                await retry_transient(lambda: self._record(tried), what="recording e-mails")
         return len(claimed)
 
-    async def _deliver(self, smtp: aiosmtplib.SMTP, claimed: Notification) -> None:
+    async def _deliver(self, smtp: aiosmtplib.SMTP, claimed: Notification) -> Tried:
         with continue_trace(
             "email send",
             traceparent=claimed.traceparent,
@@ -136,15 +155,16 @@ class Mailer:
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as failure:
                 error = f"{type(failure).__name__}: {failure}"[:500]
                 span.set_status(StatusCode.ERROR, error)
-            await self._record(claimed, error)
+            return self._judge(claimed, error)  # logged here, in the e-mail's trace
 
-    async def _record(self, claimed: Notification, error: str | None) -> None:
-        """Store how the try went: SENT, FAILED after the last try, or when to retry."""
+    def _judge(self, claimed: Notification, error: str | None) -> Tried:
+        """What a try means for the notification: SENT, FAILED after the last try, or
+        when to try again."""
         attempts = claimed.attempts  # counted when it was claimed
         values: dict[str, object]
         if error is None:
             outcome = "sent"
-            values = {"status": "SENT", "sent_at": utcnow(), "last_error": None}
+            values = {}  # marked with the batch's others
             log.info(
                 "notification %s (%s) sent to user %s on try %d",
                 claimed.id,
@@ -167,9 +187,23 @@ class Mailer:
                 delay.total_seconds(),
                 error,
             )
+        return Tried(claimed.id, claimed.kind, outcome, values)
+
+    async def _record(self, tried: Sequence[Tried]) -> None:
+        """Store how a batch's tries went, in one transaction: the sent ones in one
+        statement (an UPDATE per e-mail, each its own commit, was most of the mailer's
+        CPU), the others one by one."""
+        if not tried:
+            return
         async with self.sessions() as session, session.begin():
-            await NotificationRepository(session).update(claimed.id, values)
-        EMAILS.labels(kind=claimed.kind, outcome=outcome).inc()
+            repository = NotificationRepository(session)
+            sent = [each.notification_id for each in tried if each.outcome == "sent"]
+            if sent:
+                await repository.mark_sent(sent, at=utcnow())
+            for each in tried:
+                if each.outcome != "sent":
+                    await repository.update(each.notification_id, each.values)
+                count_after_commit(session, EMAILS.labels(kind=each.kind, outcome=each.outcome))
 
     async def run(self) -> None:
         """Deliver forever: when woken by a new notification, else every poll interval."""

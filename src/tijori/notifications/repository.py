@@ -29,6 +29,14 @@ class NotificationRepository:
             update(Notification).where(Notification.id == notification_id).values(**values)
         )
 
+    async def mark_sent(self, notification_ids: Sequence[int], *, at: datetime) -> None:
+        """Mark these notifications SENT at ``at``, in one statement."""
+        await self.session.execute(
+            update(Notification)
+            .where(Notification.id.in_(notification_ids))
+            .values(status="SENT", sent_at=at, last_error=None)
+        )
+
     async def claim_due(self, *, now: datetime, limit: int) -> Sequence[Notification]:
         """Lock the PENDING notifications whose next attempt is due, oldest first."""
         return (
