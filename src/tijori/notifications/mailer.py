@@ -117,10 +117,9 @@ class Mailer:
         """
         now = utcnow()
         async with self.sessions() as session, session.begin():
-            claimed = await NotificationRepository(session).claim_due(now=now, limit=batch_size)
-            for notification in claimed:
-                notification.attempts += 1
-                notification.next_attempt_at = now + self.claim_lease
+            claimed = await NotificationRepository(session).claim_due(
+                now=now, limit=batch_size, lease_until=now + self.claim_lease
+            )
         if claimed:
             smtp = self._smtp()
             tried: list[Tried] = []

@@ -37,9 +37,13 @@ class NotificationRepository:
             .values(status="SENT", sent_at=at, last_error=None)
         )
 
-    async def claim_due(self, *, now: datetime, limit: int) -> Sequence[Notification]:
-        """Lock the PENDING notifications whose next attempt is due, oldest first."""
-        return (
+    async def claim_due(
+        self, *, now: datetime, limit: int, lease_until: datetime
+    ) -> Sequence[Notification]:
+        """Claim the PENDING notifications whose next attempt is due, oldest first: lock
+        them, count the try and put off their next one until ``lease_until`` (one
+        statement for the batch; the loaded rows show the change)."""
+        claimed = (
             await self.session.scalars(
                 select(Notification)
                 .where(Notification.status == "PENDING", Notification.next_attempt_at <= now)
@@ -48,6 +52,14 @@ class NotificationRepository:
                 .with_for_update(skip_locked=True)
             )
         ).all()
+        if claimed:
+            await self.session.execute(
+                update(Notification)
+                .where(Notification.id.in_([notification.id for notification in claimed]))
+                .values(attempts=Notification.attempts + 1, next_attempt_at=lease_until)
+                .execution_options(synchronize_session="evaluate")
+            )
+        return claimed
 
     async def for_user(
         self, user_id: str, *, before_id: int | None, limit: int
