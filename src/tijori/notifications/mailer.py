@@ -130,7 +130,11 @@ class Mailer:
                 if smtp.is_connected:
                     with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
                         await smtp.quit()
-                await retry_transient(lambda: self._record(tried), what="recording e-mails")
+                # retried for about 7 s, well within the claim's lease: a database that
+                # comes back by then costs no e-mail sent twice
+                await retry_transient(
+                    lambda: self._record(tried), attempts=12, what="recording e-mails"
+                )
         return len(claimed)
 
     async def _deliver(self, smtp: aiosmtplib.SMTP, claimed: Notification) -> Tried:
