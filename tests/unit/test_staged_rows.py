@@ -4,7 +4,7 @@ order, after the rows they refer to; never written when it rolls back."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from tests.unit.conftest import SessionFactory
@@ -35,12 +35,13 @@ async def _entries(sessions: SessionFactory) -> list[tuple[str, int]]:
 async def test_staged_rows_go_in_at_commit_in_order_after_the_rows_they_refer_to(
     wallets_sessions: SessionFactory,
 ) -> None:
-    async with wallets_sessions() as session, session.begin():
-        wallet = Wallet(id="w1", user_id="u1", balance_paise=0, version=0)
-        session.add(wallet)  # not flushed yet: the entries' foreign key needs it first
+    # no autoflush: only the commit's own flush puts the wallet in before its entries
+    async with wallets_sessions(autoflush=False) as session, session.begin():
+        session.add(Wallet(id="w1", user_id="u1", balance_paise=0, version=0))
         insert_at_commit(session, LedgerEntry, _entry("w1", "b", 2))
         insert_at_commit(session, LedgerEntry, _entry("w1", "a", 1), _entry("w1", "c", 3))
-        assert await _entries(wallets_sessions) == []  # nothing before the commit
+        # nothing written before the commit, as this transaction itself sees
+        assert await session.scalar(select(func.count()).select_from(LedgerEntry)) == 0
     assert await _entries(wallets_sessions) == [("b", 2), ("a", 1), ("c", 3)]
 
 

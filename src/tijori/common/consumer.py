@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tijori.common.bus import MAX_BACKOFF_SECONDS, KafkaBus
-from tijori.common.db import retry_transient, table_of, utcnow
+from tijori.common.db import insert_rows, retry_transient, utcnow
 from tijori.common.events import Envelope, UnknownEventError, parse_event
 from tijori.common.metrics import CONSUMER_LAG, EVENT_APPLY_SECONDS, EVENTS_PROCESSED
 from tijori.common.models import ProcessedEventMixin
@@ -106,8 +106,9 @@ class IdempotentConsumer:
         recorded fails the statement (``IntegrityError``) before any effect."""
         if events:
             now = utcnow()
-            await session.execute(
-                table_of(self.processed_model).insert(),
+            await insert_rows(
+                session,
+                self.processed_model,
                 [
                     {"consumer": self.name, "event_id": event.id, "processed_at": now}
                     for event in events

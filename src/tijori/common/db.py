@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -218,6 +218,23 @@ def table_of(model: type[Any]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
     return table
+
+
+def row_of(instance: Any, *, leave_out: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The column values of a mapped object, as a row to insert (but ``leave_out``)."""
+    return {
+        column.key: getattr(instance, column.key)
+        for column in table_of(type(instance)).columns
+        if column.key not in leave_out
+    }
+
+
+async def insert_rows(
+    session: AsyncSession, model: type[Any], rows: Sequence[dict[str, Any]]
+) -> None:
+    """Write new rows of ``model``'s table now, in one statement; the session does not
+    track them. A unique key already taken raises ``IntegrityError`` here."""
+    await session.execute(table_of(model).insert(), rows)
 
 
 def insert_at_commit(

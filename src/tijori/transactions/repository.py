@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tijori.common.db import read_once, table_of
+from tijori.common.db import insert_rows, read_once, row_of
 from tijori.common.events import TransferCompleted, TransferRejected
 from tijori.transactions.models import Account, IdempotencyKey, Transaction
 
@@ -30,10 +30,8 @@ class SenderState:
     pending_paise: int
 
 
-# what a new transaction's row is written with (seq is the database's)
-_NEW_TRANSACTION_COLUMNS = tuple(
-    column.key for column in table_of(Transaction).columns if column.key != "seq"
-)
+# a new transaction's row leaves its seq to the database
+_SEQ = frozenset({"seq"})
 
 # built once (the IN list expands per call): on the busiest path, building the statement
 # cost more than running it
@@ -183,18 +181,13 @@ class TransactionRepository:
         self._accounts[account.user_id] = account
         self.session.add(account)
 
-    async def insert(self, model: type[Any], rows: Sequence[dict[str, Any]]) -> None:
-        """Write new rows of ``model``'s table in one statement, now (a unique key taken
-        meanwhile raises ``IntegrityError`` here); the session does not track them."""
-        await self.session.execute(table_of(model).insert(), rows)
-
     async def insert_transactions(self, transactions: Sequence[Transaction]) -> None:
         """Write new transactions in one statement, now; the session does not track them
         (they are answers to requests, not changed in this transaction)."""
-        await self.insert(
-            Transaction,
-            [
-                {column: getattr(transaction, column) for column in _NEW_TRANSACTION_COLUMNS}
-                for transaction in transactions
-            ],
-        )
+        rows = [row_of(transaction, leave_out=_SEQ) for transaction in transactions]
+        await insert_rows(self.session, Transaction, rows)
+
+    async def insert_idempotency_keys(self, keys: Sequence[dict[str, Any]]) -> None:
+        """Store Idempotency-Keys, now: one another process took meanwhile raises
+        ``IntegrityError`` here."""
+        await insert_rows(self.session, IdempotencyKey, keys)

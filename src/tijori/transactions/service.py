@@ -118,10 +118,12 @@ class Accepted:
 
 
 async def _replay(
-    repository: TransactionRepository, *, transaction_id: str, stored_hash: str, fingerprint: str
+    repository: TransactionRepository, stored: IdempotencyKey, fingerprint: str
 ) -> Accepted:
-    _same_request(stored_hash, fingerprint)
-    transaction = await repository.get(transaction_id)
+    """The answer of a request whose Idempotency-Key was stored before: its
+    transaction, or a 409 if the key was used for another request."""
+    _same_request(stored.request_hash, fingerprint)
+    transaction = await repository.get(stored.transaction_id)
     assert transaction is not None
     names = await repository.names((transaction.sender_id, transaction.receiver_id))
     return Accepted(transaction=transaction, replayed=True, names=names)
@@ -178,12 +180,7 @@ async def check_transfer(
             repository = TransactionRepository(session)
             stored = await repository.get_idempotency_key(sender.user_id, idempotency_key)
             if stored is not None:
-                return await _replay(
-                    repository,
-                    transaction_id=stored.transaction_id,
-                    stored_hash=stored.request_hash,
-                    fingerprint=fingerprint,
-                )
+                return await _replay(repository, stored, fingerprint)
         raise
     return TransferCandidate(
         sender_id=sender.user_id,
@@ -208,7 +205,7 @@ async def accept_batch(
     batch accepted before it. The wallets service stays the authority: this only
     spares it hopeless transfers. What the batch needs is read in two queries, however
     many transfers it holds. A key taken meanwhile by another process raises
-    ``IntegrityError`` at the flush: decide again, one at a time.
+    ``IntegrityError`` when the keys are inserted: decide again, one at a time.
     """
     repository = TransactionRepository(session)
     senders = await repository.sender_states({c.sender_id for c in candidates})
@@ -230,14 +227,7 @@ async def accept_batch(
                 continue
             if key is not None and key in stored_keys:
                 stored = stored_keys[key]
-                results.append(
-                    await _replay(
-                        repository,
-                        transaction_id=stored.transaction_id,
-                        stored_hash=stored.request_hash,
-                        fingerprint=candidate.fingerprint,
-                    )
-                )
+                results.append(await _replay(repository, stored, candidate.fingerprint))
                 continue
             known = senders.get(sender_id)
             if known is None:
@@ -307,7 +297,7 @@ async def _stage(
         if candidate.idempotency_key is not None
     ]
     if keys:  # after the transactions they refer to
-        await repository.insert(IdempotencyKey, keys)  # a twin request elsewhere fails here
+        await repository.insert_idempotency_keys(keys)  # a twin request elsewhere fails here
     for candidate, transaction in accepted:
         _initiate(
             session,
@@ -320,18 +310,13 @@ async def _stage(
 
 async def replay_after_race(session: AsyncSession, candidate: TransferCandidate) -> Accepted:
     """The answer to a candidate whose Idempotency-Key another process stored while it
-    was being decided (the flush failed): that transaction, or a 409."""
+    was being decided (inserting it failed): that transaction, or a 409."""
     repository = TransactionRepository(session)
     key = candidate.idempotency_key
     stored = await repository.get_idempotency_key(candidate.sender_id, key) if key else None
     if stored is None:
-        raise LookupError("the key that made the flush fail is not there")
-    return await _replay(
-        repository,
-        transaction_id=stored.transaction_id,
-        stored_hash=stored.request_hash,
-        fingerprint=candidate.fingerprint,
-    )
+        raise LookupError("the key whose insert failed is not there")
+    return await _replay(repository, stored, candidate.fingerprint)
 
 
 def _initiate(

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tijori.common.db import insert_at_commit, read_once
+from tijori.common.db import insert_at_commit, read_once, row_of
 from tijori.common.events import TransactionInitiated
 from tijori.wallets.ledger import LedgerPair
 from tijori.wallets.models import LedgerEntry, Transfer, Wallet
@@ -81,18 +81,7 @@ class WalletRepository:
     def record(self, transfer: Transfer) -> None:
         """Stage the outcome of a transfer (written at commit); later lookups in this
         transaction find it."""
-        insert_at_commit(
-            self.session,
-            Transfer,
-            {
-                "transaction_id": transfer.transaction_id,
-                "status": transfer.status,
-                "reason": transfer.reason,
-                "outcome_type": transfer.outcome_type,
-                "outcome": transfer.outcome,
-                "created_at": transfer.created_at,
-            },
-        )
+        insert_at_commit(self.session, Transfer, row_of(transfer))
         self._recorded[transfer.transaction_id] = transfer
 
     def post(self, pair: LedgerPair) -> None:
