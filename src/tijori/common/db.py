@@ -9,7 +9,20 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, DateTime, Integer, Select, Table, event, exc, text
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Integer,
+    Select,
+    Table,
+    Update,
+    case,
+    event,
+    exc,
+    inspect,
+    literal,
+    text,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
@@ -19,6 +32,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import InstrumentedAttribute, Session, SessionTransaction
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.types import TypeDecorator
 
 log = logging.getLogger(__name__)
@@ -211,6 +225,7 @@ async def read_once(
 
 
 _STAGED_ROWS = "tijori.staged_rows"
+_STAGED_UPDATES = "tijori.staged_updates"
 
 
 def table_of(model: type[Any]) -> Table:
@@ -227,6 +242,26 @@ def row_of(instance: Any, *, leave_out: frozenset[str] = frozenset()) -> dict[st
         for column in table_of(type(instance)).columns
         if column.key not in leave_out
     }
+
+
+def values_of(instance: Any, *keys: str) -> dict[str, Any]:
+    """Some column values of a mapped object, with its primary key: a row to update."""
+    primary_key = _primary_key(type(instance))
+    return {key: getattr(instance, key) for key in (primary_key.key, *keys)}
+
+
+def hold(session: AsyncSession | Session, instances: Iterable[Any]) -> None:
+    """Take loaded objects out of ``session``'s unit of work: their changes are staged
+    with :func:`update_at_commit` instead of flushed one by one. Objects not inserted
+    yet stay with the session, which inserts them as they are at the flush."""
+    for instance in instances:
+        if inspect(instance).persistent:
+            session.expunge(instance)
+
+
+def _primary_key(model: type[Any]) -> Any:
+    (column,) = table_of(model).primary_key.columns
+    return column
 
 
 async def insert_rows(
@@ -253,17 +288,71 @@ def insert_at_commit(
     staged.setdefault(table_of(model), []).extend(rows)
 
 
+def update_at_commit(
+    session: AsyncSession | Session, model: type[Any], *rows: dict[str, Any]
+) -> None:
+    """Stage new values of existing rows of ``model``'s table, written when ``session``'s
+    transaction commits.
+
+    Each row names its primary key and the columns to set (:func:`values_of`); a row
+    staged again takes its latest values. For rows a batch changes many of (balances,
+    statuses), held by objects the session does not track: at commit, after the ORM's own
+    changes and before the staged inserts, the rows that set the same columns are written
+    by one ``UPDATE ... SET column = CASE key WHEN ... END WHERE key IN (...)`` instead of
+    one statement and round trip each (the unit of work's way: four times the CPU of
+    client and database per row, measured). A staged row that is not in the table fails
+    the commit (``StaleDataError``, as the ORM's own update would); a rollback forgets
+    what was staged.
+    """
+    staged: dict[Table, dict[Any, dict[str, Any]]] = session.info.setdefault(_STAGED_UPDATES, {})
+    by_key = staged.setdefault(table_of(model), {})
+    key = _primary_key(model).key
+    for row in rows:
+        by_key.setdefault(row[key], {}).update(row)
+
+
+def _update_statement(table: Table, rows: Sequence[dict[str, Any]]) -> Update:
+    (key,) = table.primary_key.columns
+    keys = [row[key.key] for row in rows]
+    return (
+        table.update()
+        .where(key.in_(keys))
+        .values(
+            {
+                table.c[name]: case(
+                    {row[key.key]: literal(row[name], table.c[name].type) for row in rows},
+                    value=key,
+                )
+                for name in rows[0]
+                if name != key.key
+            }
+        )
+    )
+
+
 @event.listens_for(Session, "before_commit")
-def _insert_staged(session: Session) -> None:
-    staged: dict[Table, list[dict[str, Any]]] | None = session.info.pop(_STAGED_ROWS, None)
-    if not staged:
+def _write_staged(session: Session) -> None:
+    updates: dict[Table, dict[Any, dict[str, Any]]] | None = session.info.pop(_STAGED_UPDATES, None)
+    inserts: dict[Table, list[dict[str, Any]]] | None = session.info.pop(_STAGED_ROWS, None)
+    if not updates and not inserts:
         return
     session.flush()  # the rows they refer to go in first
-    for table, rows in staged.items():
-        session.execute(table.insert(), rows)
+    for table, by_key in (updates or {}).items():
+        alike: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in by_key.values():
+            alike.setdefault(tuple(sorted(row)), []).append(row)
+        for rows in alike.values():
+            result = session.execute(_update_statement(table, rows))
+            if result.rowcount != len(rows):  # type: ignore[attr-defined]
+                raise StaleDataError(
+                    f"{table.name}: {len(rows)} rows staged for update, {result.rowcount} found"  # type: ignore[attr-defined]
+                )
+    for table, new_rows in (inserts or {}).items():
+        session.execute(table.insert(), new_rows)
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _forget_staged(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:  # the outermost transaction: committed or rolled back
         session.info.pop(_STAGED_ROWS, None)
+        session.info.pop(_STAGED_UPDATES, None)

@@ -11,7 +11,15 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tijori.common.db import insert_rows, read_once, row_of
+from tijori.common.db import (
+    hold,
+    insert_rows,
+    read_once,
+    row_of,
+    update_at_commit,
+    utcnow,
+    values_of,
+)
 from tijori.common.events import TransferCompleted, TransferRejected
 from tijori.transactions.models import Account, IdempotencyKey, Transaction
 
@@ -155,17 +163,46 @@ class TransactionRepository:
         return {user_id: name for user_id, name in rows}
 
     async def lock_transactions(self, transaction_ids: Iterable[str]) -> dict[str, Transaction]:
-        """Lock these transactions ``FOR UPDATE`` in one statement; by id, those found."""
-        return await read_once(
+        """Lock these transactions ``FOR UPDATE`` in one statement; by id, those found.
+
+        The session does not track them: :meth:`decide` writes what changes."""
+        locked = await read_once(
             self.session, self._transactions, Transaction.id, _LOCK_TRANSACTIONS, transaction_ids
         )
+        hold(self.session, locked.values())
+        return locked
 
     async def lock_accounts(self, user_ids: Iterable[str]) -> dict[str, Account]:
         """Lock these accounts ``FOR UPDATE`` in one statement, in user id order; by user
-        id, those found."""
-        return await read_once(
+        id, those found.
+
+        The session does not track them: :meth:`learn_balance` writes what changes."""
+        locked = await read_once(
             self.session, self._accounts, Account.user_id, _LOCK_ACCOUNTS, user_ids
         )
+        hold(self.session, locked.values())
+        return locked
+
+    def decide(self, transaction: Transaction, status: str, reason: str | None) -> None:
+        """Settle a locked transaction (written at commit, with the batch's others)."""
+        transaction.status, transaction.reason, transaction.updated_at = status, reason, utcnow()
+        update_at_commit(
+            self.session, Transaction, values_of(transaction, "status", "reason", "updated_at")
+        )
+
+    def learn_balance(
+        self, account: Account | None, *, balance_paise: int | None, version: int | None
+    ) -> None:
+        """Take a wallet's balance as this account's if it is newer than the one known
+        (written at commit, with the batch's others)."""
+        if account is None or balance_paise is None or version is None:
+            return
+        if version > account.version:
+            account.balance_paise, account.version = balance_paise, version
+            account.updated_at = utcnow()
+            update_at_commit(
+                self.session, Account, values_of(account, "balance_paise", "version", "updated_at")
+            )
 
     async def prefetch_outcomes(
         self, outcomes: Sequence[TransferCompleted | TransferRejected]

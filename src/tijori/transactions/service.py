@@ -357,15 +357,6 @@ async def redrive_stale(session: AsyncSession, *, pending_for: timedelta, limit:
     return len(stale)
 
 
-def _learn_balance(
-    account: Account | None, *, balance_paise: int | None, version: int | None
-) -> None:
-    if account is None or balance_paise is None or version is None:
-        return
-    if version > account.version:
-        account.balance_paise, account.version = balance_paise, version
-
-
 async def remember_wallet(
     session: AsyncSession, cache: Cache, wallet: WalletCreated, *, ttl_seconds: int
 ) -> None:
@@ -385,7 +376,9 @@ async def remember_wallet(
             )
         )
     else:
-        _learn_balance(account, balance_paise=wallet.balance_paise, version=wallet.version)
+        repository.learn_balance(
+            account, balance_paise=wallet.balance_paise, version=wallet.version
+        )
     recipient = Recipient(
         user_id=wallet.user_id, name=wallet.name, email=wallet.email, phone=wallet.phone
     )
@@ -409,16 +402,12 @@ async def settle(
     )
     accounts = await repository.lock_accounts([outcome.sender_id, outcome.receiver_id])
     sender, receiver = accounts.get(outcome.sender_id), accounts.get(outcome.receiver_id)
+    repository.learn_balance(
+        sender, balance_paise=outcome.sender_balance_paise, version=outcome.sender_version
+    )
     if isinstance(outcome, TransferCompleted):
-        _learn_balance(
-            sender, balance_paise=outcome.sender_balance_paise, version=outcome.sender_version
-        )
-        _learn_balance(
+        repository.learn_balance(
             receiver, balance_paise=outcome.receiver_balance_paise, version=outcome.receiver_version
-        )
-    else:
-        _learn_balance(
-            sender, balance_paise=outcome.sender_balance_paise, version=outcome.sender_version
         )
     if transaction is None:
         log.error("outcome for unknown transaction %s ignored", outcome.transaction_id)
@@ -426,10 +415,9 @@ async def settle(
     if transaction.status != "PENDING":
         return transaction  # an outcome repeated after a re-drive: decided already
     if isinstance(outcome, TransferCompleted):
-        transaction.status, transaction.reason = "SUCCESS", None
+        repository.decide(transaction, "SUCCESS", None)
     else:
-        transaction.status, transaction.reason = "FAILED", outcome.reason
-    transaction.updated_at = utcnow()
+        repository.decide(transaction, "FAILED", outcome.reason)
     count_after_commit(
         session, TRANSFERS.labels(status=transaction.status, reason=transaction.reason or "")
     )

@@ -57,8 +57,7 @@ async def open_wallet(
         balance_paise=0,
         version=0,
     )
-    repository.add(wallet)
-    await session.flush()
+    await repository.open(wallet)
     if promo_paise > 0:
         promotions = (await repository.lock(PROMOTIONS_WALLET_ID))[PROMOTIONS_WALLET_ID]
         pair = LedgerPair.move(
