@@ -257,3 +257,44 @@ async def test_a_batch_of_transfers_locked_at_once_decides_as_one_by_one_would(
         ("t4", "wallet_not_found"),
     ]
     assert entries == 4 + 2 + 2  # two promotions, t1 and t3
+
+
+async def test_an_event_committed_while_the_relay_publishes_goes_out_at_once(
+    wallets_sessions: SessionFactory,
+) -> None:
+    """The relay's wake-up is not lost to a commit that lands during a round: the event
+    goes out in the next round, not at the next poll (here 60 s away)."""
+    published: list[bytes] = []
+    all_out = asyncio.Event()
+
+    async def send(topic: str, *, value: bytes, key: bytes, headers: Any) -> asyncio.Future[None]:
+        published.append(value)
+        if len(published) == 2:
+            all_out.set()
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+    producer = MagicMock(start=AsyncMock(), stop=AsyncMock(), send=send)
+    bus = MagicMock(producer=MagicMock(return_value=producer), topic=lambda name: name)
+    relay = OutboxRelay(sessions=wallets_sessions, model=OutboxMessage, bus=bus, poll_seconds=60)
+    publish = relay.publish_pending
+
+    async def another_commits_meanwhile(producer: Any) -> int:
+        sent = await publish(producer)
+        if len(published) == 1:  # after this round read the outbox, before it ends
+            async with wallets_sessions() as session, session.begin():
+                add_to_outbox(session, OutboxMessage, _user(2), key="k2")
+        return sent
+
+    relay.publish_pending = another_commits_meanwhile  # type: ignore[method-assign]
+    async with wallets_sessions() as session, session.begin():
+        add_to_outbox(session, OutboxMessage, _user(1), key="k1")
+    running = asyncio.create_task(relay.run())
+    try:
+        await asyncio.wait_for(all_out.wait(), 5)
+    finally:
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+    assert [parse_event(body).payload.user_id for body in published] == ["user-1", "user-2"]

@@ -3,6 +3,7 @@ delivered to a real (in-process aiosmtpd) SMTP server when it is up."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Iterator
 from datetime import timedelta
@@ -208,3 +209,44 @@ async def test_a_batch_records_each_outcome_the_sent_ones_sent_a_refused_one_to_
 def test_backoff_doubles_and_is_capped() -> None:
     assert [retry_delay(n, 2).total_seconds() for n in (1, 2, 3, 4)] == [2, 4, 8, 16]
     assert retry_delay(30, 2).total_seconds() == 300
+
+
+async def test_an_e_mail_queued_while_a_batch_is_sent_goes_out_at_once(
+    notifications_sessions: SessionFactory, smtp_server: tuple[int, _Inbox]
+) -> None:
+    """The mailer's wake-up is not lost to an e-mail queued during a batch: it goes out in
+    the next batch, not at the next poll (here 60 s away)."""
+    port, inbox = smtp_server
+    mailer = Mailer(
+        sessions=notifications_sessions,
+        settings=NotificationsSettings(smtp_port=port, mail_poll_seconds=60),
+    )
+    sending = mailer._deliver
+    both_sent = asyncio.Event()
+
+    async def queue_another_meanwhile(smtp: Any, claimed: Notification) -> Any:
+        if claimed.event_id == "e1":
+            second = USER.model_copy(update={"user_id": "u2", "email": "second@x.co"})
+            async with notifications_sessions() as session, session.begin():
+                await service.welcome_user(
+                    session, event_id="e2", user=second, sender="Tijori <t@x.co>"
+                )
+            mailer.wake()  # as the consumer does after its commit
+        tried = await sending(smtp, claimed)
+        if claimed.event_id == "e2":
+            both_sent.set()
+        return tried
+
+    mailer._deliver = queue_another_meanwhile  # type: ignore[method-assign]
+    await _queue_welcome(notifications_sessions)
+    running = asyncio.create_task(mailer.run())
+    try:
+        await asyncio.wait_for(both_sent.wait(), 5)
+    finally:
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+    assert [message["To"] for message in inbox.messages] == [  # type: ignore[index]
+        "asha@example.com",
+        "second@x.co",
+    ]

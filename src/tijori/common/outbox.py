@@ -192,13 +192,16 @@ class OutboxRelay:
                 backoff = 0.5
                 measured = 0.0
                 while True:
+                    # cleared before looking, not after: a commit while this round
+                    # publishes wakes the next one at once (cleared after, it waited
+                    # for the poll, up to half a second)
+                    self._wake.clear()
                     sent = await self.publish_pending(producer)
                     if time.monotonic() - measured >= BACKLOG_INTERVAL_SECONDS:
                         await self.measure_backlog()
                         measured = time.monotonic()
                     if sent == self.batch_size:
                         continue
-                    self._wake.clear()
                     try:
                         await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
                     except TimeoutError:

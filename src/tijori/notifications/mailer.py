@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 MIN_CLAIM_LEASE = timedelta(seconds=20)
 MAX_RETRY_DELAY_SECONDS = 300.0
 LOCAL_HOSTNAME = "tijori.local"
+# e-mails claimed and sent over one SMTP connection at a time
+BATCH_SIZE = 20
 
 UTF8_QUOTED_PRINTABLE = Charset("utf-8")
 UTF8_QUOTED_PRINTABLE.body_encoding = QP
@@ -107,7 +109,7 @@ class Mailer:
             start_tls=False,
         )
 
-    async def deliver_due(self, *, batch_size: int = 20) -> int:
+    async def deliver_due(self, *, batch_size: int = BATCH_SIZE) -> int:
         """Try every due notification once; return how many were tried.
 
         A batch goes over one SMTP connection, and how each try went is stored for the
@@ -211,10 +213,11 @@ class Mailer:
     async def run(self) -> None:
         """Deliver forever: when woken by a new notification, else every poll interval."""
         while True:
-            tried = await self.deliver_due()
-            if tried:
-                continue
+            # cleared before looking: a notification queued meanwhile wakes the next
+            # round at once
             self._wake.clear()
+            if await self.deliver_due() == BATCH_SIZE:
+                continue  # more may be due
             try:
                 await asyncio.wait_for(self._wake.wait(), self.settings.mail_poll_seconds)
             except TimeoutError:
