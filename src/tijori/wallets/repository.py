@@ -7,13 +7,24 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tijori.common.db import insert_at_commit, read_once, row_of, update_at_commit, values_of
+from tijori.common.db import (
+    insert_at_commit,
+    keyed,
+    read_once,
+    row_of,
+    update_at_commit,
+    values_of,
+)
 from tijori.common.events import TransactionInitiated
 from tijori.wallets.ledger import LedgerPair
 from tijori.wallets.models import LedgerEntry, Transfer, Wallet
 
 # wallets a batch of transfers locks; refreshed from the database when locked
-_LOCK_WALLETS = select(Wallet).with_for_update().execution_options(populate_existing=True)
+_LOCK_WALLETS = keyed(
+    select(Wallet).with_for_update().execution_options(populate_existing=True), Wallet.user_id
+)
+# recorded outcomes of a batch's transfers
+_RECORDED = keyed(select(Transfer), Transfer.transaction_id)
 # what a movement changes in a wallet
 _BALANCE = ("balance_paise", "version", "updated_at")
 
@@ -85,7 +96,7 @@ class WalletRepository:
     async def recorded_transfers(self, transaction_ids: Iterable[str]) -> dict[str, Transfer]:
         """The recorded outcomes of those of ``transaction_ids`` already applied or refused."""
         return await read_once(
-            self.session, self._recorded, Transfer.transaction_id, select(Transfer), transaction_ids
+            self.session, self._recorded, Transfer.transaction_id, _RECORDED, transaction_ids
         )
 
     async def get_transfer(self, transaction_id: str) -> Transfer | None:
