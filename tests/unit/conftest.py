@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+from collections.abc import AsyncIterator, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -13,6 +15,18 @@ from tijori.common.db import create_engine, create_sessionmaker
 from tijori.common.migrations import upgrade
 
 SessionFactory = async_sessionmaker[AsyncSession]
+
+
+async def run_until(loop: Coroutine[Any, Any, None], done: asyncio.Event, seconds: float) -> None:
+    """Run a background loop (a relay's, a mailer's) until ``done`` is set, then stop it;
+    ``TimeoutError`` if that takes longer than ``seconds``."""
+    running = asyncio.create_task(loop)
+    try:
+        await asyncio.wait_for(done.wait(), seconds)
+    finally:
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.unit.conftest import SessionFactory
+from tests.unit.conftest import SessionFactory, run_until
 from tijori.common.bus import KafkaBus
 from tijori.common.consumer import IdempotentConsumer
 from tijori.common.events import (
@@ -290,11 +290,5 @@ async def test_an_event_committed_while_the_relay_publishes_goes_out_at_once(
     relay.publish_pending = another_commits_meanwhile  # type: ignore[method-assign]
     async with wallets_sessions() as session, session.begin():
         add_to_outbox(session, OutboxMessage, _user(1), key="k1")
-    running = asyncio.create_task(relay.run())
-    try:
-        await asyncio.wait_for(all_out.wait(), 5)
-    finally:
-        running.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await running
+    await run_until(relay.run(), all_out, seconds=5)  # the poll is 60 s away
     assert [parse_event(body).payload.user_id for body in published] == ["user-1", "user-2"]

@@ -14,7 +14,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message as MessageHandler
 from sqlalchemy import select, update
 
-from tests.unit.conftest import SessionFactory
+from tests.unit.conftest import SessionFactory, run_until
 from tijori.common.db import utcnow
 from tijori.common.events import UserCreated
 from tijori.notifications import service
@@ -239,13 +239,7 @@ async def test_an_e_mail_queued_while_a_batch_is_sent_goes_out_at_once(
 
     mailer._deliver = queue_another_meanwhile  # type: ignore[method-assign]
     await _queue_welcome(notifications_sessions)
-    running = asyncio.create_task(mailer.run())
-    try:
-        await asyncio.wait_for(both_sent.wait(), 5)
-    finally:
-        running.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await running
+    await run_until(mailer.run(), both_sent, seconds=5)  # the poll is 60 s away
     assert [message["To"] for message in inbox.messages] == [  # type: ignore[index]
         "asha@example.com",
         "second@x.co",
