@@ -244,3 +244,78 @@ async def test_an_e_mail_queued_while_a_batch_is_sent_goes_out_at_once(
         "asha@example.com",
         "second@x.co",
     ]
+
+
+async def _delivered(inbox: _Inbox, count: int, seconds: float = 5.0) -> None:
+    for _ in range(int(seconds / 0.01)):
+        if len(inbox.messages) >= count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{len(inbox.messages)} of {count} e-mails arrived")
+
+
+async def _queue_for(sessions: SessionFactory, number: int) -> None:
+    user = USER.model_copy(update={"user_id": f"u{number}", "email": f"p{number}@x.co"})
+    async with sessions() as session, session.begin():
+        await service.welcome_user(
+            session, event_id=f"e{number}", user=user, sender="Tijori <t@x.co>"
+        )
+
+
+async def test_the_delivery_loop_keeps_its_connection_between_batches_until_it_is_quiet(
+    notifications_sessions: SessionFactory, smtp_server: tuple[int, _Inbox]
+) -> None:
+    port, inbox = smtp_server
+    mailer = Mailer(
+        sessions=notifications_sessions,
+        settings=NotificationsSettings(smtp_port=port, mail_poll_seconds=1.0),
+    )
+    running = asyncio.create_task(mailer.run())
+    try:
+        for number in (1, 2):  # two batches, the second before a quiet poll interval
+            await _queue_for(notifications_sessions, number)
+            mailer.wake()
+            await _delivered(inbox, number)
+        await asyncio.sleep(2.5)  # quiet for a poll interval: the connection is let go
+        await _queue_for(notifications_sessions, 3)
+        mailer.wake()
+        await _delivered(inbox, 3)
+    finally:
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+    first, second, third = (message["X-Peer"] for message in inbox.messages)  # type: ignore[index]
+    assert first == second != third
+
+
+async def test_a_kept_connection_the_server_dropped_is_replaced_without_a_failed_try(
+    notifications_sessions: SessionFactory,
+) -> None:
+    inbox, port = _Inbox(), _free_port()
+    first = Controller(inbox, hostname="127.0.0.1", port=port)
+    first.start()
+    mailer = Mailer(
+        sessions=notifications_sessions,
+        settings=NotificationsSettings(smtp_port=port, mail_poll_seconds=60),
+    )
+    running = asyncio.create_task(mailer.run())
+    try:
+        await _queue_for(notifications_sessions, 1)
+        mailer.wake()
+        await _delivered(inbox, 1)
+        first.stop()  # a restart: the connection kept for the next batch dies with it
+        second = Controller(inbox, hostname="127.0.0.1", port=port)
+        second.start()
+        try:
+            await _queue_for(notifications_sessions, 2)
+            mailer.wake()
+            await _delivered(inbox, 2)
+        finally:
+            second.stop()
+    finally:
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+    async with notifications_sessions() as session:
+        rows = (await session.execute(select(Notification.status, Notification.attempts))).all()
+    assert [tuple(row) for row in rows] == [("SENT", 1), ("SENT", 1)]
