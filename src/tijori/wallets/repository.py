@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tijori.common.db import (
+    hold,
     insert_at_commit,
     keyed,
     read_once,
@@ -85,13 +86,10 @@ class WalletRepository:
         """Locked wallets, kept out of the session's unit of work (:meth:`post` writes
         them); a wallet locked again in this transaction is the one held already, whose
         balance may be ahead of the database's."""
-        held = {}
-        for key, wallet in wallets.items():
-            if wallet.id not in self._by_id:
-                self._by_id[wallet.id] = wallet
-                self.session.expunge(wallet)
-            held[key] = self._by_id[wallet.id]
-        return held
+        fresh = [wallet for wallet in wallets.values() if wallet.id not in self._by_id]
+        hold(self.session, fresh)
+        self._by_id.update((wallet.id, wallet) for wallet in fresh)
+        return {key: self._by_id[wallet.id] for key, wallet in wallets.items()}
 
     async def recorded_transfers(self, transaction_ids: Iterable[str]) -> dict[str, Transfer]:
         """The recorded outcomes of those of ``transaction_ids`` already applied or refused."""
