@@ -320,12 +320,20 @@ def update_at_commit(
         by_key.setdefault(row[key], {}).update(row)
 
 
-@functools.lru_cache(maxsize=1024)
-def _update_statement(table: Table, names: tuple[str, ...], count: int) -> Update:
+def _slots(count: int) -> int:
+    """The WHEN branches a statement for ``count`` rows has: the next power of two, so
+    that a table has a handful of statements, not one per batch size (each would take a
+    place in the engine's cache of compiled statements)."""
+    return 1 << max(count - 1, 0).bit_length()
+
+
+@functools.lru_cache(maxsize=256)
+def _update_statement(table: Table, names: tuple[str, ...], slots: int) -> Update:
     """``UPDATE table SET name = CASE key WHEN :key__0 THEN :name__0 ... END, ... WHERE
-    key IN (:keys__)`` for ``count`` rows: built once per table, columns and count, so it
-    is compiled once too (built anew with literal values it cost as much CPU as the
-    statements it replaces, measured)."""
+    key IN (:keys__)`` with ``slots`` branches per column: built once per table, columns
+    and size, so it is compiled once too (built anew with literal values it cost as much
+    CPU as the statements it replaces, measured). Branches beyond the rows are NULL and
+    match nothing."""
     (key,) = table.primary_key.columns
     return (
         table.update()
@@ -337,7 +345,7 @@ def _update_statement(table: Table, names: tuple[str, ...], count: int) -> Updat
                         bindparam(f"key__{i}", type_=key.type): bindparam(
                             f"{name}__{i}", type_=table.c[name].type
                         )
-                        for i in range(count)
+                        for i in range(slots)
                     },
                     value=key,
                 )
@@ -348,13 +356,14 @@ def _update_statement(table: Table, names: tuple[str, ...], count: int) -> Updat
 
 
 def _update_parameters(
-    key: str, names: tuple[str, ...], rows: Sequence[dict[str, Any]]
+    key: str, names: tuple[str, ...], rows: Sequence[dict[str, Any]], slots: int
 ) -> dict[str, Any]:
     parameters: dict[str, Any] = {"keys__": [row[key] for row in rows]}
-    for i, row in enumerate(rows):
-        parameters[f"key__{i}"] = row[key]
+    for i in range(slots):
+        row = rows[i] if i < len(rows) else None
+        parameters[f"key__{i}"] = row[key] if row is not None else None
         for name in names:
-            parameters[f"{name}__{i}"] = row[name]
+            parameters[f"{name}__{i}"] = row[name] if row is not None else None
     return parameters
 
 
@@ -371,9 +380,10 @@ def _write_staged(session: Session) -> None:
         for row in by_key.values():
             alike.setdefault(tuple(sorted(set(row) - {key.key})), []).append(row)
         for names, rows in alike.items():
+            slots = _slots(len(rows))
             result = session.execute(
-                _update_statement(table, names, len(rows)),
-                _update_parameters(key.key, names, rows),
+                _update_statement(table, names, slots),
+                _update_parameters(key.key, names, rows, slots),
             )
             if result.rowcount != len(rows):  # type: ignore[attr-defined]
                 raise StaleDataError(
