@@ -7,11 +7,13 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import (
     BigInteger,
+    Column,
     DateTime,
     Integer,
     Select,
@@ -24,7 +26,7 @@ from sqlalchemy import (
     inspect,
     text,
 )
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -200,34 +202,43 @@ async def ping(engine: AsyncEngine) -> None:
 RowT = TypeVar("RowT")
 
 
-def keyed(statement: Select[RowT], column: InstrumentedAttribute[Any]) -> Select[RowT]:
+@dataclass(frozen=True)
+class Keyed(Generic[RowT]):
+    """A statement for the rows whose ``column`` is one of ``:keys``, in ``column``
+    order (:func:`keyed`), and that column."""
+
+    statement: Select[RowT]
+    column: InstrumentedAttribute[Any]
+
+
+def keyed(statement: Select[RowT], column: InstrumentedAttribute[Any]) -> Keyed[RowT]:
     """``statement`` for the rows whose ``column`` is one of ``:keys``, in ``column``
     order: for :func:`read_once`. Build it once (at import): a statement built anew on
     every call cost more CPU to build than to run (about 200 µs a call, measured)."""
-    return statement.where(column.in_(bindparam("keys", expanding=True))).order_by(column)
+    return Keyed(
+        statement.where(column.in_(bindparam("keys", expanding=True))).order_by(column), column
+    )
 
 
 async def read_once(
     session: AsyncSession,
     remembered: dict[str, RowT | None],
-    column: InstrumentedAttribute[Any],
-    statement: Select[RowT],
+    query: Keyed[RowT],
     keys: Iterable[str],
 ) -> dict[str, RowT]:
-    """The rows ``statement`` (made by :func:`keyed` on ``column``) finds for ``keys``,
-    by key.
+    """The rows ``query`` finds for ``keys``, by key.
 
     Each key is read at most once per ``remembered`` (a dict kept for one database
     transaction, in ``session.info``), those not found remembered as None: a batch reads
     (or locks) everything it needs in one statement, and each of its items then finds
-    its rows without another. Rows are read in ``column`` order, so a ``FOR UPDATE``
-    statement takes its locks in one order everywhere.
+    its rows without another. Rows are read in key order, so a ``FOR UPDATE`` statement
+    takes its locks in one order everywhere.
     """
     wanted = set(keys)
     missing = sorted(wanted - remembered.keys())
     if missing:
-        found = await session.scalars(statement, {"keys": missing})
-        by_key = {getattr(row, column.key): row for row in found}
+        found = await session.scalars(query.statement, {"keys": missing})
+        by_key = {getattr(row, query.column.key): row for row in found}
         for key in missing:
             remembered[key] = by_key.get(key)
     return {key: row for key in wanted if (row := remembered[key]) is not None}
@@ -255,7 +266,7 @@ def row_of(instance: Any, *, leave_out: frozenset[str] = frozenset()) -> dict[st
 
 def values_of(instance: Any, *keys: str) -> dict[str, Any]:
     """Some column values of a mapped object, with its primary key: a row to update."""
-    primary_key = _primary_key(type(instance))
+    primary_key = _primary_key(table_of(type(instance)))
     return {key: getattr(instance, key) for key in (primary_key.key, *keys)}
 
 
@@ -268,8 +279,9 @@ def hold(session: AsyncSession | Session, instances: Iterable[Any]) -> None:
             session.expunge(instance)
 
 
-def _primary_key(model: type[Any]) -> Any:
-    (column,) = table_of(model).primary_key.columns
+def _primary_key(table: Table) -> Column[Any]:
+    """The table's one primary key column (staged updates need a single-column key)."""
+    (column,) = table.primary_key.columns
     return column
 
 
@@ -315,7 +327,7 @@ def update_at_commit(
     """
     staged: dict[Table, dict[Any, dict[str, Any]]] = session.info.setdefault(_STAGED_UPDATES, {})
     by_key = staged.setdefault(table_of(model), {})
-    key = _primary_key(model).key
+    key = _primary_key(table_of(model)).key
     for row in rows:
         by_key.setdefault(row[key], {}).update(row)
 
@@ -334,7 +346,7 @@ def _update_statement(table: Table, names: tuple[str, ...], slots: int) -> Updat
     and size, so it is compiled once too (built anew with literal values it cost as much
     CPU as the statements it replaces, measured). Branches beyond the rows are NULL and
     match nothing."""
-    (key,) = table.primary_key.columns
+    key = _primary_key(table)
     return (
         table.update()
         .where(key.in_(bindparam("keys__", expanding=True)))
@@ -375,7 +387,7 @@ def _write_staged(session: Session) -> None:
         return
     session.flush()  # the rows they refer to go in first
     for table, by_key in (updates or {}).items():
-        (key,) = table.primary_key.columns
+        key = _primary_key(table)
         alike: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for row in by_key.values():
             alike.setdefault(tuple(sorted(set(row) - {key.key})), []).append(row)
@@ -385,9 +397,11 @@ def _write_staged(session: Session) -> None:
                 _update_statement(table, names, slots),
                 _update_parameters(key.key, names, rows, slots),
             )
-            if result.rowcount != len(rows):  # type: ignore[attr-defined]
+            # rows matched, not changed: the MySQL dialects connect with FOUND_ROWS
+            found = cast("CursorResult[Any]", result).rowcount
+            if found != len(rows):
                 raise StaleDataError(
-                    f"{table.name}: {len(rows)} rows staged for update, {result.rowcount} found"  # type: ignore[attr-defined]
+                    f"{table.name}: {len(rows)} rows staged for update, {found} found"
                 )
     for table, new_rows in (inserts or {}).items():
         session.execute(table.insert(), new_rows)

@@ -178,7 +178,7 @@ class TransactionRepository:
 
         The session does not track them: :meth:`decide` writes what changes."""
         locked = await read_once(
-            self.session, self._transactions, Transaction.id, _LOCK_TRANSACTIONS, transaction_ids
+            self.session, self._transactions, _LOCK_TRANSACTIONS, transaction_ids
         )
         hold(self.session, locked.values())
         return locked
@@ -188,9 +188,7 @@ class TransactionRepository:
         id, those found.
 
         The session does not track them: :meth:`learn_balance` writes what changes."""
-        locked = await read_once(
-            self.session, self._accounts, Account.user_id, _LOCK_ACCOUNTS, user_ids
-        )
+        locked = await read_once(self.session, self._accounts, _LOCK_ACCOUNTS, user_ids)
         hold(self.session, locked.values())
         return locked
 

@@ -77,9 +77,7 @@ class WalletRepository:
         Every transfer (and every batch of them) locks in this one order, so two over the
         same wallets queue instead of deadlocking.
         """
-        wallets = await read_once(
-            self.session, self._locked, Wallet.user_id, _LOCK_WALLETS, user_ids
-        )
+        wallets = await read_once(self.session, self._locked, _LOCK_WALLETS, user_ids)
         return self._hold(wallets)
 
     def _hold(self, wallets: dict[str, Wallet]) -> dict[str, Wallet]:
@@ -93,9 +91,7 @@ class WalletRepository:
 
     async def recorded_transfers(self, transaction_ids: Iterable[str]) -> dict[str, Transfer]:
         """The recorded outcomes of those of ``transaction_ids`` already applied or refused."""
-        return await read_once(
-            self.session, self._recorded, Transfer.transaction_id, _RECORDED, transaction_ids
-        )
+        return await read_once(self.session, self._recorded, _RECORDED, transaction_ids)
 
     async def get_transfer(self, transaction_id: str) -> Transfer | None:
         """The recorded outcome of ``transaction_id``, if it was already applied or refused."""

@@ -1,0 +1,82 @@
+"""Staged updates (``update_at_commit``) on MariaDB itself: the commit counts the rows an
+``UPDATE`` matched, not the rows it changed, so a staged row whose values did not change
+is no error, and a staged row that is missing still fails the commit."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import BigInteger, String, make_url, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm.exc import StaleDataError
+
+from tests.integration.stack import Stack
+from tijori.common.db import create_engine, create_sessionmaker, update_at_commit
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class _Account(_Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    balance_paise: Mapped[int] = mapped_column(BigInteger)
+
+
+@pytest.fixture
+async def engine(stack: Stack) -> AsyncIterator[AsyncEngine]:
+    url = make_url(stack.database_url("wallets"))
+    if not url.get_backend_name().startswith("mysql"):
+        pytest.skip("about MariaDB's row counts; the embedded database is SQLite")
+    name = f"tijori_staged_{uuid.uuid4().hex[:8]}"
+    server = create_async_engine(url.set(database=None))
+    async with server.begin() as connection:
+        await connection.execute(text(f"CREATE DATABASE `{name}`"))  # our own name
+    engine = create_engine(url.set(database=name).render_as_string(hide_password=False))
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_Base.metadata.create_all)
+            await connection.execute(
+                _Account.__table__.insert(),  # type: ignore[attr-defined]
+                [{"id": "a", "balance_paise": 100}, {"id": "b", "balance_paise": 200}],
+            )
+        yield engine
+    finally:
+        await engine.dispose()
+        async with server.begin() as connection:
+            await connection.execute(text(f"DROP DATABASE `{name}`"))
+        await server.dispose()
+
+
+async def _balances(engine: AsyncEngine) -> dict[str, int]:
+    async with create_sessionmaker(engine)() as session:
+        rows = await session.execute(select(_Account.id, _Account.balance_paise))
+        return {account_id: balance for account_id, balance in rows}
+
+
+async def test_a_staged_row_whose_values_do_not_change_is_found(engine: AsyncEngine) -> None:
+    async with create_sessionmaker(engine)() as session, session.begin():
+        update_at_commit(
+            session,
+            _Account,
+            {"id": "a", "balance_paise": 100},  # as it is
+            {"id": "b", "balance_paise": 250},
+        )
+    assert await _balances(engine) == {"a": 100, "b": 250}
+
+
+async def test_a_missing_staged_row_fails_the_commit_on_mariadb(engine: AsyncEngine) -> None:
+    with pytest.raises(StaleDataError):
+        async with create_sessionmaker(engine)() as session, session.begin():
+            update_at_commit(
+                session,
+                _Account,
+                {"id": "a", "balance_paise": 0},
+                {"id": "gone", "balance_paise": 100},
+            )
+    assert await _balances(engine) == {"a": 100, "b": 200}
