@@ -6,11 +6,13 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import pytest
 import redis.asyncio as redis
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tests.conftest import unique_email, unique_phone
 from tests.integration.stack import Stack, poll, start_stack, stop_stack
@@ -63,6 +65,24 @@ async def users_db(stack: Stack) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(stack.database_url("users"))
     yield engine
     await engine.dispose()
+
+
+@pytest.fixture
+async def scratch_database(stack: Stack) -> AsyncIterator[str]:
+    """The URL of an empty MariaDB database of the test's own, dropped after it."""
+    url = make_url(stack.database_url("wallets"))
+    if not url.get_backend_name().startswith("mysql"):
+        pytest.skip("about MariaDB itself; the embedded database is SQLite")
+    name = f"tijori_scratch_{uuid4().hex[:8]}"
+    server = create_async_engine(url.set(database=None))
+    async with server.begin() as connection:
+        await connection.execute(text(f"CREATE DATABASE `{name}`"))  # our own name
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with server.begin() as connection:
+            await connection.execute(text(f"DROP DATABASE `{name}`"))
+        await server.dispose()
 
 
 @dataclass

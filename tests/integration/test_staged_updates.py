@@ -4,16 +4,14 @@ is no error, and a staged row that is missing still fails the commit."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import BigInteger, String, make_url, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy import BigInteger, String, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.orm.exc import StaleDataError
 
-from tests.integration.stack import Stack
 from tijori.common.db import create_engine, create_sessionmaker, update_at_commit
 
 
@@ -29,28 +27,16 @@ class _Account(_Base):
 
 
 @pytest.fixture
-async def engine(stack: Stack) -> AsyncIterator[AsyncEngine]:
-    url = make_url(stack.database_url("wallets"))
-    if not url.get_backend_name().startswith("mysql"):
-        pytest.skip("about MariaDB's row counts; the embedded database is SQLite")
-    name = f"tijori_staged_{uuid.uuid4().hex[:8]}"
-    server = create_async_engine(url.set(database=None))
-    async with server.begin() as connection:
-        await connection.execute(text(f"CREATE DATABASE `{name}`"))  # our own name
-    engine = create_engine(url.set(database=name).render_as_string(hide_password=False))
-    try:
-        async with engine.begin() as connection:
-            await connection.run_sync(_Base.metadata.create_all)
-            await connection.execute(
-                _Account.__table__.insert(),  # type: ignore[attr-defined]
-                [{"id": "a", "balance_paise": 100}, {"id": "b", "balance_paise": 200}],
-            )
-        yield engine
-    finally:
-        await engine.dispose()
-        async with server.begin() as connection:
-            await connection.execute(text(f"DROP DATABASE `{name}`"))
-        await server.dispose()
+async def engine(scratch_database: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(scratch_database)
+    async with engine.begin() as connection:
+        await connection.run_sync(_Base.metadata.create_all)
+        await connection.execute(
+            _Account.__table__.insert(),  # type: ignore[attr-defined]
+            [{"id": "a", "balance_paise": 100}, {"id": "b", "balance_paise": 200}],
+        )
+    yield engine
+    await engine.dispose()
 
 
 async def _balances(engine: AsyncEngine) -> dict[str, int]:

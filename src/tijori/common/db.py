@@ -115,9 +115,35 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         pool_recycle=1800,
         # READ COMMITTED takes no gap locks: fewer deadlocks for row-locking transfers
         isolation_level="READ COMMITTED",
+        # replaced by _roll_back_open_transactions: ROLLBACK only where one is open
+        pool_reset_on_return=None,
     )
     _ping_idle_connections(engine)
+    _roll_back_open_transactions(engine)
     return engine
+
+
+def _roll_back_open_transactions(engine: AsyncEngine) -> None:
+    """Roll back a connection given back to the pool only if the server says a
+    transaction is open on it.
+
+    SQLAlchemy's pool sends ``ROLLBACK`` on every check-in, also right after a commit
+    (and after the ``ROLLBACK`` a session closing mid-transaction has already sent): one
+    round trip and 55 µs of CPU for nothing, several times per transfer. MySQL and
+    MariaDB report in every OK and EOF packet whether a transaction is open
+    (``SERVER_STATUS_IN_TRANS``, set by the first statement that touches a
+    transactional table, cleared by ``COMMIT`` and ``ROLLBACK``), and asyncmy keeps the
+    last report. A report is only ever stale in the safe direction: an error packet
+    carries none, so a transaction the server rolled back itself (a deadlock) still
+    looks open and gets its ``ROLLBACK``.
+    """
+
+    @event.listens_for(engine.sync_engine, "reset")
+    def _reset(dbapi_connection: Any, _: Any, reset_state: Any) -> None:
+        if not reset_state.asyncio_safe:
+            return  # being discarded outside the event loop: the server rolls back
+        if dbapi_connection.driver_connection.get_transaction_status():
+            dbapi_connection.rollback()
 
 
 # A pooled connection that has been idle this long is pinged before it is used again.
