@@ -242,7 +242,7 @@ async def _follow(
                 continue
 
     reader = asyncio.create_task(read())
-    previous = {"at": time.monotonic(), "sent": 0, "accepted": 0, "settled": 0}
+    previous = {"at": time.monotonic(), "elapsed": 0.0, "sent": 0, "accepted": 0, "settled": 0}
     while not reader.done():
         await asyncio.wait({reader}, timeout=PROGRESS_EVERY_SECONDS)
         check_running(stack)
@@ -250,16 +250,22 @@ async def _follow(
         outbox = {name: await measure.outbox_backlog(engine) for name, engine in engines.items()}
         for name, count in outbox.items():
             backlog[name] = max(backlog[name], count)
-        now = time.monotonic()
-        span = max(now - previous["at"], 1e-9)
         current = {
-            "at": now,
+            "at": time.monotonic(),
+            "elapsed": latest.get("elapsed", 0.0),
             "sent": latest.get("sent", 0),
             "accepted": latest.get("accepted", 0),
             "settled": stored - pending,
         }
+        # the generator's counts over the generator's clock (its last report, at exit,
+        # may come moments after the one before), the database's over the monitor's
+        spans = {
+            "sent": current["elapsed"] - previous["elapsed"],
+            "accepted": current["elapsed"] - previous["elapsed"],
+            "settled": current["at"] - previous["at"],
+        }
         rates = {
-            key: (current[key] - previous[key]) / span for key in ("sent", "accepted", "settled")
+            key: (current[key] - previous[key]) / max(span, 1e-9) for key, span in spans.items()
         }
         say(
             f"{phase.label:<12} t={latest.get('elapsed', 0):5.1f}s  "
