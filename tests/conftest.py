@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
+from typing import Any
 
 import pytest
 
@@ -15,6 +18,19 @@ def unique_email(tag: str = "user") -> str:
 def unique_phone() -> str:
     """A valid Indian mobile number, random enough not to collide within a run."""
     return "+919" + str(uuid.uuid4().int)[:9]
+
+
+async def poll(
+    probe: Any, *, timeout: float = 30, interval: float = 0.2, what: str = "condition"
+) -> Any:
+    """Await ``probe()`` until it returns something truthy; return it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = await probe()
+        if result:
+            return result
+        await asyncio.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -14,8 +14,8 @@ import redis.asyncio as redis
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from tests.conftest import unique_email, unique_phone
-from tests.integration.stack import Stack, poll, start_stack, stop_stack
+from tests.conftest import poll, unique_email, unique_phone
+from tests.integration.stack import Stack, start_stack, stop_stack
 from tijori.common.db import create_engine
 
 

@@ -8,9 +8,9 @@ import uuid
 
 import httpx
 
-from tests.conftest import unique_email, unique_phone
+from tests.conftest import poll, unique_email, unique_phone
 from tests.integration.conftest import Person, sign_up, wallet_of
-from tests.integration.stack import Stack, poll
+from tests.integration.stack import Stack
 from tests.integration.transfers import send, settled, two_people
 
 # the text log format: "... <logger> [<correlation id> trace=<trace id>]: <message>"

@@ -9,8 +9,8 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.conftest import unique_email, unique_phone
-from tests.integration.stack import Stack, poll
+from tests.conftest import poll, unique_email, unique_phone
+from tests.integration.stack import Stack
 from tijori.common.events import UserCreated, new_event
 
 

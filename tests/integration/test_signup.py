@@ -6,8 +6,9 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.conftest import poll
 from tests.integration.conftest import Person, sign_up, wallet_of
-from tests.integration.stack import Stack, poll
+from tests.integration.stack import Stack
 
 
 async def test_sign_up_opens_a_wallet_with_the_promotion_and_sends_a_welcome_mail(

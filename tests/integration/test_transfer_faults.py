@@ -15,8 +15,9 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.conftest import poll
 from tests.integration.conftest import Person, sign_up, wallet_of
-from tests.integration.stack import Stack, poll
+from tests.integration.stack import Stack
 from tests.integration.transfers import balance, send, settled, two_people
 from tijori.common.db import create_engine
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
+from tests.conftest import poll
 from tests.integration.conftest import Person, sign_up, wallet_of
-from tests.integration.stack import poll
 
 # eventual consistency: a new wallet reaches the transactions directory a moment later
 NOT_KNOWN_YET = {"receiver_not_found", "wallet_not_found"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +18,24 @@ from tijori.common.migrations import upgrade
 SessionFactory = async_sessionmaker[AsyncSession]
 
 
-async def run_until(loop: Coroutine[Any, Any, None], done: asyncio.Event, seconds: float) -> None:
-    """Run a background loop (a relay's, a mailer's) until ``done`` is set, then stop it;
-    ``TimeoutError`` if that takes longer than ``seconds``."""
-    running = asyncio.create_task(loop)
+@asynccontextmanager
+async def running(loop: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+    """Run a background loop (a relay's, a mailer's) while the block runs, then stop it
+    (it must still be running: a loop that ended by itself is a failure)."""
+    task = asyncio.create_task(loop)
     try:
-        await asyncio.wait_for(done.wait(), seconds)
+        yield
     finally:
-        running.cancel()
+        task.cancel()
         with pytest.raises(asyncio.CancelledError):
-            await running
+            await task
+
+
+async def run_until(loop: Coroutine[Any, Any, None], done: asyncio.Event, seconds: float) -> None:
+    """Run a background loop until ``done`` is set, then stop it; ``TimeoutError`` if
+    that takes longer than ``seconds``."""
+    async with running(loop):
+        await asyncio.wait_for(done.wait(), seconds)
 
 
 @pytest.fixture

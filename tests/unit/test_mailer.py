@@ -14,7 +14,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message as MessageHandler
 from sqlalchemy import func, select, update
 
-from tests.unit.conftest import SessionFactory, run_until
+from tests.conftest import poll
+from tests.unit.conftest import SessionFactory, run_until, running
 from tijori.common.db import utcnow
 from tijori.common.events import UserCreated
 from tijori.notifications import service
@@ -52,9 +53,13 @@ def smtp_server() -> Iterator[tuple[int, _Inbox]]:
     controller.stop()
 
 
-async def _queue_welcome(sessions: SessionFactory) -> int:
+async def _queue(sessions: SessionFactory, event_id: str, user: UserCreated) -> None:
     async with sessions() as session, session.begin():
-        await service.welcome_user(session, event_id="e1", user=USER, sender="Tijori <t@x.co>")
+        await service.welcome_user(session, event_id=event_id, user=user, sender="Tijori <t@x.co>")
+
+
+async def _queue_welcome(sessions: SessionFactory) -> int:
+    await _queue(sessions, "e1", USER)
     async with sessions() as session:
         notification_id = await session.scalar(
             select(Notification.id).where(Notification.event_id == "e1")
@@ -211,6 +216,11 @@ def test_backoff_doubles_and_is_capped() -> None:
     assert retry_delay(30, 2).total_seconds() == 300
 
 
+async def _queue_for(sessions: SessionFactory, number: int) -> None:
+    user = USER.model_copy(update={"user_id": f"u{number}", "email": f"p{number}@x.co"})
+    await _queue(sessions, f"e{number}", user)
+
+
 async def test_an_e_mail_queued_while_a_batch_is_sent_goes_out_at_once(
     notifications_sessions: SessionFactory, smtp_server: tuple[int, _Inbox]
 ) -> None:
@@ -226,11 +236,7 @@ async def test_an_e_mail_queued_while_a_batch_is_sent_goes_out_at_once(
 
     async def queue_another_meanwhile(smtp: Any, claimed: Notification) -> Any:
         if claimed.event_id == "e1":
-            second = USER.model_copy(update={"user_id": "u2", "email": "second@x.co"})
-            async with notifications_sessions() as session, session.begin():
-                await service.welcome_user(
-                    session, event_id="e2", user=second, sender="Tijori <t@x.co>"
-                )
+            await _queue_for(notifications_sessions, 2)
             mailer.wake()  # as the consumer does after its commit
         tried = await sending(smtp, claimed)
         if claimed.event_id == "e2":
@@ -242,36 +248,27 @@ async def test_an_e_mail_queued_while_a_batch_is_sent_goes_out_at_once(
     await run_until(mailer.run(), both_sent, seconds=5)  # the poll is 60 s away
     assert [message["To"] for message in inbox.messages] == [  # type: ignore[index]
         "asha@example.com",
-        "second@x.co",
+        "p2@x.co",
     ]
 
 
-async def _delivered(inbox: _Inbox, count: int, seconds: float = 5.0) -> None:
-    for _ in range(int(seconds / 0.01)):
-        if len(inbox.messages) >= count:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"{len(inbox.messages)} of {count} e-mails arrived")
+async def _delivered(inbox: _Inbox, count: int) -> None:
+    async def arrived() -> bool:
+        return len(inbox.messages) >= count
+
+    await poll(arrived, timeout=5, interval=0.01, what=f"{count} e-mails to arrive")
 
 
-async def _recorded_sent(sessions: SessionFactory, count: int, seconds: float = 5.0) -> None:
+async def _recorded_sent(sessions: SessionFactory, count: int) -> None:
     """Wait until ``count`` notifications are marked SENT (the mailer marks a batch after
     the server has taken its messages)."""
-    for _ in range(int(seconds / 0.01)):
+
+    async def marked() -> bool:
         async with sessions() as session:
             sent = await session.scalar(select(func.count()).where(Notification.status == "SENT"))
-        if sent is not None and sent >= count:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"{sent} of {count} e-mails marked SENT")
+        return sent is not None and sent >= count
 
-
-async def _queue_for(sessions: SessionFactory, number: int) -> None:
-    user = USER.model_copy(update={"user_id": f"u{number}", "email": f"p{number}@x.co"})
-    async with sessions() as session, session.begin():
-        await service.welcome_user(
-            session, event_id=f"e{number}", user=user, sender="Tijori <t@x.co>"
-        )
+    await poll(marked, timeout=5, interval=0.01, what=f"{count} e-mails marked SENT")
 
 
 async def test_the_delivery_loop_keeps_its_connection_between_batches_until_it_is_quiet(
@@ -282,8 +279,7 @@ async def test_the_delivery_loop_keeps_its_connection_between_batches_until_it_i
         sessions=notifications_sessions,
         settings=NotificationsSettings(smtp_port=port, mail_poll_seconds=2.0),
     )
-    running = asyncio.create_task(mailer.run())
-    try:
+    async with running(mailer.run()):
         for number in (1, 2):  # two batches, the second before a quiet poll interval
             await _queue_for(notifications_sessions, number)
             mailer.wake()
@@ -292,10 +288,6 @@ async def test_the_delivery_loop_keeps_its_connection_between_batches_until_it_i
         await _queue_for(notifications_sessions, 3)
         mailer.wake()
         await _delivered(inbox, 3)
-    finally:
-        running.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await running
     first, second, third = (message["X-Peer"] for message in inbox.messages)  # type: ignore[index]
     assert first == second != third
 
@@ -310,8 +302,7 @@ async def test_a_kept_connection_the_server_dropped_is_replaced_without_a_failed
         sessions=notifications_sessions,
         settings=NotificationsSettings(smtp_port=port, mail_poll_seconds=60),
     )
-    running = asyncio.create_task(mailer.run())
-    try:
+    async with running(mailer.run()):
         await _queue_for(notifications_sessions, 1)
         mailer.wake()
         await _delivered(inbox, 1)
@@ -324,10 +315,6 @@ async def test_a_kept_connection_the_server_dropped_is_replaced_without_a_failed
             await _recorded_sent(notifications_sessions, 2)
         finally:
             second.stop()
-    finally:
-        running.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await running
     async with notifications_sessions() as session:
         rows = (await session.execute(select(Notification.status, Notification.attempts))).all()
     assert [tuple(row) for row in rows] == [("SENT", 1), ("SENT", 1)]
