@@ -11,7 +11,8 @@ from datetime import timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tijori.common.db import create_engine, utcnow
+from tijori.common.clock import utcnow
+from tijori.common.db import create_engine
 from tijori.common.money import format_paise
 from tijori.services import SERVICES
 

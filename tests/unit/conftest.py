@@ -10,12 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tijori.common.db import create_engine, create_sessionmaker
+from tijori.common.db import UnitOfWork, UnitOfWorkFactory, create_engine, create_sessionmaker
 from tijori.common.migrations import upgrade
-
-SessionFactory = async_sessionmaker[AsyncSession]
 
 
 @asynccontextmanager
@@ -52,22 +49,31 @@ def sqlite_url(tmp_path: Path) -> Callable[[str], str]:
     return make
 
 
-@pytest.fixture
-async def wallets_sessions(sqlite_url: Callable[[str], str]) -> AsyncIterator[SessionFactory]:
-    engine = create_engine(sqlite_url("wallets"))
-    yield create_sessionmaker(engine)
+@asynccontextmanager
+async def _units_of(url: str) -> AsyncIterator[UnitOfWorkFactory]:
+    engine = create_engine(url)
+    sessions = create_sessionmaker(engine)
+    yield lambda: UnitOfWork(sessions)
     await engine.dispose()
 
 
 @pytest.fixture
-async def notifications_sessions(sqlite_url: Callable[[str], str]) -> AsyncIterator[SessionFactory]:
-    engine = create_engine(sqlite_url("notifications"))
-    yield create_sessionmaker(engine)
-    await engine.dispose()
+async def wallets_units(sqlite_url: Callable[[str], str]) -> AsyncIterator[UnitOfWorkFactory]:
+    async with _units_of(sqlite_url("wallets")) as units:
+        yield units
 
 
 @pytest.fixture
-async def transactions_sessions(sqlite_url: Callable[[str], str]) -> AsyncIterator[SessionFactory]:
-    engine = create_engine(sqlite_url("transactions"))
-    yield create_sessionmaker(engine)
-    await engine.dispose()
+async def notifications_units(
+    sqlite_url: Callable[[str], str],
+) -> AsyncIterator[UnitOfWorkFactory]:
+    async with _units_of(sqlite_url("notifications")) as units:
+        yield units
+
+
+@pytest.fixture
+async def transactions_units(
+    sqlite_url: Callable[[str], str],
+) -> AsyncIterator[UnitOfWorkFactory]:
+    async with _units_of(sqlite_url("transactions")) as units:
+        yield units

@@ -50,8 +50,8 @@ async def test_sign_up_log_in_and_read_me_on_sqlite(users: httpx.AsyncClient) ->
     assert me.json()["email"] == email
 
     runtime = users.app.state.runtime  # type: ignore[attr-defined]
-    async with runtime.sessions() as session:
-        [row] = (await session.scalars(select(OutboxMessage))).all()
+    async with runtime.unit_of_work() as uow:
+        [row] = (await uow.session.scalars(select(OutboxMessage))).all()
     event = parse_event(row.body)
     assert event.type == "user.created" and event.payload.email == email
     assert row.published_at is None  # no broker configured: it waits in the outbox

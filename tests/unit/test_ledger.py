@@ -19,7 +19,8 @@ def test_a_movement_debits_one_wallet_and_credits_the_other_by_the_same_paise() 
     pair = LedgerPair.move(
         source=source, destination=destination, paise=2550, reference="t1", kind="TRANSFER"
     )
-    assert (source.balance_paise, destination.balance_paise) == (7450, 3050)
+    # the wallets change when the pair is posted, through their repository
+    assert (source.balance_paise, destination.balance_paise) == (10_000, 500)
     assert pair.debit.amount_paise + pair.credit.amount_paise == 0
     assert (pair.debit.wallet_id, pair.debit.counterparty_wallet_id) == ("a", "b")
     assert (pair.credit.wallet_id, pair.credit.counterparty_wallet_id) == ("b", "a")

@@ -8,9 +8,9 @@ import uuid
 import pytest
 from sqlalchemy import func, select, update
 
-from tests.unit.conftest import SessionFactory
 from tijori.common.auth import Principal
 from tijori.common.cache import MemoryCache
+from tijori.common.db import UnitOfWorkFactory
 from tijori.common.errors import ConflictError, NotFoundError, ProblemError, UnprocessableError
 from tijori.common.events import (
     TransactionInitiated,
@@ -20,7 +20,7 @@ from tijori.common.events import (
     WalletCreated,
     parse_event,
 )
-from tijori.transactions import service as transactions
+from tijori.transactions import acceptance, directory, settlement
 from tijori.transactions.acceptor import TransferAcceptor
 from tijori.transactions.config import TransactionsSettings
 from tijori.transactions.models import Account, Transaction
@@ -32,12 +32,14 @@ from tijori.wallets.models import LedgerEntry, Wallet
 from tijori.wallets.models import OutboxMessage as WalletOutbox
 
 
-async def _open(sessions: SessionFactory, user_id: str) -> Wallet:
+async def _open(units: UnitOfWorkFactory, user_id: str) -> Wallet:
     user = UserCreated(
         user_id=user_id, name=user_id, email=f"{user_id}@x.co", phone="+919876543210"
     )
-    async with sessions() as session, session.begin():
-        return await wallets.open_wallet(session, user=user, promo_paise=10_000)
+    async with units() as uow:
+        result = await wallets.open_wallet(uow, user=user, promo_paise=10_000)
+        await uow.commit()
+        return result
 
 
 def _initiated(amount: int, sender: str = "a", receiver: str = "b") -> TransactionInitiated:
@@ -49,23 +51,25 @@ def _initiated(amount: int, sender: str = "a", receiver: str = "b") -> Transacti
     )
 
 
-async def _apply(sessions: SessionFactory, transfer: TransactionInitiated) -> object:
-    async with sessions() as session, session.begin():
-        return await wallets.apply_transfer(session, transfer=transfer)
+async def _apply(units: UnitOfWorkFactory, transfer: TransactionInitiated) -> object:
+    async with units() as uow:
+        result = await wallets.apply_transfer(uow, transfer=transfer)
+        await uow.commit()
+        return result
 
 
 async def test_a_transfer_that_fits_moves_money_as_one_pair(
-    wallets_sessions: SessionFactory,
+    wallets_units: UnitOfWorkFactory,
 ) -> None:
-    await _open(wallets_sessions, "a")
-    await _open(wallets_sessions, "b")
-    outcome = await _apply(wallets_sessions, transfer := _initiated(2_550))
+    await _open(wallets_units, "a")
+    await _open(wallets_units, "b")
+    outcome = await _apply(wallets_units, transfer := _initiated(2_550))
     assert isinstance(outcome, TransferCompleted)
     assert (outcome.sender_balance_paise, outcome.receiver_balance_paise) == (7_450, 12_550)
     assert (outcome.sender_version, outcome.receiver_version) == (2, 2)
-    async with wallets_sessions() as session:
+    async with wallets_units() as uow:
         amounts = (
-            await session.scalars(
+            await uow.session.scalars(
                 select(LedgerEntry.amount_paise).where(
                     LedgerEntry.reference == transfer.transaction_id
                 )
@@ -79,47 +83,53 @@ async def test_a_transfer_that_fits_moves_money_as_one_pair(
     [("poor", "insufficient_funds"), ("frozen", "wallet_frozen"), ("missing", "wallet_not_found")],
 )
 async def test_a_refused_transfer_moves_nothing_and_says_why(
-    wallets_sessions: SessionFactory, setup: str, reason: str
+    wallets_units: UnitOfWorkFactory, setup: str, reason: str
 ) -> None:
-    await _open(wallets_sessions, "a")
+    await _open(wallets_units, "a")
     if setup != "missing":
-        await _open(wallets_sessions, "b")
+        await _open(wallets_units, "b")
     if setup == "frozen":
-        async with wallets_sessions() as session, session.begin():
-            await session.execute(
+        async with wallets_units() as uow:
+            await uow.session.execute(
                 update(Wallet).where(Wallet.user_id == "b").values(status="FROZEN")
             )
+            await uow.commit()
     amount = 10_001 if setup == "poor" else 100
-    outcome = await _apply(wallets_sessions, _initiated(amount))
+    outcome = await _apply(wallets_units, _initiated(amount))
     assert isinstance(outcome, TransferRejected) and outcome.reason == reason
-    async with wallets_sessions() as session:
-        balance = await session.scalar(select(Wallet.balance_paise).where(Wallet.user_id == "a"))
-        transfers = await session.scalar(
+    async with wallets_units() as uow:
+        balance = await uow.session.scalar(
+            select(Wallet.balance_paise).where(Wallet.user_id == "a")
+        )
+        transfers = await uow.session.scalar(
             select(func.count()).select_from(LedgerEntry).where(LedgerEntry.kind == "TRANSFER")
         )
     assert (balance, transfers) == (10_000, 0)
 
 
 async def test_the_same_transaction_applied_again_repeats_its_outcome_and_moves_nothing(
-    wallets_sessions: SessionFactory,
+    wallets_units: UnitOfWorkFactory,
 ) -> None:
-    await _open(wallets_sessions, "a")
-    await _open(wallets_sessions, "b")
+    await _open(wallets_units, "a")
+    await _open(wallets_units, "b")
     transfer = _initiated(6_000)
-    first = await _apply(wallets_sessions, transfer)
-    again = await _apply(wallets_sessions, transfer)
+    first = await _apply(wallets_units, transfer)
+    again = await _apply(wallets_units, transfer)
     assert first == again
     refused = _initiated(6_000)
-    assert isinstance(await _apply(wallets_sessions, refused), TransferRejected)
-    async with wallets_sessions() as session, session.begin():
-        await session.execute(
+    assert isinstance(await _apply(wallets_units, refused), TransferRejected)
+    async with wallets_units() as uow:
+        await uow.session.execute(
             update(Wallet).where(Wallet.user_id == "a").values(balance_paise=10**6)
         )
+        await uow.commit()
     # a refusal is final too: money that arrives later does not revive it
-    assert isinstance(await _apply(wallets_sessions, refused), TransferRejected)
-    async with wallets_sessions() as session:
-        outbox = (await session.scalars(select(WalletOutbox.topic).order_by(WalletOutbox.id))).all()
-        entries = await session.scalar(select(func.count()).select_from(LedgerEntry))
+    assert isinstance(await _apply(wallets_units, refused), TransferRejected)
+    async with wallets_units() as uow:
+        outbox = (
+            await uow.session.scalars(select(WalletOutbox.topic).order_by(WalletOutbox.id))
+        ).all()
+        entries = await uow.session.scalar(select(func.count()).select_from(LedgerEntry))
     assert outbox[-4:] == [
         "transfer.completed",
         "transfer.completed",
@@ -142,27 +152,26 @@ def _wallet_created(user_id: str, balance: int = 10_000, version: int = 1) -> Wa
 
 
 @pytest.fixture
-async def known(transactions_sessions: SessionFactory) -> MemoryCache:
+async def known(transactions_units: UnitOfWorkFactory) -> MemoryCache:
     cache = MemoryCache()
-    async with transactions_sessions() as session, session.begin():
+    async with transactions_units() as uow:
         for user_id in ("asha", "ravi"):
-            await transactions.remember_wallet(
-                session, cache, _wallet_created(user_id), ttl_seconds=60
-            )
+            await directory.remember_wallet(uow, cache, _wallet_created(user_id), ttl_seconds=60)
+        await uow.commit()
     return cache
 
 
 async def _check(
-    sessions: SessionFactory,
+    units: UnitOfWorkFactory,
     cache: MemoryCache,
     amount: str,
     *,
     key: str | None = None,
     note: str | None = None,
-) -> transactions.TransferCandidate | transactions.Accepted:
-    async with sessions() as session:
-        return await transactions.check_transfer(
-            session,
+) -> acceptance.TransferCandidate | acceptance.Accepted:
+    async with units() as uow:
+        return await acceptance.check_transfer(
+            uow,
             cache=cache,
             settings=TransactionsSettings(),
             sender=Principal(user_id="asha", authority="USER"),
@@ -172,64 +181,64 @@ async def _check(
 
 
 async def _candidate(
-    sessions: SessionFactory, cache: MemoryCache, amount: str, *, key: str | None = None
-) -> transactions.TransferCandidate:
-    checked = await _check(sessions, cache, amount, key=key)
-    assert isinstance(checked, transactions.TransferCandidate)
+    units: UnitOfWorkFactory, cache: MemoryCache, amount: str, *, key: str | None = None
+) -> acceptance.TransferCandidate:
+    checked = await _check(units, cache, amount, key=key)
+    assert isinstance(checked, acceptance.TransferCandidate)
     return checked
 
 
 async def _accept(
-    sessions: SessionFactory,
+    units: UnitOfWorkFactory,
     cache: MemoryCache,
     amount: str,
     *,
     key: str | None = None,
     note: str | None = None,
-) -> transactions.Accepted:
+) -> acceptance.Accepted:
     """As the API does: check alone, then decide and store with the acceptor."""
-    checked = await _check(sessions, cache, amount, key=key, note=note)
-    if isinstance(checked, transactions.Accepted):
+    checked = await _check(units, cache, amount, key=key, note=note)
+    if isinstance(checked, acceptance.Accepted):
         return checked
-    return await TransferAcceptor(sessions).accept(checked)
+    return await TransferAcceptor(units).accept(checked)
 
 
 async def test_accepting_stores_pending_with_its_event_and_counts_pending_debits(
-    transactions_sessions: SessionFactory, known: MemoryCache
+    transactions_units: UnitOfWorkFactory, known: MemoryCache
 ) -> None:
-    accepted = await _accept(transactions_sessions, known, "60.00")
+    accepted = await _accept(transactions_units, known, "60.00")
     assert accepted.transaction.status == "PENDING" and not accepted.replayed
     with pytest.raises(UnprocessableError) as refused:
-        await _accept(transactions_sessions, known, "40.01")
+        await _accept(transactions_units, known, "40.01")
     assert refused.value.code == "insufficient_funds"
-    async with transactions_sessions() as session:
-        [row] = (await session.scalars(select(TxOutbox))).all()
+    async with transactions_units() as uow:
+        [row] = (await uow.session.scalars(select(TxOutbox))).all()
     event = parse_event(row.body)
     assert event.type == "transaction.initiated"
     assert event.payload.amount_paise == 6_000 and event.payload.receiver_id == "ravi"
 
 
 async def test_idempotency_keys_replay_or_conflict(
-    transactions_sessions: SessionFactory, known: MemoryCache
+    transactions_units: UnitOfWorkFactory, known: MemoryCache
 ) -> None:
-    first = await _accept(transactions_sessions, known, "1.00", key="k1", note="x")
-    again = await _accept(transactions_sessions, known, "1", key="k1", note="x")
+    first = await _accept(transactions_units, known, "1.00", key="k1", note="x")
+    again = await _accept(transactions_units, known, "1", key="k1", note="x")
     assert again.replayed and again.transaction.id == first.transaction.id
     with pytest.raises(ConflictError):
-        await _accept(transactions_sessions, known, "1.00", key="k1", note="y")
+        await _accept(transactions_units, known, "1.00", key="k1", note="y")
 
 
 async def test_unknown_receivers_self_transfers_and_ceilings_are_refused(
-    transactions_sessions: SessionFactory, known: MemoryCache
+    transactions_units: UnitOfWorkFactory, known: MemoryCache
 ) -> None:
-    async with transactions_sessions() as session:
+    async with transactions_units() as uow:
         with pytest.raises(NotFoundError):
-            await transactions.resolve_recipient(session, known, "nobody@x.co", ttl_seconds=60)
+            await directory.resolve_recipient(uow, known, "nobody@x.co", ttl_seconds=60)
     for receiver, code in (("asha@x.co", "self_transfer"), ("not-a-phone", "invalid_receiver")):
-        async with transactions_sessions() as session:
+        async with transactions_units() as uow:
             with pytest.raises(UnprocessableError) as refused:
-                await transactions.check_transfer(
-                    session,
+                await acceptance.check_transfer(
+                    uow,
                     cache=known,
                     settings=TransactionsSettings(),
                     sender=Principal(user_id="asha", authority="USER"),
@@ -238,14 +247,14 @@ async def test_unknown_receivers_self_transfers_and_ceilings_are_refused(
                 )
         assert refused.value.code == code
     with pytest.raises(UnprocessableError) as ceiling:
-        await _accept(transactions_sessions, known, "100000.01")
+        await _accept(transactions_units, known, "100000.01")
     assert ceiling.value.code == "invalid_amount"
 
 
 async def test_an_outcome_settles_a_transaction_once_and_stale_balances_are_ignored(
-    transactions_sessions: SessionFactory, known: MemoryCache
+    transactions_units: UnitOfWorkFactory, known: MemoryCache
 ) -> None:
-    txn = (await _accept(transactions_sessions, known, "10.00")).transaction
+    txn = (await _accept(transactions_units, known, "10.00")).transaction
     completed = TransferCompleted(
         transaction_id=txn.id,
         sender_id="asha",
@@ -257,18 +266,20 @@ async def test_an_outcome_settles_a_transaction_once_and_stale_balances_are_igno
         receiver_version=5,
     )
     for _ in range(2):
-        async with transactions_sessions() as session, session.begin():
-            await transactions.settle(session, outcome=completed)
+        async with transactions_units() as uow:
+            await settlement.settle(uow, outcome=completed)
+            await uow.commit()
     stale = WalletCreated(
         **(_wallet_created("asha").model_dump() | {"balance_paise": 1, "version": 3})
     )
-    async with transactions_sessions() as session, session.begin():
-        await transactions.remember_wallet(session, known, stale, ttl_seconds=60)
-    async with transactions_sessions() as session:
-        settled = await session.scalar(select(Transaction).where(Transaction.id == txn.id))
-        account = await session.get(Account, "asha")
+    async with transactions_units() as uow:
+        await directory.remember_wallet(uow, known, stale, ttl_seconds=60)
+        await uow.commit()
+    async with transactions_units() as uow:
+        settled = await uow.session.scalar(select(Transaction).where(Transaction.id == txn.id))
+        account = await uow.session.get(Account, "asha")
         completions = (
-            await session.scalars(
+            await uow.session.scalars(
                 select(TxOutbox.topic).where(TxOutbox.topic == "transaction.completed")
             )
         ).all()
@@ -278,10 +289,10 @@ async def test_an_outcome_settles_a_transaction_once_and_stale_balances_are_igno
 
 
 async def test_outcomes_settled_in_one_batch_settle_each_once_with_the_newest_balances(
-    transactions_sessions: SessionFactory, known: MemoryCache
+    transactions_units: UnitOfWorkFactory, known: MemoryCache
 ) -> None:
-    first = (await _accept(transactions_sessions, known, "10.00")).transaction
-    second = (await _accept(transactions_sessions, known, "20.00")).transaction
+    first = (await _accept(transactions_units, known, "10.00")).transaction
+    second = (await _accept(transactions_units, known, "20.00")).transaction
 
     def completed(txn: Transaction, sender: int, receiver: int, version: int) -> TransferCompleted:
         return TransferCompleted(
@@ -300,14 +311,15 @@ async def test_outcomes_settled_in_one_batch_settle_each_once_with_the_newest_ba
         completed(first, 9_000, 11_000, 2),  # the same outcome again, after a re-drive
         completed(second, 7_000, 13_000, 3),
     ]
-    async with transactions_sessions() as session, session.begin():
-        await TransactionRepository(session).prefetch_outcomes(batch)
+    async with transactions_units() as uow:
+        await TransactionRepository(uow).prefetch_outcomes(batch)
         for outcome in batch:
-            await transactions.settle(session, outcome=outcome)
-    async with transactions_sessions() as session:
-        statuses = (await session.scalars(select(Transaction.status))).all()
-        account = await session.get(Account, "asha")
-        completions = await session.scalar(
+            await settlement.settle(uow, outcome=outcome)
+        await uow.commit()
+    async with transactions_units() as uow:
+        statuses = (await uow.session.scalars(select(Transaction.status))).all()
+        account = await uow.session.get(Account, "asha")
+        completions = await uow.session.scalar(
             select(func.count()).where(TxOutbox.topic == "transaction.completed")
         )
     assert statuses == ["SUCCESS", "SUCCESS"]
@@ -315,7 +327,7 @@ async def test_outcomes_settled_in_one_batch_settle_each_once_with_the_newest_ba
     assert completions == 2
 
 
-def _codes(results: list[transactions.Accepted | ProblemError]) -> list[str]:
+def _codes(results: list[acceptance.Accepted | ProblemError]) -> list[str]:
     return [
         result.code if isinstance(result, ProblemError) else ("replay" if result.replayed else "ok")
         for result in results
@@ -323,66 +335,89 @@ def _codes(results: list[transactions.Accepted | ProblemError]) -> list[str]:
 
 
 async def test_a_batch_decides_in_order_counting_what_it_accepted_before(
-    transactions_sessions: SessionFactory, known: MemoryCache
+    transactions_units: UnitOfWorkFactory, known: MemoryCache
 ) -> None:
     batch = [
-        await _candidate(transactions_sessions, known, amount)
+        await _candidate(transactions_units, known, amount)
         for amount in ("60.00", "30.00", "20.00", "10.00")
     ]
-    async with transactions_sessions() as session, session.begin():
-        results = await transactions.accept_batch(session, batch)
+    async with transactions_units() as uow:
+        results = await acceptance.accept_batch(uow, batch)
+        await uow.commit()
     # ₹100 known: 60 and 30 fit, 20 does not (10 left), 10 does
     assert _codes(results) == ["ok", "ok", "insufficient_funds", "ok"]
-    async with transactions_sessions() as session:
-        pending = (await session.scalars(select(Transaction.amount_paise))).all()
-        events = await session.scalar(select(func.count()).select_from(TxOutbox))
+    async with transactions_units() as uow:
+        pending = (await uow.session.scalars(select(Transaction.amount_paise))).all()
+        events = await uow.session.scalar(select(func.count()).select_from(TxOutbox))
     assert sorted(pending) == [1_000, 3_000, 6_000] and events == 3
 
 
 async def test_a_key_used_twice_in_one_batch_or_before_it_replays_or_conflicts(
-    transactions_sessions: SessionFactory, known: MemoryCache
+    transactions_units: UnitOfWorkFactory, known: MemoryCache
 ) -> None:
-    earlier = await _accept(transactions_sessions, known, "5.00", key="before")
+    earlier = await _accept(transactions_units, known, "5.00", key="before")
     batch = [
-        await _candidate(transactions_sessions, known, "1.00", key="k"),
-        await _candidate(transactions_sessions, known, "1.00", key="k"),
-        await _candidate(transactions_sessions, known, "2.00", key="k"),
-        await _candidate(transactions_sessions, known, "5.00", key="before"),
+        await _candidate(transactions_units, known, "1.00", key="k"),
+        await _candidate(transactions_units, known, "1.00", key="k"),
+        await _candidate(transactions_units, known, "2.00", key="k"),
+        await _candidate(transactions_units, known, "5.00", key="before"),
     ]
-    async with transactions_sessions() as session, session.begin():
-        results = await transactions.accept_batch(session, batch)
+    async with transactions_units() as uow:
+        results = await acceptance.accept_batch(uow, batch)
+        await uow.commit()
     assert _codes(results) == ["ok", "replay", "idempotency_key_reused", "replay"]
     first, again, _, before = results
-    assert isinstance(first, transactions.Accepted) and isinstance(again, transactions.Accepted)
+    assert isinstance(first, acceptance.Accepted) and isinstance(again, acceptance.Accepted)
     assert again.transaction.id == first.transaction.id
-    assert isinstance(before, transactions.Accepted)
+    assert isinstance(before, acceptance.Accepted)
     assert before.transaction.id == earlier.transaction.id
-    async with transactions_sessions() as session:
-        stored = await session.scalar(select(func.count()).select_from(Transaction))
+    async with transactions_units() as uow:
+        stored = await uow.session.scalar(select(func.count()).select_from(Transaction))
     assert stored == 2
 
 
 async def test_concurrent_requests_are_stored_together_and_each_gets_its_answer(
-    transactions_sessions: SessionFactory, known: MemoryCache
+    transactions_units: UnitOfWorkFactory, known: MemoryCache
 ) -> None:
-    acceptor = TransferAcceptor(transactions_sessions)
-    candidates = [await _candidate(transactions_sessions, known, "9.00") for _ in range(12)]
+    acceptor = TransferAcceptor(transactions_units)
+    candidates = [await _candidate(transactions_units, known, "9.00") for _ in range(12)]
     outcomes = await asyncio.gather(
         *(acceptor.accept(candidate) for candidate in candidates), return_exceptions=True
     )
-    accepted = [o for o in outcomes if isinstance(o, transactions.Accepted)]
+    accepted = [o for o in outcomes if isinstance(o, acceptance.Accepted)]
     refused = [o for o in outcomes if isinstance(o, ProblemError)]
     assert len(accepted) == 11  # ₹100 covers eleven of ₹9
     assert [r.code for r in refused] == ["insufficient_funds"]
     assert acceptor.batches < 12  # the requests that waited were stored together
-    async with transactions_sessions() as session:
-        ids = set((await session.scalars(select(Transaction.id))).all())
+    async with transactions_units() as uow:
+        ids = set((await uow.session.scalars(select(Transaction.id))).all())
     assert ids == {a.transaction.id for a in accepted}
 
 
 def test_the_request_hash_ignores_formatting_but_not_content() -> None:
-    one = transactions.request_hash(handle="+919876543210", amount_paise=100, note=None)
-    assert one == transactions.request_hash(handle="+919876543210", amount_paise=100, note=None)
-    assert one != transactions.request_hash(handle="+919876543210", amount_paise=101, note=None)
-    assert transactions.normalize_handle(" 98765 43210 ") == "+919876543210"
-    assert transactions.normalize_handle("Ravi@Example.COM") == "ravi@example.com"
+    one = acceptance.request_hash(handle="+919876543210", amount_paise=100, note=None)
+    assert one == acceptance.request_hash(handle="+919876543210", amount_paise=100, note=None)
+    assert one != acceptance.request_hash(handle="+919876543210", amount_paise=101, note=None)
+    assert directory.normalize_handle(" 98765 43210 ") == "+919876543210"
+    assert directory.normalize_handle("Ravi@Example.COM") == "ravi@example.com"
+
+
+async def test_a_key_stored_by_a_twin_request_meanwhile_answers_with_its_transaction(
+    transactions_units: UnitOfWorkFactory, known: MemoryCache
+) -> None:
+    """What the acceptor answers when inserting a candidate's key failed because
+    another process stored it while the candidate was being decided."""
+    # checked before the twin was stored, as a racing request is
+    same = await _candidate(transactions_units, known, "3.00", key="twin")
+    other = await _candidate(transactions_units, known, "4.00", key="twin")
+    fresh = await _candidate(transactions_units, known, "3.00", key="never-stored")
+    twin = await _accept(transactions_units, known, "3.00", key="twin")
+    async with transactions_units() as uow:
+        replayed = await acceptance.replay_after_race(uow, same)
+        assert replayed.replayed and replayed.transaction.id == twin.transaction.id
+        assert replayed.names == {"asha": "Asha", "ravi": "Ravi"}
+        with pytest.raises(ConflictError) as conflict:
+            await acceptance.replay_after_race(uow, other)
+        assert conflict.value.code == "idempotency_key_reused"
+        with pytest.raises(LookupError):
+            await acceptance.replay_after_race(uow, fresh)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -21,11 +21,11 @@ from tijori.common.auth import AUTH_PROBLEMS, TokenKeys
 from tijori.common.bus import KafkaBus
 from tijori.common.cache import Cache, create_cache
 from tijori.common.config import CommonSettings
-from tijori.common.consumer import IdempotentConsumer
-from tijori.common.db import create_engine, create_sessionmaker, ping
+from tijori.common.consumer import EventHandler, IdempotentConsumer, Prefetch
+from tijori.common.db import UnitOfWork, create_engine, create_sessionmaker, ping
 from tijori.common.errors import install_problem_handlers, problem_response
 from tijori.common.metrics import install_http_metrics
-from tijori.common.models import OutboxMessageMixin
+from tijori.common.models import OutboxMessageMixin, ProcessedEventMixin
 from tijori.common.openapi import document_openapi, problems
 from tijori.common.outbox import OutboxRelay
 from tijori.common.tracing import configure_tracing, fastapi_telemetry, install_request_context
@@ -47,11 +47,40 @@ class ServiceRuntime:
     relay: OutboxRelay | None = None
     consumers: list[IdempotentConsumer] = field(default_factory=list)
     workers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # what a service's setup builds at start-up for its routes, set on ``app.state``
+    components: dict[str, Any] = field(default_factory=dict)
 
     def wake_relay(self) -> None:
         """Tell the outbox relay that new rows are committed."""
         if self.relay is not None:
             self.relay.wake()
+
+    def unit_of_work(self) -> UnitOfWork:
+        """A new unit of work on this service's database; committed events wake the relay."""
+        return UnitOfWork(self.sessions, wake_relay=self.wake_relay)
+
+    def consume(
+        self,
+        name: str,
+        *,
+        processed_model: type[ProcessedEventMixin],
+        handlers: Mapping[str, EventHandler],
+        prefetch: Prefetch | None = None,
+    ) -> None:
+        """Consume these event types as the consumer group ``name``, each event applied
+        once (nothing, where there is no broker)."""
+        if self.bus is None:
+            return
+        self.consumers.append(
+            IdempotentConsumer(
+                name=name,
+                bus=self.bus,
+                units=self.unit_of_work,
+                processed_model=processed_model,
+                handlers=handlers,
+                prefetch=prefetch,
+            )
+        )
 
 
 ServiceSetup = Callable[[ServiceRuntime], None]
@@ -82,7 +111,7 @@ def build_runtime(
         )
         if outbox_model is not None:
             runtime.relay = OutboxRelay(
-                sessions=sessions,
+                units=runtime.unit_of_work,
                 model=outbox_model,
                 bus=runtime.bus,
                 poll_seconds=settings.outbox_poll_seconds,
@@ -126,6 +155,8 @@ def create_service_app(
             setup(runtime)
         app.state.runtime = runtime
         app.state.token_keys = runtime.token_keys
+        for component, value in runtime.components.items():
+            setattr(app.state, component, value)
         loops: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         if runtime.relay is not None:  # every role: it wakes on this process's commits
             loops.append(("outbox-relay", runtime.relay.run))
@@ -201,12 +232,12 @@ async def get_runtime(request: Request) -> ServiceRuntime:
     return runtime
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """A database session for one request; the route commits what it means to keep."""
+async def get_unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
+    """The unit of work of one request; the route commits what it means to keep."""
     runtime: ServiceRuntime = request.app.state.runtime
-    async with runtime.sessions() as session:
-        yield session
+    async with runtime.unit_of_work() as uow:
+        yield uow
 
 
 RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work)]

@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from tijori.common.clock import utcnow
 from tijori.common.config import CommonSettings
-from tijori.common.db import utcnow
 from tijori.common.errors import UnauthorizedError
 
 ALGORITHM = "EdDSA"

@@ -22,10 +22,10 @@ from opentelemetry.trace import Span
 from pydantic import ValidationError
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tijori.common.bus import MAX_BACKOFF_SECONDS, KafkaBus
-from tijori.common.db import insert_rows, retry_transient, utcnow
+from tijori.common.clock import utcnow
+from tijori.common.db import UnitOfWork, UnitOfWorkFactory, retry_transient
 from tijori.common.events import Envelope, UnknownEventError, parse_event
 from tijori.common.metrics import CONSUMER_LAG, EVENT_APPLY_SECONDS, EVENTS_PROCESSED
 from tijori.common.models import ProcessedEventMixin
@@ -47,10 +47,10 @@ class Delivery:
     span: Span
 
 
-EventHandler = Callable[[AsyncSession, Envelope[Any]], Awaitable[None]]
-"""Applies one event inside the consumer's database transaction; never commits itself."""
+EventHandler = Callable[[UnitOfWork, Envelope[Any]], Awaitable[None]]
+"""Applies one event inside the consumer's unit of work; never commits itself."""
 
-Prefetch = Callable[[AsyncSession, Sequence[Envelope[Any]]], Awaitable[None]]
+Prefetch = Callable[[UnitOfWork, Sequence[Envelope[Any]]], Awaitable[None]]
 """Reads (and locks) at once what the handlers of these events will need, in the same
 database transaction, before they run one by one: one query for a batch instead of one
 per event. Handlers must give the same result with or without it."""
@@ -64,15 +64,14 @@ class IdempotentConsumer:
         *,
         name: str,
         bus: KafkaBus,
-        sessions: async_sessionmaker[AsyncSession],
+        units: UnitOfWorkFactory,
         processed_model: type[ProcessedEventMixin],
         handlers: Mapping[str, EventHandler],
         prefetch: Prefetch | None = None,
-        after_commit: Callable[[], None] | None = None,
     ) -> None:
         self.name = name
         self.bus = bus
-        self.sessions = sessions
+        self.units = units
         self.processed_model = processed_model
         # built once: which of a poll's events this consumer has applied already
         self._seen = select(processed_model.event_id).where(
@@ -81,7 +80,6 @@ class IdempotentConsumer:
         )
         self.handlers = dict(handlers)
         self.prefetch = prefetch
-        self.after_commit = after_commit
         self.applied = 0
         self.duplicates = 0
 
@@ -91,9 +89,10 @@ class IdempotentConsumer:
 
         async def attempt() -> bool:
             try:
-                async with self.sessions() as session, session.begin():
-                    await self._mark_processed(session, [event])  # a duplicate fails here
-                    await handler(session, event)
+                async with self.units() as uow:
+                    await self._mark_processed(uow, [event])  # a duplicate fails here
+                    await handler(uow, event)
+                    await uow.commit()
             except IntegrityError as error:
                 if await self._already_processed(event.id):
                     return False
@@ -106,13 +105,12 @@ class IdempotentConsumer:
         self._record([event] if applied else [], [] if applied else [event], elapsed)
         return applied
 
-    async def _mark_processed(self, session: AsyncSession, events: Sequence[Envelope[Any]]) -> None:
+    async def _mark_processed(self, uow: UnitOfWork, events: Sequence[Envelope[Any]]) -> None:
         """Record ``events`` as applied by this consumer, at once: one that was already
         recorded fails the statement (``IntegrityError``) before any effect."""
         if events:
             now = utcnow()
-            await insert_rows(
-                session,
+            await uow.insert_now(
                 self.processed_model,
                 [
                     {"consumer": self.name, "event_id": event.id, "processed_at": now}
@@ -136,12 +134,10 @@ class IdempotentConsumer:
             log.info("%s skipped duplicate event %s (%s)", self.name, event.id, event.type)
         self.applied += len(applied)
         self.duplicates += len(duplicates)
-        if applied and self.after_commit is not None:
-            self.after_commit()
 
     async def _already_processed(self, event_id: str) -> bool:
-        async with self.sessions() as session:
-            found = await session.get(self.processed_model, (self.name, event_id))
+        async with self.units() as uow:
+            found = await uow.session.get(self.processed_model, (self.name, event_id))
             return found is not None
 
     def _parse(self, message: Message) -> Delivery | None:
@@ -208,20 +204,21 @@ class IdempotentConsumer:
     async def _apply_together(self, deliveries: Sequence[Delivery]) -> None:
         started = time.perf_counter()
         ids = [delivery.event.id for delivery in deliveries]
-        async with self.sessions() as session, session.begin():
-            seen = set((await session.scalars(self._seen, {"ids": ids})).all())
+        async with self.units() as uow:
+            seen = set((await uow.session.scalars(self._seen, {"ids": ids})).all())
             fresh: list[Delivery] = []
             duplicates: list[Delivery] = []
             for delivery in deliveries:
                 (duplicates if delivery.event.id in seen else fresh).append(delivery)
                 seen.add(delivery.event.id)
             # a replica that applied one meanwhile fails it here
-            await self._mark_processed(session, [delivery.event for delivery in fresh])
+            await self._mark_processed(uow, [delivery.event for delivery in fresh])
             if self.prefetch is not None and fresh:
-                await self.prefetch(session, [delivery.event for delivery in fresh])
+                await self.prefetch(uow, [delivery.event for delivery in fresh])
             for delivery in fresh:
                 with within(delivery.span, correlation_id=delivery.event.correlation_id):
-                    await self.handlers[delivery.event.type](session, delivery.event)
+                    await self.handlers[delivery.event.type](uow, delivery.event)
+            await uow.commit()
         seconds_each = (time.perf_counter() - started) / max(len(fresh), 1)
         for delivery in fresh:
             with within(delivery.span, correlation_id=delivery.event.correlation_id):

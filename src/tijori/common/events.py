@@ -12,7 +12,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tijori.common.db import utcnow
+from tijori.common.clock import utcnow
 
 
 class Payload(BaseModel):

@@ -8,17 +8,17 @@ that happen inside a database transaction are added only when it commits
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
 from fastapi import FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tijori.common.db import UnitOfWork
 
 HTTP_REQUESTS = Counter(
     "http_requests_total",
@@ -76,23 +76,10 @@ OUTBOX_PUBLISHED = Counter(
     "tijori_outbox_published_total", "Outbox events sent to Kafka", ["event_type"]
 )
 
-_PENDING = "tijori_metrics_pending"
 
-
-def count_after_commit(session: AsyncSession, counter: Any, amount: float = 1) -> None:
-    """Increment ``counter`` (a labelled child) when ``session``'s transaction commits."""
-    session.info.setdefault(_PENDING, []).append((counter, amount))
-
-
-@event.listens_for(Session, "after_commit")
-def _count_committed(session: Session) -> None:
-    for counter, amount in session.info.pop(_PENDING, ()):
-        counter.inc(amount)
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_rolled_back(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+def count_after_commit(uow: UnitOfWork, counter: Any, amount: float = 1) -> None:
+    """Increment ``counter`` (a labelled child) when ``uow``'s transaction commits."""
+    uow.after_commit(functools.partial(counter.inc, amount))
 
 
 # probes and the scrape itself are not counted

@@ -10,7 +10,8 @@ from datetime import datetime
 from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-from tijori.common.db import BigId, UtcDateTime, utcnow
+from tijori.common.clock import utcnow
+from tijori.common.db import BigId, UtcDateTime
 
 
 class OutboxMessageMixin:

@@ -11,12 +11,11 @@ from datetime import timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import bindparam, event, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, func, select, update
 
 from tijori.common.bus import MAX_BACKOFF_SECONDS, KafkaBus
-from tijori.common.db import insert_at_commit, retry_transient, utcnow
+from tijori.common.clock import utcnow
+from tijori.common.db import UnitOfWork, UnitOfWorkFactory, retry_transient
 from tijori.common.events import Envelope, Payload, new_event
 from tijori.common.metrics import (
     OUTBOX_BACKLOG,
@@ -29,12 +28,11 @@ from tijori.common.tracing import TRACEPARENT, correlation_id_var, current_trace
 
 log = logging.getLogger(__name__)
 
-_OUTBOX_WRITTEN = "tijori_outbox_written"
 BACKLOG_INTERVAL_SECONDS = 5.0
 
 
 def add_to_outbox(
-    session: AsyncSession,
+    uow: UnitOfWork,
     model: type[OutboxMessageMixin],
     payload: Payload,
     *,
@@ -42,9 +40,9 @@ def add_to_outbox(
     correlation_id: str | None = None,
     traceparent: str | None = None,
 ) -> Envelope[Any]:
-    """Wrap ``payload`` in a new event and stage it in the outbox of ``session``'s
-    transaction (written at commit, with the transaction's other events); it is sent
-    after commit. Returns the event.
+    """Wrap ``payload`` in a new event and stage it in the outbox of ``uow``'s
+    transaction (written at commit, with the transaction's other events); the relay is
+    woken after the commit to send it. Returns the event.
 
     The event carries, unless given others, the current trace and correlation id, so
     whatever it causes is part of the same trace.
@@ -54,8 +52,7 @@ def add_to_outbox(
         correlation_id=correlation_id or correlation_id_var.get(),
         traceparent=traceparent or current_traceparent(),
     )
-    insert_at_commit(
-        session,
+    uow.insert_at_commit(
         model,
         {
             "event_id": event.id,
@@ -66,7 +63,7 @@ def add_to_outbox(
             "published_at": None,
         },
     )
-    session.info[_OUTBOX_WRITTEN] = True
+    uow.after_commit(uow.wake_relay, once=True)
     return event
 
 
@@ -79,7 +76,8 @@ def trace_headers(body: str) -> list[tuple[str, bytes]]:
 class OutboxRelay:
     """Publishes committed outbox rows in order, then marks them published.
 
-    It wakes when a session of this process commits an event and otherwise polls, so
+    It wakes when a unit of work of this process commits an event (:meth:`wake`) and
+    otherwise polls, so
     rows written by a process that died, or by another replica, are sent too.
     A crash between publish and mark sends the event again: consumers deduplicate.
     """
@@ -87,14 +85,14 @@ class OutboxRelay:
     def __init__(
         self,
         *,
-        sessions: async_sessionmaker[AsyncSession],
+        units: UnitOfWorkFactory,
         model: type[OutboxMessageMixin],
         bus: KafkaBus,
         poll_seconds: float = 0.5,
         batch_size: int = 200,
         replay_seconds: float = 0,
     ) -> None:
-        self.sessions = sessions
+        self.units = units
         self.model = model
         self.bus = bus
         self.poll_seconds = poll_seconds
@@ -102,7 +100,7 @@ class OutboxRelay:
         self.replay_seconds = replay_seconds
         self._wake = asyncio.Event()
         self.published = 0
-        # built once: building them on every round cost more CPU than running them
+        # built once: building a statement costs more than running it
         self._unpublished = (
             select(model.id, model.topic, model.key, model.body)
             .where(model.published_at.is_(None))
@@ -115,11 +113,6 @@ class OutboxRelay:
             .where(model.id.in_(bindparam("ids", expanding=True)))
             .values(published_at=bindparam("at"))
         )
-        event.listen(sessions.kw["sync_session_class"], "after_commit", self._after_commit)
-
-    def _after_commit(self, session: Session) -> None:
-        if session.info.pop(_OUTBOX_WRITTEN, False):
-            self._wake.set()
 
     def wake(self) -> None:
         """Look for new rows now instead of at the next poll."""
@@ -127,8 +120,8 @@ class OutboxRelay:
 
     async def publish_pending(self, producer: AIOKafkaProducer) -> int:
         """Publish one batch of unpublished rows; return how many were sent."""
-        async with self.sessions() as session, session.begin():
-            rows = (await session.execute(self._unpublished)).all()
+        async with self.units() as uow:
+            rows = (await uow.session.execute(self._unpublished)).all()
             if not rows:
                 return 0
             sends = [
@@ -141,19 +134,20 @@ class OutboxRelay:
                 for _, topic, key, body in rows
             ]
             await asyncio.gather(*sends)  # every one acknowledged by the broker (acks=all)
-            await session.execute(
+            await uow.session.execute(
                 self._mark_published, {"ids": [row_id for row_id, *_ in rows], "at": utcnow()}
             )
             for _, topic, _, _ in rows:
-                count_after_commit(session, OUTBOX_PUBLISHED.labels(topic))
+                count_after_commit(uow, OUTBOX_PUBLISHED.labels(topic))
+            await uow.commit()
         self.published += len(rows)
         return len(rows)
 
     async def measure_backlog(self) -> None:
         """Set the outbox backlog gauges: events not yet sent, and the oldest one's age."""
-        async with self.sessions() as session:
+        async with self.units() as uow:
             count, oldest = (
-                await session.execute(
+                await uow.session.execute(
                     select(func.count(), func.min(self.model.created_at)).where(
                         self.model.published_at.is_(None)
                     )
@@ -169,12 +163,13 @@ class OutboxRelay:
         whatever it lost is sent again, and consumers skip what they already applied.
         """
         since = utcnow() - timedelta(seconds=self.replay_seconds)
-        async with self.sessions() as session, session.begin():
-            result = await session.execute(
+        async with self.units() as uow:
+            result = await uow.session.execute(
                 update(self.model)
                 .where(self.model.published_at.is_not(None), self.model.published_at >= since)
                 .values(published_at=None)
             )
+            await uow.commit()
         replayed = int(getattr(result, "rowcount", 0) or 0)
         if replayed:
             log.info(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tijori.common.app import SessionDep
+from tijori.common.app import UnitOfWorkDep
 from tijori.common.auth import CurrentPrincipal
 from tijori.common.openapi import problems
 from tijori.common.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
@@ -21,10 +21,10 @@ router = APIRouter(prefix="/api/notifications", tags=["notifications"])
     responses=problems({422: ["validation_error", "invalid_cursor"]}),
 )
 async def list_my_notifications(
-    principal: CurrentPrincipal, session: SessionDep, limit: Limit = 20, cursor: Cursor = None
+    principal: CurrentPrincipal, uow: UnitOfWorkDep, limit: Limit = 20, cursor: Cursor = None
 ) -> Page[NotificationRead]:
     """The caller's notifications, newest first, with their delivery status."""
-    rows = await NotificationRepository(session).for_user(
+    rows = await NotificationRepository(uow).for_user(
         principal.user_id, before_id=decode_cursor(cursor), limit=limit + 1
     )
     items = [NotificationRead.model_validate(row) for row in rows[:limit]]

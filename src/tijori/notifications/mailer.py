@@ -15,9 +15,9 @@ from email.utils import formataddr, formatdate, make_msgid, parseaddr
 
 import aiosmtplib
 from opentelemetry.trace import SpanKind, StatusCode
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tijori.common.db import retry_transient, utcnow
+from tijori.common.clock import utcnow
+from tijori.common.db import UnitOfWorkFactory, retry_transient
 from tijori.common.metrics import EMAILS, count_after_commit
 from tijori.common.tracing import continue_trace
 from tijori.notifications.config import NotificationsSettings
@@ -85,10 +85,8 @@ class Tried:
 class Mailer:
     """The delivery loop of the notifications service."""
 
-    def __init__(
-        self, *, sessions: async_sessionmaker[AsyncSession], settings: NotificationsSettings
-    ) -> None:
-        self.sessions = sessions
+    def __init__(self, *, units: UnitOfWorkFactory, settings: NotificationsSettings) -> None:
+        self.units = units
         self.settings = settings
         self._wake = asyncio.Event()
         # kept open between batches by the delivery loop (run), closed when it goes quiet
@@ -122,10 +120,11 @@ class Mailer:
         greeting and quitting were three of every batch's SMTP round trips).
         """
         now = utcnow()
-        async with self.sessions() as session, session.begin():
-            claimed = await NotificationRepository(session).claim_due(
+        async with self.units() as uow:
+            claimed = await NotificationRepository(uow).claim_due(
                 now=now, limit=batch_size, lease_until=now + self.claim_lease
             )
+            await uow.commit()
         if claimed:
             smtp = self._kept if self._kept is not None else self._smtp()
             self._kept = None
@@ -208,19 +207,19 @@ class Mailer:
 
     async def _record(self, tried: Sequence[Tried]) -> None:
         """Store how a batch's tries went, in one transaction: the sent ones in one
-        statement, the others one by one. (An UPDATE and a commit per e-mail cost the
-        mailer 0.9-1.1 ms of CPU each; one for a batch of 20, about 60 µs an e-mail.)"""
+        statement, the others one by one (docs/performance.md)."""
         if not tried:
             return
-        async with self.sessions() as session, session.begin():
-            repository = NotificationRepository(session)
+        async with self.units() as uow:
+            repository = NotificationRepository(uow)
             sent = [each.notification_id for each in tried if each.outcome == "sent"]
             if sent:
                 await repository.mark_sent(sent, at=utcnow())
             for each in tried:
                 if each.outcome != "sent":
                     await repository.update(each.notification_id, each.values)
-                count_after_commit(session, EMAILS.labels(kind=each.kind, outcome=each.outcome))
+                count_after_commit(uow, EMAILS.labels(kind=each.kind, outcome=each.outcome))
+            await uow.commit()
 
     async def run(self) -> None:
         """Deliver forever: when woken by a new notification, else every poll interval."""

@@ -7,7 +7,8 @@ from datetime import datetime
 from sqlalchemy import Index, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from tijori.common.db import NAMING_CONVENTION, BigId, UtcDateTime, utcnow
+from tijori.common.clock import utcnow
+from tijori.common.db import NAMING_CONVENTION, BigId, UtcDateTime
 from tijori.common.models import OutboxMessageMixin, ProcessedEventMixin
 
 

@@ -7,21 +7,21 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from tijori.common.db import insert_at_commit
+from tijori.common.db import UnitOfWork
 from tijori.notifications.models import Notification
 
 
 class NotificationRepository:
-    """Reads and writes notifications in one session."""
+    """Reads and writes notifications in one unit of work."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.session = uow.session
 
     def add(self, *rows: dict[str, Any]) -> None:
         """Stage new notifications' rows, written when the transaction commits."""
-        insert_at_commit(self.session, Notification, *rows)
+        self.uow.insert_at_commit(Notification, *rows)
 
     async def update(self, notification_id: int, values: Mapping[str, object]) -> None:
         """Change one notification's delivery state in one statement."""

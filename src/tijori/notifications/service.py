@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from tijori.common.db import utcnow
+from tijori.common.clock import utcnow
+from tijori.common.db import UnitOfWork
 from tijori.common.events import Party, TransactionCompleted, UserCreated
 from tijori.common.tracing import correlation_id_var, current_traceparent
 from tijori.notifications.messages import (
@@ -44,14 +43,15 @@ def _notification(
 
 
 def _queue(
-    session: AsyncSession,
+    uow: UnitOfWork,
     *,
     event_id: str,
     sender: str,
     mails: Iterable[tuple[UserCreated | Party, MailContent]],
 ) -> None:
-    """Stage one notification per (recipient, content), written when the caller commits."""
-    NotificationRepository(session).add(
+    """Stage one notification per (recipient, content), written when the caller commits;
+    the mailer is woken after the commit."""
+    NotificationRepository(uow).add(
         *(
             _notification(
                 event_id=event_id,
@@ -65,15 +65,13 @@ def _queue(
     )
 
 
-async def welcome_user(
-    session: AsyncSession, *, event_id: str, user: UserCreated, sender: str
-) -> None:
+async def welcome_user(uow: UnitOfWork, *, event_id: str, user: UserCreated, sender: str) -> None:
     """Queue the welcome e-mail of a new user."""
-    _queue(session, event_id=event_id, sender=sender, mails=[(user, welcome(user))])
+    _queue(uow, event_id=event_id, sender=sender, mails=[(user, welcome(user))])
 
 
 async def notify_transaction(
-    session: AsyncSession, *, event_id: str, transaction: TransactionCompleted, sender: str
+    uow: UnitOfWork, *, event_id: str, transaction: TransactionCompleted, sender: str
 ) -> None:
     """Queue the e-mails of a settled transaction: both parties on SUCCESS, the sender on FAILED."""
     if transaction.status == "SUCCESS":
@@ -83,4 +81,4 @@ async def notify_transaction(
         ]
     else:
         mails = [(transaction.sender, transfer_failed(transaction))]
-    _queue(session, event_id=event_id, sender=sender, mails=mails)
+    _queue(uow, event_id=event_id, sender=sender, mails=mails)

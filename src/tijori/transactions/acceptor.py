@@ -1,9 +1,9 @@
 """Group commit: the transfers that concurrent requests accept go into one database
 transaction.
 
-Each request checks what it can alone (:func:`service.check_transfer`), then hands its
-candidate to the acceptor and waits. The acceptor stores whatever is waiting in one
-database transaction (:func:`service.accept_batch`: two reads, one insert per table,
+Each request checks what it can alone (:func:`acceptance.check_transfer`), then hands
+its candidate to the acceptor and waits. The acceptor stores whatever is waiting in one
+database transaction (:func:`acceptance.accept_batch`: two reads, one insert per table,
 one commit) and answers each request; what arrived meanwhile is the next batch. With
 one request in flight a batch is that request; under load, batches grow by themselves,
 and the reads, inserts and commit are shared. This transaction is the scope that commits,
@@ -16,15 +16,17 @@ import asyncio
 import contextvars
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tijori.common.db import retry_transient
+from tijori.common.cache import Cache
+from tijori.common.db import UnitOfWorkFactory, retry_transient
 from tijori.common.errors import ProblemError
 from tijori.common.metrics import ACCEPT_BATCH_TRANSFERS
-from tijori.transactions import service
-from tijori.transactions.service import Accepted, TransferCandidate
+from tijori.transactions import acceptance
+from tijori.transactions.acceptance import Accepted, TransferCandidate
+from tijori.transactions.config import TransactionsSettings
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +39,8 @@ Outcome = Accepted | ProblemError
 class TransferAcceptor:
     """Stores checked transfers in batches; one per process."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self.sessions = sessions
+    def __init__(self, units: UnitOfWorkFactory) -> None:
+        self.units = units
         self._waiting: list[tuple[TransferCandidate, asyncio.Future[Outcome]]] = []
         self._storing: asyncio.Task[None] | None = None
         self.batches = 0
@@ -77,8 +79,10 @@ class TransferAcceptor:
 
     async def _store(self, candidates: Sequence[TransferCandidate]) -> list[Outcome]:
         async def together() -> list[Outcome]:
-            async with self.sessions() as session, session.begin():
-                return await service.accept_batch(session, candidates)
+            async with self.units() as uow:
+                outcomes = await acceptance.accept_batch(uow, candidates)
+                await uow.commit()
+                return outcomes
 
         self.batches += 1
         ACCEPT_BATCH_TRANSFERS.observe(len(candidates))
@@ -91,16 +95,32 @@ class TransferAcceptor:
 
     async def _store_one(self, candidate: TransferCandidate) -> Outcome:
         async def alone() -> list[Outcome]:
-            async with self.sessions() as session, session.begin():
-                return await service.accept_batch(session, [candidate])
+            async with self.units() as uow:
+                outcomes = await acceptance.accept_batch(uow, [candidate])
+                await uow.commit()
+                return outcomes
 
         try:
             [outcome] = await retry_transient(alone, what="accepting a transfer")
             return outcome
         except IntegrityError:
             # its key was stored by a twin request in another process: that one's answer
-            async with self.sessions() as session:
+            async with self.units() as uow:
                 try:
-                    return await service.replay_after_race(session, candidate)
+                    return await acceptance.replay_after_race(uow, candidate)
                 except ProblemError as refusal:
                     return refusal
+
+
+@dataclass(frozen=True)
+class TransferDesk:
+    """What accepting a transfer needs besides the request: built once, at start-up.
+
+    One dependency instead of four (runtime, unit of work, settings, acceptor) for the
+    busiest route, since FastAPI resolves each anew on every request
+    (docs/performance.md)."""
+
+    units: UnitOfWorkFactory
+    cache: Cache
+    settings: TransactionsSettings
+    acceptor: TransferAcceptor

@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tijori.common.app import ServiceRuntime, SessionDep
+from tijori.common.app import UnitOfWorkDep
 from tijori.common.auth import CurrentPrincipal
-from tijori.common.cache import Cache
 from tijori.common.errors import NotFoundError, UnprocessableError
 from tijori.common.openapi import problems
 from tijori.common.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
-from tijori.transactions import service
-from tijori.transactions.acceptor import TransferAcceptor
-from tijori.transactions.config import TransactionsSettings
+from tijori.transactions import acceptance
+from tijori.transactions.acceptance import Accepted
+from tijori.transactions.acceptor import TransferDesk
+from tijori.transactions.models import Transaction
 from tijori.transactions.repository import TransactionRepository
-from tijori.transactions.schemas import Direction, Status, TransactionRead, TransferRequest
-from tijori.transactions.service import Accepted
+from tijori.transactions.schemas import (
+    Direction,
+    PartyRead,
+    Status,
+    TransactionRead,
+    TransferRequest,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,31 +33,9 @@ router = APIRouter(prefix="/api/transactions", tags=["transactions"])
 MAX_IDEMPOTENCY_KEY = 255
 
 
-@dataclass(frozen=True)
-class TransferDesk:
-    """What accepting a transfer needs besides the request; one per process."""
-
-    sessions: async_sessionmaker[AsyncSession]
-    cache: Cache
-    settings: TransactionsSettings
-    acceptor: TransferAcceptor
-
-
 async def get_desk(request: Request) -> TransferDesk:
-    """The process's transfer desk, with its acceptor (which stores concurrent transfers
-    together). One dependency instead of four (runtime, session, settings, acceptor) for
-    the busiest route: FastAPI resolves each anew on every request, and resolving
-    dependencies was an eighth of this process's CPU (docs/performance.md)."""
-    desk: TransferDesk | None = getattr(request.app.state, "transfer_desk", None)
-    if desk is None:
-        runtime: ServiceRuntime = request.app.state.runtime
-        assert isinstance(runtime.settings, TransactionsSettings)
-        desk = request.app.state.transfer_desk = TransferDesk(
-            sessions=runtime.sessions,
-            cache=runtime.cache,
-            settings=runtime.settings,
-            acceptor=TransferAcceptor(runtime.sessions),
-        )
+    """The process's transfer desk, built at start-up (see :class:`TransferDesk`)."""
+    desk: TransferDesk = request.app.state.transfer_desk
     return desk
 
 
@@ -111,9 +93,9 @@ async def send_money(
     key: Annotated[str | None, Depends(idempotency_key)],
 ) -> TransactionRead:
     """Accept a transfer; it is PENDING until the wallets service applies it."""
-    async with desk.sessions() as session:  # closed before the acceptor stores it
-        checked = await service.check_transfer(
-            session,
+    async with desk.units() as uow:  # closed before the acceptor stores it
+        checked = await acceptance.check_transfer(
+            uow,
             cache=desk.cache,
             settings=desk.settings,
             sender=principal,
@@ -129,7 +111,7 @@ async def send_money(
         log.info(
             "transaction %s accepted: %d paise, PENDING", transaction.id, transaction.amount_paise
         )
-    return service.present(transaction, viewer=principal.user_id, names=accepted.names)
+    return present(transaction, viewer=principal.user_id, names=accepted.names)
 
 
 @router.get(
@@ -139,10 +121,10 @@ async def send_money(
     responses=problems({404: ["transaction_not_found"]}),
 )
 async def read_transaction(
-    transaction_id: str, principal: CurrentPrincipal, session: SessionDep
+    transaction_id: str, principal: CurrentPrincipal, uow: UnitOfWorkDep
 ) -> TransactionRead:
     """A transaction, for its sender, its receiver or an admin; 404 for anyone else."""
-    repository = TransactionRepository(session)
+    repository = TransactionRepository(uow)
     transaction = await repository.get(transaction_id) if len(transaction_id) <= 36 else None
     if transaction is None or (
         principal.user_id not in (transaction.sender_id, transaction.receiver_id)
@@ -150,7 +132,7 @@ async def read_transaction(
     ):
         raise NotFoundError("no such transaction", code="transaction_not_found")
     names = await repository.names((transaction.sender_id, transaction.receiver_id))
-    return service.present(transaction, viewer=principal.user_id, names=names)
+    return present(transaction, viewer=principal.user_id, names=names)
 
 
 @router.get(
@@ -161,14 +143,14 @@ async def read_transaction(
 )
 async def list_transactions(
     principal: CurrentPrincipal,
-    session: SessionDep,
+    uow: UnitOfWorkDep,
     limit: Limit = 20,
     cursor: Cursor = None,
     status_filter: Annotated[Status | None, Query(alias="status")] = None,
     direction: Annotated[Direction | None, Query()] = None,
 ) -> Page[TransactionRead]:
     """The caller's sent and received transactions, newest first."""
-    repository = TransactionRepository(session)
+    repository = TransactionRepository(uow)
     rows = await repository.history(
         principal.user_id,
         before_seq=decode_cursor(cursor),
@@ -181,6 +163,27 @@ async def list_transactions(
         {txn.sender_id for txn in page} | {txn.receiver_id for txn in page}
     )
     return Page(
-        items=[service.present(txn, viewer=principal.user_id, names=names) for txn in page],
+        items=[present(txn, viewer=principal.user_id, names=names) for txn in page],
         next_cursor=encode_cursor(page[-1].seq) if len(rows) > limit else None,
+    )
+
+
+def present(transaction: Transaction, *, viewer: str, names: Mapping[str, str]) -> TransactionRead:
+    """A transaction as ``viewer`` sees it; ``names`` are the parties' names by user id."""
+
+    def party(user_id: str) -> PartyRead:
+        return PartyRead(id=user_id, name=names.get(user_id, ""))
+
+    return TransactionRead(
+        id=transaction.id,
+        sender=party(transaction.sender_id),
+        receiver=party(transaction.receiver_id),
+        amount=transaction.amount_paise,
+        currency="INR",
+        note=transaction.note,
+        status=transaction.status,
+        reason=transaction.reason,
+        direction="RECEIVED" if viewer == transaction.receiver_id else "SENT",
+        created_at=transaction.created_at,
+        updated_at=transaction.updated_at,
     )

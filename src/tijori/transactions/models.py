@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, Index, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from tijori.common.db import NAMING_CONVENTION, BigId, UtcDateTime, utcnow
+from tijori.common.clock import utcnow
+from tijori.common.db import NAMING_CONVENTION, BigId, StagedRow, UtcDateTime
 from tijori.common.models import OutboxMessageMixin, ProcessedEventMixin
 
 
@@ -18,7 +19,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class Transaction(Base):
+class Transaction(StagedRow, Base):
     """A transfer from one user to another: PENDING until wallets decides, then
     SUCCESS or FAILED (with a reason), exactly once."""
 
@@ -60,7 +61,7 @@ class IdempotencyKey(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
-class Account(Base):
+class Account(StagedRow, Base):
     """What this service knows of a wallet, from ``wallet.created`` and transfer outcomes:
     who can receive money, by phone or e-mail, and the last balance it was told."""
 
@@ -74,7 +75,7 @@ class Account(Base):
     balance_paise: Mapped[int] = mapped_column(BigInteger)
     # the wallet version ``balance_paise`` is from; older news is ignored
     version: Mapped[int] = mapped_column(BigInteger)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class OutboxMessage(OutboxMessageMixin, Base):

@@ -9,18 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from tijori.common.db import (
-    hold,
-    insert_rows,
-    keyed,
-    read_once,
-    row_of,
-    update_at_commit,
-    utcnow,
-    values_of,
-)
+from tijori.common.db import UnitOfWork, keyed, row_of
 from tijori.common.events import TransferCompleted, TransferRejected
 from tijori.transactions.models import Account, IdempotencyKey, Transaction
 
@@ -47,8 +37,7 @@ class SenderState:
 # a new transaction's row leaves its seq to the database
 _SEQ = frozenset({"seq"})
 
-# built once (the IN list expands per call): on the busiest path, building the statement
-# cost more than running it
+# built once (the IN list expands per call): building a statement costs more than running it
 _SENDER_STATES = select(
     Account.user_id,
     Account.name,
@@ -66,18 +55,26 @@ _IDEMPOTENCY_KEYS = select(IdempotencyKey).where(
 )
 
 
-class TransactionRepository:
-    """Reads and writes transactions, idempotency keys and known accounts in one session."""
+# what the unit of work remembers for this repository, per database transaction: the
+# rows it has locked (None: no such row), so that a batch of outcomes can lock everything
+# at once (:meth:`TransactionRepository.prefetch_outcomes`) and each outcome then finds
+# its rows without another query
+_LOCKED_TRANSACTIONS = "transactions.locked"
+_LOCKED_ACCOUNTS = "accounts.locked"
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-        # what this database transaction has locked (None: no such row), so that a batch
-        # of outcomes can lock everything at once (:meth:`prefetch_outcomes`) and each
-        # outcome then finds its rows without another query
-        self._transactions: dict[str, Transaction | None] = session.info.setdefault(
-            "transactions.locked", {}
-        )
-        self._accounts: dict[str, Account | None] = session.info.setdefault("accounts.locked", {})
+
+class TransactionRepository:
+    """Reads and writes transactions, idempotency keys and known accounts in one unit of
+    work.
+
+    Transactions and accounts it locks are held by the unit of work: they change only
+    through this repository's methods (:meth:`decide`, :meth:`mark_redriven`,
+    :meth:`learn_balance`), written at commit with the batch's others.
+    """
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.session = uow.session
 
     async def get(self, transaction_id: str) -> Transaction | None:
         """The transaction with the public ``transaction_id``."""
@@ -145,16 +142,20 @@ class TransactionRepository:
         return list(unique.values())
 
     async def stale_pending(self, *, older_than: datetime, limit: int) -> Sequence[Transaction]:
-        """PENDING transactions last driven before ``older_than``, locked for re-driving."""
-        return (
+        """PENDING transactions last driven before ``older_than``, locked for re-driving
+        (:meth:`mark_redriven`)."""
+        stale = (
             await self.session.scalars(
                 select(Transaction)
                 .where(Transaction.status == "PENDING", Transaction.updated_at < older_than)
                 .order_by(Transaction.updated_at)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
+                .execution_options(populate_existing=True)
             )
         ).all()
+        self.uow.hold(stale)
+        return stale
 
     async def account_by_handle(
         self, *, email: str | None = None, phone: str | None = None
@@ -174,30 +175,30 @@ class TransactionRepository:
         return {user_id: name for user_id, name in rows}
 
     async def lock_transactions(self, transaction_ids: Iterable[str]) -> dict[str, Transaction]:
-        """Lock these transactions ``FOR UPDATE`` in one statement; by id, those found.
-
-        The session does not track them: :meth:`decide` writes what changes."""
-        locked = await read_once(
-            self.session, self._transactions, _LOCK_TRANSACTIONS, transaction_ids
+        """Lock these transactions ``FOR UPDATE`` in one statement; by id, those found."""
+        locked: dict[str, Transaction] = await self.uow.read_once(
+            _LOCKED_TRANSACTIONS, _LOCK_TRANSACTIONS, transaction_ids
         )
-        hold(self.session, locked.values())
+        self.uow.hold(locked.values())
         return locked
 
     async def lock_accounts(self, user_ids: Iterable[str]) -> dict[str, Account]:
         """Lock these accounts ``FOR UPDATE`` in one statement, in user id order; by user
-        id, those found.
-
-        The session does not track them: :meth:`learn_balance` writes what changes."""
-        locked = await read_once(self.session, self._accounts, _LOCK_ACCOUNTS, user_ids)
-        hold(self.session, locked.values())
+        id, those found."""
+        locked: dict[str, Account] = await self.uow.read_once(
+            _LOCKED_ACCOUNTS, _LOCK_ACCOUNTS, user_ids
+        )
+        self.uow.hold(locked.values())
         return locked
 
     def decide(self, transaction: Transaction, status: str, reason: str | None) -> None:
         """Settle a locked transaction (written at commit, with the batch's others)."""
-        transaction.status, transaction.reason, transaction.updated_at = status, reason, utcnow()
-        update_at_commit(
-            self.session, Transaction, values_of(transaction, "status", "reason", "updated_at")
-        )
+        self.uow.update(transaction, status=status, reason=reason)
+
+    def mark_redriven(self, transaction: Transaction) -> None:
+        """Count one more re-drive of a locked PENDING transaction; it is stale again only
+        a whole timeout from now."""
+        self.uow.update(transaction, redrives=transaction.redrives + 1)
 
     def learn_balance(
         self, account: Account | None, *, balance_paise: int | None, version: int | None
@@ -207,11 +208,7 @@ class TransactionRepository:
         if account is None or balance_paise is None or version is None:
             return
         if version > account.version:
-            account.balance_paise, account.version = balance_paise, version
-            account.updated_at = utcnow()
-            update_at_commit(
-                self.session, Account, values_of(account, "balance_paise", "version", "updated_at")
-            )
+            self.uow.update(account, balance_paise=balance_paise, version=version)
 
     async def prefetch_outcomes(
         self, outcomes: Sequence[TransferCompleted | TransferRejected]
@@ -224,16 +221,16 @@ class TransactionRepository:
 
     def add(self, account: Account) -> None:
         """Stage a new account; it counts as locked by this transaction."""
-        self._accounts[account.user_id] = account
+        self.uow.remembered(_LOCKED_ACCOUNTS)[account.user_id] = account
         self.session.add(account)
 
     async def insert_transactions(self, transactions: Sequence[Transaction]) -> None:
         """Write new transactions in one statement, now; the session does not track them
         (they are answers to requests, not changed in this transaction)."""
         rows = [row_of(transaction, leave_out=_SEQ) for transaction in transactions]
-        await insert_rows(self.session, Transaction, rows)
+        await self.uow.insert_now(Transaction, rows)
 
     async def insert_idempotency_keys(self, keys: Sequence[dict[str, Any]]) -> None:
         """Store Idempotency-Keys, now: one another process took meanwhile raises
         ``IntegrityError`` here."""
-        await insert_rows(self.session, IdempotencyKey, keys)
+        await self.uow.insert_now(IdempotencyKey, keys)

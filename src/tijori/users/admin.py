@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from tijori.common.cache import CacheUnavailableError, create_cache
-from tijori.common.db import create_engine, create_sessionmaker
+from tijori.common.db import UnitOfWork, create_engine, create_sessionmaker
 from tijori.users.config import UsersSettings
 from tijori.users.models import User
 from tijori.users.service import user_cache_key
@@ -17,11 +17,12 @@ async def grant_admin(email: str, *, settings: UsersSettings | None = None) -> b
     engine = create_engine(settings.resolved_database_url)
     cache = create_cache(settings.redis_url)
     try:
-        async with create_sessionmaker(engine)() as session, session.begin():
-            user = await session.scalar(select(User).where(User.email == email.strip().lower()))
+        async with UnitOfWork(create_sessionmaker(engine)) as uow:
+            user = await uow.session.scalar(select(User).where(User.email == email.strip().lower()))
             if user is None:
                 return False
             user.authority = "ADMIN"
+            await uow.commit()
         try:
             await cache.delete(user_cache_key(user.id))
         except CacheUnavailableError:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from tijori.common.app import RuntimeDep, SessionDep
+from tijori.common.app import RuntimeDep, UnitOfWorkDep
 from tijori.common.auth import CurrentPrincipal
 from tijori.common.cache import CacheUnavailableError
 from tijori.common.errors import NotFoundError, UnprocessableError
@@ -52,11 +52,11 @@ SettingsDep = Annotated[UsersSettings, Depends(get_settings)]
     ),
 )
 async def sign_up(
-    data: UserCreate, request: Request, session: SessionDep, runtime: RuntimeDep
+    data: UserCreate, request: Request, uow: UnitOfWorkDep, runtime: RuntimeDep
 ) -> UserRead:
     """Create an account; its wallet and welcome e-mail follow through events."""
-    user = await service.sign_up(session, data=data, correlation_id=request.state.correlation_id)
-    await session.commit()
+    user = await service.sign_up(uow, data=data, correlation_id=request.state.correlation_id)
+    await uow.commit()
     log.info("user %s signed up", user.id)
     return UserRead.model_validate(user)
 
@@ -112,12 +112,12 @@ async def _credentials(request: Request) -> Credentials:
     },
 )
 async def issue_token(
-    request: Request, session: SessionDep, runtime: RuntimeDep, settings: SettingsDep
+    request: Request, uow: UnitOfWorkDep, runtime: RuntimeDep, settings: SettingsDep
 ) -> TokenResponse:
     """Exchange an e-mail or phone and a password for an access token."""
     credentials = await _credentials(request)
     return await service.log_in(
-        session,
+        uow,
         cache=runtime.cache,
         keys=runtime.token_keys,
         settings=settings,
@@ -134,11 +134,11 @@ async def issue_token(
     responses=problems({404: ["user_not_found"]}),
 )
 async def read_me(
-    principal: CurrentPrincipal, session: SessionDep, runtime: RuntimeDep, settings: SettingsDep
+    principal: CurrentPrincipal, uow: UnitOfWorkDep, runtime: RuntimeDep, settings: SettingsDep
 ) -> UserRead:
     """The caller's own user."""
     return await service.get_user(
-        session,
+        uow,
         cache=runtime.cache,
         user_id=principal.user_id,
         ttl_seconds=settings.user_cache_ttl_seconds,
@@ -153,11 +153,11 @@ async def read_me(
     responses=problems({404: ["user_not_found"], 422: ["validation_error", "invalid_name"]}),
 )
 async def update_me(
-    data: UserUpdate, principal: CurrentPrincipal, session: SessionDep, runtime: RuntimeDep
+    data: UserUpdate, principal: CurrentPrincipal, uow: UnitOfWorkDep, runtime: RuntimeDep
 ) -> UserRead:
     """Change the caller's name; the cached copy is dropped after the commit."""
-    user = await service.update_user(session, user_id=principal.user_id, data=data)
-    await session.commit()
+    user = await service.update_user(uow, user_id=principal.user_id, data=data)
+    await uow.commit()
     try:
         await runtime.cache.delete(service.user_cache_key(user.id))
     except CacheUnavailableError:
@@ -174,7 +174,7 @@ async def update_me(
 async def read_user(
     user_id: str,
     principal: CurrentPrincipal,
-    session: SessionDep,
+    uow: UnitOfWorkDep,
     runtime: RuntimeDep,
     settings: SettingsDep,
 ) -> UserRead:
@@ -182,7 +182,7 @@ async def read_user(
     if user_id != principal.user_id and not principal.is_admin:
         raise NotFoundError("no such user", code="user_not_found")
     return await service.get_user(
-        session,
+        uow,
         cache=runtime.cache,
         user_id=user_id,
         ttl_seconds=settings.user_cache_ttl_seconds,

@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from tijori.common.db import NAMING_CONVENTION, UtcDateTime, utcnow
+from tijori.common.clock import utcnow
+from tijori.common.db import NAMING_CONVENTION, UtcDateTime
 from tijori.common.models import OutboxMessageMixin, ProcessedEventMixin
 
 

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from tijori.common.errors import ConflictError
+from tijori.common.db import UnitOfWork
 from tijori.users.models import User
 
 
 class UserRepository:
-    """Reads and writes users in one session."""
+    """Reads and writes users in one unit of work."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.session = uow.session
 
     async def get(self, user_id: str) -> User | None:
         """The user with ``user_id``."""
@@ -29,20 +27,7 @@ class UserRepository:
         return await self.session.scalar(select(User).where(User.phone == phone))
 
     async def add(self, user: User) -> User:
-        """Insert ``user``; the unique constraints, not a prior read, refuse duplicates."""
+        """Insert ``user`` now; a unique key already taken raises ``IntegrityError``."""
         self.session.add(user)
-        try:
-            await self.session.flush()
-        except IntegrityError as error:
-            await self.session.rollback()
-            message = str(error.orig)
-            if "uq_users_email" in message or "users.email" in message:
-                raise ConflictError(
-                    "an account with this e-mail already exists", code="email_taken"
-                ) from error
-            if "uq_users_phone" in message or "users.phone" in message:
-                raise ConflictError(
-                    "an account with this phone already exists", code="phone_taken"
-                ) from error
-            raise
+        await self.session.flush()
         return user

@@ -9,11 +9,17 @@ from datetime import timedelta
 
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import IntegrityError
 
 from tijori.common.auth import TokenKeys
 from tijori.common.cache import Cache, CacheUnavailableError, cache_aside
-from tijori.common.errors import NotFoundError, RateLimitedError, UnauthorizedError
+from tijori.common.db import UnitOfWork
+from tijori.common.errors import (
+    ConflictError,
+    NotFoundError,
+    RateLimitedError,
+    UnauthorizedError,
+)
 from tijori.common.events import UserCreated
 from tijori.common.outbox import add_to_outbox
 from tijori.common.phone import InvalidPhoneError, looks_like_email, normalize_phone
@@ -34,10 +40,9 @@ def user_cache_key(user_id: str) -> str:
     return f"tijori:user:{user_id}"
 
 
-async def sign_up(
-    session: AsyncSession, *, data: UserCreate, correlation_id: str | None = None
-) -> User:
-    """Create a user and stage ``user.created`` in the same transaction."""
+async def sign_up(uow: UnitOfWork, *, data: UserCreate, correlation_id: str | None = None) -> User:
+    """Create a user and stage ``user.created`` in the same transaction; the unique
+    e-mail and phone, not a prior read, refuse a second account (409)."""
     user = User(
         name=data.name,
         email=data.email,
@@ -45,9 +50,13 @@ async def sign_up(
         password_hash=await asyncio.to_thread(password_hash.hash, data.password),
         authority="USER",
     )
-    await UserRepository(session).add(user)
+    try:
+        await UserRepository(uow).add(user)
+    except IntegrityError as error:
+        await uow.rollback()
+        raise _taken(error) from error
     add_to_outbox(
-        session,
+        uow,
         OutboxMessage,
         UserCreated(user_id=user.id, name=user.name, email=user.email, phone=user.phone),
         key=user.id,
@@ -56,9 +65,19 @@ async def sign_up(
     return user
 
 
-async def load_by_username(session: AsyncSession, username: str) -> User | None:
+def _taken(error: IntegrityError) -> Exception:
+    """The conflict a unique key of ``users`` reports, or the error itself."""
+    message = str(error.orig)
+    if "uq_users_email" in message or "users.email" in message:
+        return ConflictError("an account with this e-mail already exists", code="email_taken")
+    if "uq_users_phone" in message or "users.phone" in message:
+        return ConflictError("an account with this phone already exists", code="phone_taken")
+    return error
+
+
+async def load_by_username(uow: UnitOfWork, username: str) -> User | None:
     """The user whose e-mail or phone is ``username``."""
-    repository = UserRepository(session)
+    repository = UserRepository(uow)
     text = username.strip()
     if looks_like_email(text):
         return await repository.get_by_email(text.lower())
@@ -113,7 +132,7 @@ class LoginLimiter:
 
 
 async def log_in(
-    session: AsyncSession,
+    uow: UnitOfWork,
     *,
     cache: Cache,
     keys: TokenKeys,
@@ -125,7 +144,7 @@ async def log_in(
     """Check the password and issue a token; too many failures answer 429 for a while."""
     limiter = LoginLimiter(cache, settings, username=username, client_ip=client_ip)
     await limiter.check()
-    user = await load_by_username(session, username)
+    user = await load_by_username(uow, username)
     # Argon2 is CPU-bound: hash off the event loop
     valid = await asyncio.to_thread(
         password_hash.verify, password, user.password_hash if user else _DUMMY_HASH
@@ -142,7 +161,7 @@ async def log_in(
 
 
 async def get_user(
-    session: AsyncSession,
+    uow: UnitOfWork,
     *,
     cache: Cache,
     user_id: str,
@@ -157,7 +176,7 @@ async def get_user(
     key = user_cache_key(user_id)
 
     async def load() -> bytes | None:
-        user = await UserRepository(session).get(user_id)
+        user = await UserRepository(uow).get(user_id)
         return None if user is None else UserRead.model_validate(user).model_dump_json().encode()
 
     cached = await cache_aside(cache, key, load, ttl_seconds=ttl_seconds)
@@ -174,11 +193,11 @@ async def get_user(
     return view
 
 
-async def update_user(session: AsyncSession, *, user_id: str, data: UserUpdate) -> User:
+async def update_user(uow: UnitOfWork, *, user_id: str, data: UserUpdate) -> User:
     """Change what a user may change about themselves (the caller commits, then invalidates)."""
-    user = await UserRepository(session).get(user_id)
+    user = await UserRepository(uow).get(user_id)
     if user is None:
         raise NotFoundError("no such user", code="user_not_found")
     user.name = data.name
-    await session.flush()
+    await uow.session.flush()
     return user

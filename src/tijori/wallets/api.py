@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tijori.common.app import SessionDep
+from tijori.common.app import UnitOfWorkDep
 from tijori.common.auth import CurrentPrincipal
 from tijori.common.errors import NotFoundError
 from tijori.common.openapi import problems
@@ -15,8 +15,8 @@ from tijori.wallets.schemas import LedgerEntryRead, WalletRead
 router = APIRouter(prefix="/api/wallets", tags=["wallets"])
 
 
-async def _own_wallet(session: SessionDep, user_id: str) -> WalletRead:
-    wallet = await WalletRepository(session).get_by_user(user_id)
+async def _own_wallet(uow: UnitOfWorkDep, user_id: str) -> WalletRead:
+    wallet = await WalletRepository(uow).get_by_user(user_id)
     if wallet is None:
         raise NotFoundError(
             "no wallet yet: it is opened moments after sign-up", code="wallet_not_found"
@@ -30,9 +30,9 @@ async def _own_wallet(session: SessionDep, user_id: str) -> WalletRead:
     summary="My wallet",
     responses=problems({404: ["wallet_not_found"]}),
 )
-async def read_my_wallet(principal: CurrentPrincipal, session: SessionDep) -> WalletRead:
+async def read_my_wallet(principal: CurrentPrincipal, uow: UnitOfWorkDep) -> WalletRead:
     """The caller's wallet and balance."""
-    return await _own_wallet(session, principal.user_id)
+    return await _own_wallet(uow, principal.user_id)
 
 
 @router.get(
@@ -42,11 +42,11 @@ async def read_my_wallet(principal: CurrentPrincipal, session: SessionDep) -> Wa
     responses=problems({404: ["wallet_not_found"], 422: ["validation_error", "invalid_cursor"]}),
 )
 async def list_my_entries(
-    principal: CurrentPrincipal, session: SessionDep, limit: Limit = 20, cursor: Cursor = None
+    principal: CurrentPrincipal, uow: UnitOfWorkDep, limit: Limit = 20, cursor: Cursor = None
 ) -> Page[LedgerEntryRead]:
     """The caller's ledger entries, newest first."""
-    wallet = await _own_wallet(session, principal.user_id)
-    entries = await WalletRepository(session).entries(
+    wallet = await _own_wallet(uow, principal.user_id)
+    entries = await WalletRepository(uow).entries(
         wallet.id, before_id=decode_cursor(cursor), limit=limit + 1
     )
     items = [LedgerEntryRead.model_validate(entry) for entry in entries[:limit]]

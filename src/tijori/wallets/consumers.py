@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from tijori.common.app import ServiceRuntime
-from tijori.common.consumer import IdempotentConsumer
+from tijori.common.db import UnitOfWork
 from tijori.common.events import Envelope
 from tijori.wallets import service
 from tijori.wallets.config import WalletsSettings
@@ -16,11 +14,11 @@ from tijori.wallets.models import ProcessedEvent
 from tijori.wallets.repository import WalletRepository
 
 
-async def prefetch_transfers(session: AsyncSession, events: Sequence[Envelope[Any]]) -> None:
+async def prefetch_transfers(uow: UnitOfWork, events: Sequence[Envelope[Any]]) -> None:
     """Lock the wallets and read the recorded outcomes of a batch's transfers at once."""
     transfers = [event.payload for event in events if event.type == "transaction.initiated"]
     if transfers:
-        await WalletRepository(session).prefetch_transfers(transfers)
+        await WalletRepository(uow).prefetch_transfers(transfers)
 
 
 def register_consumers(runtime: ServiceRuntime) -> None:
@@ -28,32 +26,25 @@ def register_consumers(runtime: ServiceRuntime) -> None:
     settings = runtime.settings
     assert isinstance(settings, WalletsSettings)
 
-    async def on_user_created(session: AsyncSession, event: Envelope[Any]) -> None:
+    async def on_user_created(uow: UnitOfWork, event: Envelope[Any]) -> None:
         await service.open_wallet(
-            session,
+            uow,
             user=event.payload,
             promo_paise=settings.promo_balance,
             correlation_id=event.correlation_id,
         )
 
-    async def on_transaction_initiated(session: AsyncSession, event: Envelope[Any]) -> None:
+    async def on_transaction_initiated(uow: UnitOfWork, event: Envelope[Any]) -> None:
         await service.apply_transfer(
-            session, transfer=event.payload, correlation_id=event.correlation_id
+            uow, transfer=event.payload, correlation_id=event.correlation_id
         )
 
-    if runtime.bus is None:
-        return
-    runtime.consumers.append(
-        IdempotentConsumer(
-            name="wallets",
-            bus=runtime.bus,
-            sessions=runtime.sessions,
-            processed_model=ProcessedEvent,
-            handlers={
-                "user.created": on_user_created,
-                "transaction.initiated": on_transaction_initiated,
-            },
-            prefetch=prefetch_transfers,
-            after_commit=runtime.wake_relay,
-        )
+    runtime.consume(
+        "wallets",
+        processed_model=ProcessedEvent,
+        handlers={
+            "user.created": on_user_created,
+            "transaction.initiated": on_transaction_initiated,
+        },
+        prefetch=prefetch_transfers,
     )

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from tijori.common.db import utcnow
+from tijori.common.clock import utcnow
 from tijori.wallets.models import Wallet
 
 
 class LedgerError(ValueError):
-    """A movement that the ledger refuses to build."""
+    """A movement that the ledger refuses to build or post."""
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,9 @@ class LedgerPair:
     def move(
         cls, *, source: Wallet, destination: Wallet, paise: int, reference: str, kind: str
     ) -> LedgerPair:
-        """Move ``paise`` from ``source`` to ``destination``, updating both balances.
+        """The entries that move ``paise`` from ``source`` to ``destination``, with the
+        balances they leave; the wallets themselves change when the pair is posted
+        (:meth:`WalletRepository.post`).
 
         The caller holds both wallet rows locked and has checked that ``source`` may pay.
         """
@@ -46,18 +48,13 @@ class LedgerPair:
         if source.id == destination.id:
             raise LedgerError("a movement needs two different wallets")
         now = utcnow()
-        source.balance_paise -= paise
-        destination.balance_paise += paise
-        source.version += 1
-        destination.version += 1
-        source.updated_at = destination.updated_at = now
         debit = Posting(
             wallet_id=source.id,
             counterparty_wallet_id=destination.id,
             reference=reference,
             kind=kind,
             amount_paise=-paise,
-            balance_after_paise=source.balance_paise,
+            balance_after_paise=source.balance_paise - paise,
             created_at=now,
         )
         credit = Posting(
@@ -66,7 +63,7 @@ class LedgerPair:
             reference=reference,
             kind=kind,
             amount_paise=paise,
-            balance_after_paise=destination.balance_paise,
+            balance_after_paise=destination.balance_paise + paise,
             created_at=now,
         )
         return cls(debit=debit, credit=credit)

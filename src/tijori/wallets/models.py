@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from tijori.common.db import NAMING_CONVENTION, BigId, UtcDateTime, utcnow
+from tijori.common.clock import utcnow
+from tijori.common.db import NAMING_CONVENTION, BigId, StagedRow, UtcDateTime
 from tijori.common.models import OutboxMessageMixin, ProcessedEventMixin
 
 PROMOTIONS_WALLET_ID = "00000000-0000-0000-0000-000000000001"
@@ -21,11 +22,12 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class Wallet(Base):
+class Wallet(StagedRow, Base):
     """A user's wallet, or a system account such as promotions.
 
     ``balance_paise`` caches the sum of the wallet's ledger entries and is updated in the
     same database transaction as they are written; ``tijori audit`` checks they agree.
+    A wallet changes only through :class:`~tijori.wallets.repository.WalletRepository`.
     """
 
     __tablename__ = "wallets"
@@ -41,7 +43,7 @@ class Wallet(Base):
     # one more with every change of balance: lets readers of events drop stale balances
     version: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class LedgerEntry(Base):

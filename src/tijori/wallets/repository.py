@@ -5,19 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from tijori.common.db import (
-    hold,
-    insert_at_commit,
-    keyed,
-    read_once,
-    row_of,
-    update_at_commit,
-    values_of,
-)
+from tijori.common.db import UnitOfWork, keyed, row_of
 from tijori.common.events import TransactionInitiated
-from tijori.wallets.ledger import LedgerPair
+from tijori.wallets.ledger import LedgerError, LedgerPair
 from tijori.wallets.models import LedgerEntry, Transfer, Wallet
 
 # wallets a batch of transfers locks; refreshed from the database when locked
@@ -26,40 +17,40 @@ _LOCK_WALLETS = keyed(
 )
 # recorded outcomes of a batch's transfers
 _RECORDED = keyed(select(Transfer), Transfer.transaction_id)
-# what a movement changes in a wallet
-_BALANCE = ("balance_paise", "version", "updated_at")
+
+# what the unit of work remembers for this repository, per database transaction
+_LOCKED = "wallets.locked"  # user id -> the wallet locked (None: no wallet)
+_RECORDED_OUTCOMES = "wallets.recorded"  # transaction id -> its outcome (None: not yet)
+_BY_ID = "wallets.by_id"  # wallet id -> every wallet this transaction holds
 
 
 class WalletRepository:
-    """Reads and writes wallets and ledger entries in one session.
+    """Reads and writes wallets and ledger entries in one unit of work.
 
     Within one database transaction it remembers the wallets it has locked and the
-    transfers it has looked up (``session.info``), so a batch of transfers can lock and
-    read everything at once (:meth:`prefetch_transfers`) and each transfer then finds
-    what it needs without another query.
-
-    The wallets it locks are not tracked by the session: the repository writes their
-    balances itself when it posts a movement (:meth:`post`), all of a batch's in one
-    statement at commit.
+    transfers it has looked up, so a batch of transfers can lock and read everything at
+    once (:meth:`prefetch_transfers`) and each transfer then finds what it needs without
+    another query. Locked wallets are held by the unit of work: they change only through
+    this repository's methods (:meth:`post`, :meth:`freeze`), written at commit with
+    the batch's others.
     """
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-        # user id -> the wallet, locked until this transaction ends (None: no wallet)
-        self._locked: dict[str, Wallet | None] = session.info.setdefault("wallets.locked", {})
-        # transaction id -> its recorded outcome (None: not applied yet)
-        self._recorded: dict[str, Transfer | None] = session.info.setdefault("wallets.recorded", {})
-        # wallet id -> every wallet this transaction locked or opened
-        self._by_id: dict[str, Wallet] = session.info.setdefault("wallets.by_id", {})
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.session = uow.session
+        self._by_id: dict[str, Wallet] = uow.remembered(_BY_ID)
 
     async def get_by_user(self, user_id: str) -> Wallet | None:
-        """The wallet of ``user_id``."""
+        """The wallet of ``user_id`` (to read, not to change)."""
         return await self.session.scalar(select(Wallet).where(Wallet.user_id == user_id))
 
     async def lock(self, *wallet_ids: str) -> dict[str, Wallet]:
         """Lock the wallets ``SELECT ... FOR UPDATE``, lowest id first; by id, those found."""
         wallets: dict[str, Wallet] = {}
         for wallet_id in sorted(set(wallet_ids)):
+            if wallet_id in self._by_id:
+                wallets[wallet_id] = self._by_id[wallet_id]
+                continue
             wallet = await self.session.scalar(
                 select(Wallet)
                 .where(Wallet.id == wallet_id)
@@ -77,21 +68,21 @@ class WalletRepository:
         Every transfer (and every batch of them) locks in this one order, so two over the
         same wallets queue instead of deadlocking.
         """
-        wallets = await read_once(self.session, self._locked, _LOCK_WALLETS, user_ids)
+        wallets = await self.uow.read_once(_LOCKED, _LOCK_WALLETS, user_ids)
         return self._hold(wallets)
 
     def _hold(self, wallets: dict[str, Wallet]) -> dict[str, Wallet]:
-        """Locked wallets, kept out of the session's unit of work (:meth:`post` writes
-        them); a wallet locked again in this transaction is the one held already, whose
-        balance may be ahead of the database's."""
+        """Locked wallets, held by the unit of work; a wallet locked again in this
+        transaction is the one held already, whose balance may be ahead of the
+        database's."""
         fresh = [wallet for wallet in wallets.values() if wallet.id not in self._by_id]
-        hold(self.session, fresh)
+        self.uow.hold(fresh)
         self._by_id.update((wallet.id, wallet) for wallet in fresh)
         return {key: self._by_id[wallet.id] for key, wallet in wallets.items()}
 
     async def recorded_transfers(self, transaction_ids: Iterable[str]) -> dict[str, Transfer]:
         """The recorded outcomes of those of ``transaction_ids`` already applied or refused."""
-        return await read_once(self.session, self._recorded, _RECORDED, transaction_ids)
+        return await self.uow.read_once(_RECORDED_OUTCOMES, _RECORDED, transaction_ids)
 
     async def get_transfer(self, transaction_id: str) -> Transfer | None:
         """The recorded outcome of ``transaction_id``, if it was already applied or refused."""
@@ -109,27 +100,37 @@ class WalletRepository:
     def record(self, transfer: Transfer) -> None:
         """Stage the outcome of a transfer (written at commit); later lookups in this
         transaction find it."""
-        insert_at_commit(self.session, Transfer, row_of(transfer))
-        self._recorded[transfer.transaction_id] = transfer
+        self.uow.insert_at_commit(Transfer, row_of(transfer))
+        self.uow.remembered(_RECORDED_OUTCOMES)[transfer.transaction_id] = transfer
 
     def post(self, pair: LedgerPair) -> None:
-        """Stage the two ledger entries of a movement and both wallets' new balances
-        (written at commit, with those of every other movement of the transaction)."""
-        # vars(), not dataclasses.asdict: that deep-copies every value (a tenth of this
-        # process's CPU, measured)
-        insert_at_commit(self.session, LedgerEntry, *(vars(entry) for entry in pair.entries))
-        update_at_commit(
-            self.session,
-            Wallet,
-            *(values_of(self._by_id[entry.wallet_id], *_BALANCE) for entry in pair.entries),
-        )
+        """Stage the two ledger entries of a movement and set both wallets' new balances
+        (written at commit, with those of every other movement of the transaction).
+
+        The pair must have been built on the wallets' current balances: one built before
+        another movement of the same wallet was posted is refused."""
+        for entry in pair.entries:
+            wallet = self._by_id[entry.wallet_id]
+            if wallet.balance_paise + entry.amount_paise != entry.balance_after_paise:
+                raise LedgerError(f"a movement built on a stale balance of wallet {wallet.id}")
+        for entry in pair.entries:
+            wallet = self._by_id[entry.wallet_id]
+            self.uow.update(
+                wallet, balance_paise=entry.balance_after_paise, version=wallet.version + 1
+            )
+        # vars(), not dataclasses.asdict: that deep-copies every value (docs/performance.md)
+        self.uow.insert_at_commit(LedgerEntry, *(vars(entry) for entry in pair.entries))
+
+    def freeze(self, wallet: Wallet) -> None:
+        """Freeze a locked wallet: it neither pays nor is paid until unfrozen."""
+        self.uow.update(wallet, status="FROZEN")
 
     async def open(self, wallet: Wallet) -> None:
         """Insert a new wallet now; it counts as locked by this transaction."""
         self.session.add(wallet)
         await self.session.flush()
         if wallet.user_id is not None:
-            self._locked[wallet.user_id] = wallet
+            self.uow.remembered(_LOCKED)[wallet.user_id] = wallet
         self._hold({wallet.id: wallet})
 
     async def entries(

@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from tijori.common.db import UnitOfWork
 from tijori.common.events import (
     EVENT_TYPES,
     Envelope,
@@ -33,7 +32,7 @@ def promotion_reference(user_id: str) -> str:
 
 
 async def open_wallet(
-    session: AsyncSession,
+    uow: UnitOfWork,
     *,
     user: UserCreated,
     promo_paise: int,
@@ -44,7 +43,7 @@ async def open_wallet(
     Opening is idempotent on the user: a second call returns the existing wallet and
     moves no money (the unique ``user_id`` and ledger reference also forbid it).
     """
-    repository = WalletRepository(session)
+    repository = WalletRepository(uow)
     existing = await repository.get_by_user(user.user_id)
     if existing is not None:
         log.info("wallet of user %s already exists", user.user_id)
@@ -69,7 +68,7 @@ async def open_wallet(
         )
         repository.post(pair)
     _emit(
-        session,
+        uow,
         WalletCreated(
             wallet_id=wallet.id,
             user_id=user.user_id,
@@ -86,7 +85,7 @@ async def open_wallet(
 
 
 async def apply_transfer(
-    session: AsyncSession,
+    uow: UnitOfWork,
     *,
     transfer: TransactionInitiated,
     correlation_id: str | None = None,
@@ -97,7 +96,7 @@ async def apply_transfer(
     transaction already decided (the same one sent again) repeats its recorded outcome
     and moves nothing.
     """
-    repository = WalletRepository(session)
+    repository = WalletRepository(uow)
     locked = await repository.lock_of_users(transfer.sender_id, transfer.receiver_id)
     sender, receiver = locked.get(transfer.sender_id), locked.get(transfer.receiver_id)
     recorded = await repository.get_transfer(transfer.transaction_id)
@@ -108,7 +107,7 @@ async def apply_transfer(
             recorded.status,
         )
         repeated = EVENT_TYPES[recorded.outcome_type].model_validate_json(recorded.outcome)
-        _emit(session, repeated, key=transfer.sender_id, correlation_id=correlation_id)
+        _emit(uow, repeated, key=transfer.sender_id, correlation_id=correlation_id)
         return repeated
 
     reason: RejectionReason | None = None
@@ -150,9 +149,9 @@ async def apply_transfer(
             sender_balance_paise=sender.balance_paise if sender is not None else None,
             sender_version=sender.version if sender is not None else None,
         )
-    event = _emit(session, outcome, key=transfer.sender_id, correlation_id=correlation_id)
+    event = _emit(uow, outcome, key=transfer.sender_id, correlation_id=correlation_id)
     count_after_commit(
-        session,
+        uow,
         LEDGER_TRANSFERS.labels(
             outcome="APPLIED" if reason is None else "REJECTED", reason=reason or ""
         ),
@@ -171,6 +170,6 @@ async def apply_transfer(
 
 
 def _emit(
-    session: AsyncSession, payload: Payload, *, key: str, correlation_id: str | None
+    uow: UnitOfWork, payload: Payload, *, key: str, correlation_id: str | None
 ) -> Envelope[Any]:
-    return add_to_outbox(session, OutboxMessage, payload, key=key, correlation_id=correlation_id)
+    return add_to_outbox(uow, OutboxMessage, payload, key=key, correlation_id=correlation_id)

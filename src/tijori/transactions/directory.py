@@ -1,0 +1,106 @@
+"""Who can be paid: the recipient directory (Redis, else this service's accounts)."""
+
+from __future__ import annotations
+
+import logging
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import BaseModel
+
+from tijori.common.cache import Cache, CacheUnavailableError
+from tijori.common.db import UnitOfWork
+from tijori.common.errors import NotFoundError, UnprocessableError
+from tijori.common.events import WalletCreated
+from tijori.common.phone import InvalidPhoneError, looks_like_email, normalize_phone
+from tijori.transactions.models import Account
+from tijori.transactions.repository import TransactionRepository
+
+log = logging.getLogger(__name__)
+
+
+class Recipient(BaseModel):
+    """Who can be paid at a phone or e-mail: what the directory cache holds."""
+
+    user_id: str
+    name: str
+    email: str
+    phone: str
+
+
+def directory_key(handle: str) -> str:
+    """Where the recipient reachable at ``handle`` is cached."""
+    return f"tijori:directory:{handle}"
+
+
+def normalize_handle(raw: str) -> str:
+    """The canonical form of a receiver: a lower-case e-mail or an E.164 phone."""
+    text = raw.strip()
+    try:
+        if looks_like_email(text):
+            return validate_email(text, check_deliverability=False).normalized.lower()
+        return normalize_phone(text)
+    except (EmailNotValidError, InvalidPhoneError) as error:
+        raise UnprocessableError(
+            "the receiver must be a phone number or an e-mail address", code="invalid_receiver"
+        ) from error
+
+
+async def resolve_recipient(
+    uow: UnitOfWork, cache: Cache, handle: str, *, ttl_seconds: int
+) -> Recipient:
+    """The recipient at ``handle``: from the Redis directory, else this service's table."""
+    try:
+        cached = await cache.get(directory_key(handle))
+    except CacheUnavailableError:
+        cached = None
+    if cached is not None:
+        return Recipient.model_validate_json(cached)
+    repository = TransactionRepository(uow)
+    is_email = "@" in handle
+    account = await repository.account_by_handle(
+        email=handle if is_email else None, phone=None if is_email else handle
+    )
+    if account is None:
+        raise NotFoundError("no Tijori wallet at this phone or e-mail", code="receiver_not_found")
+    recipient = Recipient(
+        user_id=account.user_id, name=account.name, email=account.email, phone=account.phone
+    )
+    await _cache_recipient(cache, recipient, ttl_seconds=ttl_seconds)
+    return recipient
+
+
+async def _cache_recipient(cache: Cache, recipient: Recipient, *, ttl_seconds: int) -> None:
+    body = recipient.model_dump_json().encode()
+    try:
+        for handle in (recipient.email, recipient.phone):
+            await cache.set(directory_key(handle), body, ttl_seconds=ttl_seconds)
+    except CacheUnavailableError:
+        log.warning("directory cache unavailable; %s not cached", recipient.user_id)
+
+
+async def remember_wallet(
+    uow: UnitOfWork, cache: Cache, wallet: WalletCreated, *, ttl_seconds: int
+) -> None:
+    """Learn of a new wallet: a recipient in the directory, with its opening balance."""
+    repository = TransactionRepository(uow)
+    account = (await repository.lock_accounts([wallet.user_id])).get(wallet.user_id)
+    if account is None:
+        repository.add(
+            Account(
+                user_id=wallet.user_id,
+                wallet_id=wallet.wallet_id,
+                name=wallet.name,
+                email=wallet.email,
+                phone=wallet.phone,
+                balance_paise=wallet.balance_paise,
+                version=wallet.version,
+            )
+        )
+    else:
+        repository.learn_balance(
+            account, balance_paise=wallet.balance_paise, version=wallet.version
+        )
+    recipient = Recipient(
+        user_id=wallet.user_id, name=wallet.name, email=wallet.email, phone=wallet.phone
+    )
+    await _cache_recipient(cache, recipient, ttl_seconds=ttl_seconds)
