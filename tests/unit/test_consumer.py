@@ -49,8 +49,8 @@ async def test_an_event_applied_twice_takes_effect_once(wallets_units: UnitOfWor
     consumer = _consumer(wallets_units, open_wallet)
     event = new_event(USER)
     raw = event.model_dump_json().encode()
-    await consumer.apply_raw(raw)
-    await consumer.apply_raw(raw)
+    await consumer.apply_messages([(raw, ())])
+    await consumer.apply_messages([(raw, ())])
     assert (consumer.applied, consumer.duplicates) == (1, 1)
     async with wallets_units() as uow:
         wallets = (
@@ -69,7 +69,9 @@ async def test_a_failed_effect_records_nothing_and_is_retried(
     handler = AsyncMock(side_effect=[RuntimeError("database hiccup"), None])
     consumer = _consumer(wallets_units, handler)
     event = new_event(USER)
-    await asyncio.wait_for(consumer.apply_raw(event.model_dump_json().encode()), timeout=10)
+    await asyncio.wait_for(
+        consumer.apply_messages([(event.model_dump_json().encode(), ())]), timeout=10
+    )
     assert handler.await_count == 2
     assert consumer.applied == 1
     async with wallets_units() as uow:
@@ -81,8 +83,8 @@ async def test_a_malformed_message_is_dropped_without_effect(
 ) -> None:
     handler = AsyncMock()
     consumer = _consumer(wallets_units, handler)
-    await consumer.apply_raw(b'{"type": "user.created", "payload": {}}')
-    await consumer.apply_raw(b"\x00garbage")
+    await consumer.apply_messages([(b'{"type": "user.created", "payload": {}}', ())])
+    await consumer.apply_messages([(b"\x00garbage", ())])
     handler.assert_not_awaited()
 
 
@@ -109,7 +111,7 @@ async def test_a_batch_applies_each_event_once_and_skips_ones_already_applied(
 
     consumer = _consumer(wallets_units, open_wallet)
     first, second, third = (new_event(_user(n)) for n in (1, 2, 3))
-    await consumer.apply_raw(first.model_dump_json().encode())
+    await consumer.apply_messages([(first.model_dump_json().encode(), ())])
     batch = [first, second, second, b"\x00garbage", third]
     await consumer.apply_messages(
         [(e if isinstance(e, bytes) else e.model_dump_json().encode(), []) for e in batch]
@@ -249,7 +251,7 @@ async def test_a_batch_of_transfers_locked_at_once_decides_as_one_by_one_would(
         prefetch=prefetch_transfers,
     )
     for number in (1, 2):
-        await consumer.apply_raw(new_event(_user(number)).model_dump_json().encode())
+        await consumer.apply_messages([(new_event(_user(number)).model_dump_json().encode(), ())])
     # t1 twice (a re-drive: a new event of the same transaction), t2 too much after t1
     batch = [
         new_event(_transfer("t1", 1, 2, 6_000)),

@@ -164,11 +164,6 @@ class IdempotentConsumer:
         )
         return Delivery(event, span)
 
-    async def apply_raw(self, raw: bytes, headers: Sequence[tuple[str, bytes]] = ()) -> None:
-        """Parse one message and apply it, in a span that continues the trace of the
-        request that caused it; a malformed message is logged and skipped."""
-        await self.apply_messages([(raw, headers)])
-
     async def apply_messages(self, messages: Sequence[Message]) -> None:
         """Apply the messages of one poll, in order, each once.
 

@@ -118,20 +118,12 @@ class UnauthorizedError(ProblemError):
         super().__init__(detail, **kwargs)
 
 
-class ForbiddenError(ProblemError):
-    status, code = 403, "forbidden"
-
-
 class UnprocessableError(ProblemError):
     status, code = 422, "unprocessable"
 
 
 class RateLimitedError(ProblemError):
     status, code = 429, "rate_limited"
-
-
-class ServiceUnavailableError(ProblemError):
-    status, code = 503, "service_unavailable"
 
 
 def problem_response(

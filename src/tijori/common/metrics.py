@@ -91,8 +91,7 @@ class HttpMetricsMiddleware:
     ``none`` when no route matched).
 
     A few lines of plain ASGI instead of prometheus-fastapi-instrumentator, which matched
-    every request against every route again and cost a service about 0.25 ms of CPU per
-    request (docs/performance.md).
+    every request against every route again (docs/performance.md).
     """
 
     def __init__(self, app: ASGIApp) -> None:

@@ -42,7 +42,7 @@ def compose(notification: Notification) -> bytes:
     """The e-mail of ``notification``, ready for SMTP ``DATA``.
 
     Built with the email package's compat32 classes, which do not parse every header they
-    are given: the modern ``EmailMessage`` cost the mailer a fifth of its CPU. Non-ASCII
+    are given, unlike the modern ``EmailMessage`` (docs/performance.md). Non-ASCII
     in the subject and the names is encoded as RFC 2047 words, the body as UTF-8 in
     quoted-printable (readable where it is ASCII).
     """
