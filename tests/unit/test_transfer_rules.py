@@ -20,6 +20,7 @@ from tijori.common.events import (
     WalletCreated,
     parse_event,
 )
+from tijori.common.phone import normalize_handle
 from tijori.transactions import acceptance, directory, settlement
 from tijori.transactions.acceptor import TransferAcceptor
 from tijori.transactions.config import TransactionsSettings
@@ -398,8 +399,8 @@ def test_the_request_hash_ignores_formatting_but_not_content() -> None:
     one = acceptance.request_hash(handle="+919876543210", amount_paise=100, note=None)
     assert one == acceptance.request_hash(handle="+919876543210", amount_paise=100, note=None)
     assert one != acceptance.request_hash(handle="+919876543210", amount_paise=101, note=None)
-    assert directory.normalize_handle(" 98765 43210 ") == "+919876543210"
-    assert directory.normalize_handle("Ravi@Example.COM") == "ravi@example.com"
+    assert normalize_handle(" 98765 43210 ") == "+919876543210"
+    assert normalize_handle("Ravi@Example.COM") == "ravi@example.com"
 
 
 async def test_a_key_stored_by_a_twin_request_meanwhile_answers_with_its_transaction(

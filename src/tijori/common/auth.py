@@ -22,7 +22,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tijori.common.clock import utcnow
 from tijori.common.config import CommonSettings
-from tijori.common.errors import UnauthorizedError
+from tijori.common.errors import ProblemError, UnauthorizedError
 
 ALGORITHM = "EdDSA"
 ISSUER = "tijori"
@@ -32,7 +32,25 @@ AUTH_PROBLEMS = ("unauthorized", "invalid_token", "token_expired")
 # how many verified tokens a process remembers
 VERIFIED_TOKENS_KEPT = 10_000
 
+# a payment token's audience: never accepted as an access token, nor one as it
+PAYMENT_AUDIENCE = "tijori-payment"
+
 Authority = Literal["USER", "ADMIN"]
+
+
+@dataclass(frozen=True)
+class PaymentGrant:
+    """What a verified payment token allows: one debit, until it expires."""
+
+    token_id: str
+    expires_at: float
+
+
+class PaymentTokenError(ProblemError):
+    """A debit whose payment token is missing its signature, expired, or for another
+    payment."""
+
+    status, code = 403, "payment_token_invalid"
 
 
 @dataclass(frozen=True)
@@ -125,6 +143,62 @@ class TokenKeys:
             "jti": str(uuid.uuid4()),
         }
         return jwt.encode(claims, self._private, algorithm=ALGORITHM)
+
+    def issue_payment(
+        self,
+        *,
+        user_id: str,
+        amount_paise: int,
+        receiver: str | None,
+        idempotency_key: str,
+        ttl: timedelta,
+    ) -> str:
+        """Sign a payment token: ``user_id``'s authorisation, by PIN, of this one debit.
+
+        Its audience is not an access token's, so neither passes for the other."""
+        if not isinstance(self._private, Ed25519PrivateKey):
+            raise RuntimeError("this service holds no signing key")
+        now = utcnow()
+        claims: dict[str, Any] = {
+            "iss": ISSUER,
+            "aud": PAYMENT_AUDIENCE,
+            "sub": user_id,
+            "amt": amount_paise,
+            "rcv": receiver,
+            "idk": idempotency_key,
+            "iat": now,
+            "exp": now + ttl,
+            "jti": str(uuid.uuid4()),
+        }
+        return jwt.encode(claims, self._private, algorithm=ALGORITHM)
+
+    def verify_payment(
+        self,
+        token: str,
+        *,
+        user_id: str,
+        amount_paise: int,
+        receiver: str | None,
+        idempotency_key: str,
+    ) -> PaymentGrant:
+        """The grant of a valid payment token bound to exactly this debit; raises
+        ``PaymentTokenError`` otherwise. Remembering used grants (single use) is the
+        debiting service's part."""
+        try:
+            claims = jwt.decode(
+                token,
+                self.public,
+                algorithms=[ALGORITHM],
+                audience=PAYMENT_AUDIENCE,
+                issuer=ISSUER,
+                options={"require": ["exp", "iat", "sub", "aud", "iss", "jti"]},
+            )
+        except jwt.PyJWTError as error:
+            raise PaymentTokenError("the payment token is not valid or has expired") from error
+        bound = (claims.get("sub"), claims.get("amt"), claims.get("rcv"), claims.get("idk"))
+        if bound != (user_id, amount_paise, receiver, idempotency_key):
+            raise PaymentTokenError("the payment token was given for another payment")
+        return PaymentGrant(token_id=str(claims["jti"]), expires_at=float(claims["exp"]))
 
     def verify(self, token: str) -> Principal:
         """Return the principal of a valid token; raise ``UnauthorizedError`` otherwise.

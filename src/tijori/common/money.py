@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 CURRENCY = "INR"
@@ -77,3 +77,10 @@ PositivePaise = Annotated[int, BeforeValidator(_validate_positive_paise)]
 
 Rupees = Annotated[int, PlainSerializer(format_paise, return_type=str, when_used="always")]
 """A response field holding paise, written as a two-decimal string."""
+
+# a request's amount: parsed to paise, but what the client sends is rupees, and the
+# schema says so rather than "integer"
+RupeeAmount = Annotated[
+    PositivePaise,
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "number", "exclusiveMinimum": 0}]}),
+]

@@ -1,8 +1,12 @@
-"""Phone numbers, normalised to E.164 with India as the default region."""
+"""Phone numbers, normalised to E.164 with India as the default region, and the handles
+a payment is addressed to (a phone or an e-mail)."""
 
 from __future__ import annotations
 
 import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from tijori.common.errors import UnprocessableError
 
 DEFAULT_REGION = "IN"
 
@@ -31,3 +35,16 @@ def normalize_phone(raw: str, *, default_region: str = DEFAULT_REGION) -> str:
 def looks_like_email(username: str) -> bool:
     """A log-in name with an ``@`` is an e-mail address; anything else is a phone."""
     return "@" in username
+
+
+def normalize_handle(raw: str) -> str:
+    """The canonical form of a receiver: a lower-case e-mail or an E.164 phone."""
+    text = raw.strip()
+    try:
+        if looks_like_email(text):
+            return validate_email(text, check_deliverability=False).normalized.lower()
+        return normalize_phone(text)
+    except (EmailNotValidError, InvalidPhoneError) as error:
+        raise UnprocessableError(
+            "the receiver must be a phone number or an e-mail address", code="invalid_receiver"
+        ) from error

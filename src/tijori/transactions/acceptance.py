@@ -17,9 +17,10 @@ from tijori.common.events import TransactionInitiated
 from tijori.common.metrics import TRANSFERS, count_after_commit
 from tijori.common.money import format_paise
 from tijori.common.outbox import add_to_outbox
+from tijori.common.phone import normalize_handle
 from tijori.common.tracing import current_traceparent
 from tijori.transactions.config import TransactionsSettings
-from tijori.transactions.directory import Recipient, normalize_handle, resolve_recipient
+from tijori.transactions.directory import Recipient, resolve_recipient
 from tijori.transactions.models import IdempotencyKey, OutboxMessage, Transaction
 from tijori.transactions.repository import TransactionRepository
 from tijori.transactions.schemas import TransferRequest

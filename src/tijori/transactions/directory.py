@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel
 
 from tijori.common.cache import Cache, CacheUnavailableError
 from tijori.common.db import UnitOfWork
-from tijori.common.errors import NotFoundError, UnprocessableError
+from tijori.common.errors import NotFoundError
 from tijori.common.events import WalletCreated
-from tijori.common.phone import InvalidPhoneError, looks_like_email, normalize_phone
 from tijori.transactions.models import Account
 from tijori.transactions.repository import TransactionRepository
 
@@ -30,19 +28,6 @@ class Recipient(BaseModel):
 def directory_key(handle: str) -> str:
     """Where the recipient reachable at ``handle`` is cached."""
     return f"tijori:directory:{handle}"
-
-
-def normalize_handle(raw: str) -> str:
-    """The canonical form of a receiver: a lower-case e-mail or an E.164 phone."""
-    text = raw.strip()
-    try:
-        if looks_like_email(text):
-            return validate_email(text, check_deliverability=False).normalized.lower()
-        return normalize_phone(text)
-    except (EmailNotValidError, InvalidPhoneError) as error:
-        raise UnprocessableError(
-            "the receiver must be a phone number or an e-mail address", code="invalid_receiver"
-        ) from error
 
 
 async def resolve_recipient(

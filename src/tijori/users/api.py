@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
@@ -16,7 +16,16 @@ from tijori.common.errors import NotFoundError, UnprocessableError
 from tijori.common.openapi import problems
 from tijori.users import service
 from tijori.users.config import UsersSettings
-from tijori.users.schemas import Credentials, TokenResponse, UserCreate, UserRead, UserUpdate
+from tijori.users.schemas import (
+    Credentials,
+    PaymentTokenRequest,
+    PaymentTokenResponse,
+    PinChange,
+    TokenResponse,
+    UserCreate,
+    UserRead,
+    UserUpdate,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +40,15 @@ async def get_settings(runtime: RuntimeDep) -> UsersSettings:
 
 
 SettingsDep = Annotated[UsersSettings, Depends(get_settings)]
+
+
+async def get_pin_secret(request: Request) -> bytes:
+    """The key PINs are kept under, loaded at start-up (users/pin.py)."""
+    secret: bytes = request.app.state.pin_secret
+    return secret
+
+
+PinSecretDep = Annotated[bytes, Depends(get_pin_secret)]
 
 
 @router.post(
@@ -187,4 +205,75 @@ async def read_user(
         user_id=user_id,
         ttl_seconds=settings.user_cache_ttl_seconds,
         known_authority=principal.authority if user_id == principal.user_id else None,
+    )
+
+
+@router.put(
+    "/users/me/pin",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Set or change my transaction PIN",
+    responses=problems(
+        {
+            401: ["invalid_pin", "invalid_credentials"],
+            404: ["user_not_found"],
+            422: ["validation_error", "weak_pin", "current_pin_required"],
+            423: ["pin_locked"],
+        }
+    ),
+)
+async def set_my_pin(
+    change: PinChange,
+    principal: CurrentPrincipal,
+    uow: UnitOfWorkDep,
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+    secret: PinSecretDep,
+) -> Response:
+    """Set the PIN every payment is confirmed with: 4 or 6 digits, not one digit
+    repeated nor a run like 1234. Changing it needs the current PIN, or the password."""
+    await service.set_pin(
+        uow,
+        cache=runtime.cache,
+        settings=settings,
+        secret=secret,
+        user_id=principal.user_id,
+        change=change,
+    )
+    await uow.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/auth/payment-token",
+    response_model=PaymentTokenResponse,
+    summary="Confirm a payment with my PIN",
+    responses=problems(
+        {
+            401: ["invalid_pin"],
+            404: ["user_not_found"],
+            409: ["pin_not_set"],
+            422: ["validation_error", "invalid_amount", "invalid_receiver"],
+            423: ["pin_locked"],
+        }
+    ),
+)
+async def issue_payment_token(
+    body: PaymentTokenRequest,
+    principal: CurrentPrincipal,
+    uow: UnitOfWorkDep,
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+    secret: PinSecretDep,
+) -> PaymentTokenResponse:
+    """A short-lived, single-use token bound to one debit (amount, receiver and
+    Idempotency-Key), sent with it as ``X-Payment-Token``. Three wrong PINs in a row lock
+    payments for a day, on every device."""
+    return await service.issue_payment_token(
+        uow,
+        cache=runtime.cache,
+        keys=runtime.token_keys,
+        settings=settings,
+        secret=secret,
+        user_id=principal.user_id,
+        request=body,
     )

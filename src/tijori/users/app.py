@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from tijori.common.app import create_service_app
+from tijori.common.app import ServiceRuntime, create_service_app
+from tijori.users import pin
 from tijori.users.api import router
 from tijori.users.config import UsersSettings
 from tijori.users.models import OutboxMessage
@@ -13,12 +14,17 @@ from tijori.users.models import OutboxMessage
 def create_app(settings: UsersSettings | None = None) -> FastAPI:
     """Build the users service."""
     settings = settings or UsersSettings()
+
+    def setup(runtime: ServiceRuntime) -> None:
+        runtime.components["pin_secret"] = pin.load_secret(settings)
+
     return create_service_app(
         name="users",
         title="Tijori users",
-        description="Sign-up, log-in (JWT) and users.",
+        description="Sign-up, log-in (JWT), users and their transaction PINs.",
         settings=settings,
         database_url=settings.resolved_database_url,
         routers=[router],
         outbox_model=OutboxMessage,
+        setup=setup,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from tijori.common.config import CommonSettings
 
@@ -18,6 +18,11 @@ class UsersSettings(CommonSettings):
     login_max_failures: int = 5
     login_max_failures_per_ip: int = 50
     login_window_seconds: int = 300
+    # the transaction PIN (PRODUCT.md, "Transaction PIN"; docs/security.md)
+    pin_secret: SecretStr | None = None  # the HMAC key PINs are kept under
+    pin_max_failures: int = Field(3, ge=1)  # wrong PINs in a row that lock payments
+    pin_lock_seconds: int = Field(86_400, ge=1)  # for this long
+    payment_token_ttl_seconds: int = Field(120, ge=10, le=900)
 
     @property
     def resolved_database_url(self) -> str:

@@ -30,6 +30,8 @@ class User(Base):
     phone: Mapped[str] = mapped_column(String(20), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     authority: Mapped[str] = mapped_column(String(10), default="USER")
+    # the transaction PIN as an HMAC-SHA256 under TIJORI_PIN_SECRET (users/pin.py)
+    pin_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 

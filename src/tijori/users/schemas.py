@@ -9,6 +9,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
+from tijori.common.money import RupeeAmount
 from tijori.common.phone import InvalidPhoneError, normalize_phone
 
 MIN_PASSWORD_LENGTH = 8
@@ -168,4 +169,65 @@ class TokenResponse(BaseModel):
 
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 (the OAuth2 token type, not a secret)
+    expires_in: int
+
+
+# a PIN's shape is checked by the service (users/pin.py), so a weak one is `weak_pin`
+PinText = Annotated[str, Field(min_length=1, max_length=16)]
+
+
+class PinChange(BaseModel):
+    """Set the transaction PIN: ``pin`` alone the first time; afterwards with the
+    ``current_pin``, or with the ``password`` when the PIN is forgotten."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"pin": "482916"},
+                {"pin": "739205", "current_pin": "482916"},
+                {"pin": "739205", "password": _ASHA_PASSWORD},
+            ]
+        },
+    )
+
+    pin: PinText
+    current_pin: PinText | None = None
+    password: Annotated[str, Field(min_length=1, max_length=1024)] | None = None
+
+
+class PaymentTokenRequest(BaseModel):
+    """Authorise one debit with the PIN: its amount, receiver (for a transfer) and the
+    Idempotency-Key it will be sent with."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "pin": "482916",
+                    "amount": "25.50",
+                    "receiver": "+919812345678",
+                    "idempotency_key": "3b1f6c0e-chai",
+                }
+            ]
+        },
+    )
+
+    pin: PinText
+    amount: RupeeAmount = Field(description="Rupees: a string or number, at most 2 decimals.")
+    receiver: Annotated[str, Field(min_length=1, max_length=254)] | None = None
+    idempotency_key: Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class PaymentTokenResponse(BaseModel):
+    """A single-use token for the one debit it was asked for, sent as `X-Payment-Token`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"payment_token": "eyJhbGciOiJFZERTQSJ9.e30.c2ln", "expires_in": 120}]
+        }
+    )
+
+    payment_token: str
     expires_in: int

@@ -19,14 +19,29 @@ from tijori.common.errors import (
     NotFoundError,
     RateLimitedError,
     UnauthorizedError,
+    UnprocessableError,
 )
 from tijori.common.events import UserCreated
 from tijori.common.outbox import add_to_outbox
-from tijori.common.phone import InvalidPhoneError, looks_like_email, normalize_phone
+from tijori.common.phone import (
+    InvalidPhoneError,
+    looks_like_email,
+    normalize_handle,
+    normalize_phone,
+)
+from tijori.users import pin
 from tijori.users.config import UsersSettings
 from tijori.users.models import OutboxMessage, User
 from tijori.users.repository import UserRepository
-from tijori.users.schemas import TokenResponse, UserCreate, UserRead, UserUpdate
+from tijori.users.schemas import (
+    PaymentTokenRequest,
+    PaymentTokenResponse,
+    PinChange,
+    TokenResponse,
+    UserCreate,
+    UserRead,
+    UserUpdate,
+)
 
 log = logging.getLogger(__name__)
 
@@ -201,3 +216,80 @@ async def update_user(uow: UnitOfWork, *, user_id: str, data: UserUpdate) -> Use
     user.name = data.name
     await uow.session.flush()
     return user
+
+
+async def set_pin(
+    uow: UnitOfWork,
+    *,
+    cache: Cache,
+    settings: UsersSettings,
+    secret: bytes,
+    user_id: str,
+    change: PinChange,
+) -> None:
+    """Set or change the caller's transaction PIN (the caller commits).
+
+    The first PIN needs nothing more; a new one needs the current PIN (counted against
+    the attempt limit) or the password (when the PIN is forgotten)."""
+    pin.check_strength(change.pin)
+    user = await UserRepository(uow).get(user_id)
+    if user is None:
+        raise NotFoundError("no such user", code="user_not_found")
+    if user.pin_hash is not None:
+        if change.current_pin is not None:
+            await _check_pin(cache, settings, secret, user, change.current_pin)
+        elif change.password is not None:
+            valid = await asyncio.to_thread(
+                password_hash.verify, change.password, user.password_hash
+            )
+            if not valid:
+                raise UnauthorizedError("the password is wrong", code="invalid_credentials")
+        else:
+            raise UnprocessableError(
+                "a PIN is set: send the current_pin, or the password if it is forgotten",
+                code="current_pin_required",
+            )
+    user.pin_hash = pin.digest(secret, user_id=user.id, pin=change.pin)
+    await uow.session.flush()
+    log.info("user %s set a transaction PIN", user.id)
+
+
+async def issue_payment_token(
+    uow: UnitOfWork,
+    *,
+    cache: Cache,
+    keys: TokenKeys,
+    settings: UsersSettings,
+    secret: bytes,
+    user_id: str,
+    request: PaymentTokenRequest,
+) -> PaymentTokenResponse:
+    """Check the PIN and sign a short-lived token for exactly this one debit."""
+    receiver = normalize_handle(request.receiver) if request.receiver is not None else None
+    user = await UserRepository(uow).get(user_id)
+    if user is None:
+        raise NotFoundError("no such user", code="user_not_found")
+    if user.pin_hash is None:
+        raise ConflictError("set a transaction PIN first", code="pin_not_set")
+    await _check_pin(cache, settings, secret, user, request.pin)
+    ttl = timedelta(seconds=settings.payment_token_ttl_seconds)
+    token = keys.issue_payment(
+        user_id=user.id,
+        amount_paise=request.amount,
+        receiver=receiver,
+        idempotency_key=request.idempotency_key,
+        ttl=ttl,
+    )
+    return PaymentTokenResponse(payment_token=token, expires_in=settings.payment_token_ttl_seconds)
+
+
+async def _check_pin(
+    cache: Cache, settings: UsersSettings, secret: bytes, user: User, candidate: str
+) -> None:
+    """Refuse a wrong PIN (401 with the tries left) or a locked user (423)."""
+    guard = pin.PinGuard(cache, settings, user_id=user.id)
+    attempts_left = await guard.attempt()
+    assert user.pin_hash is not None
+    if not pin.matches(secret, user_id=user.id, pin=candidate, stored=user.pin_hash):
+        raise await guard.failed(attempts_left)
+    await guard.succeeded()
