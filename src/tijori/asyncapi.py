@@ -36,6 +36,7 @@ PRODUCERS: dict[str, str] = {
     "transfer.completed": "wallets",
     "transfer.rejected": "wallets",
     "transaction.completed": "transactions",
+    "pin.locked": "users",
 }
 """The service that writes each event to its outbox."""
 
@@ -46,6 +47,7 @@ CONSUMERS: dict[str, tuple[str, ...]] = {
     "transfer.completed": ("transactions",),
     "transfer.rejected": ("transactions",),
     "transaction.completed": ("notifications",),
+    "pin.locked": ("notifications",),
 }
 """The services that consume each event; each consumes in a group named after itself."""
 
@@ -56,6 +58,7 @@ MESSAGE_KEYS: dict[str, tuple[str, str]] = {
     "transfer.completed": ("the sender's user id", "sender_id"),
     "transfer.rejected": ("the sender's user id", "sender_id"),
     "transaction.completed": ("the sender's user id", "sender.user_id"),
+    "pin.locked": ("the user id", "user_id"),
 }
 """The Kafka message key of each event: what it is, and the payload field that holds it."""
 

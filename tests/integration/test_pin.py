@@ -98,7 +98,7 @@ async def test_a_bad_payment_token_request_is_refused_and_counts_no_guess(
 
 
 async def test_thirty_concurrent_wrong_pins_from_two_devices_get_three_guesses_then_a_lock(
-    gateway: httpx.AsyncClient,
+    gateway: httpx.AsyncClient, stack: Stack
 ) -> None:
     person = await sign_up(gateway)
     login = await gateway.post(
@@ -118,3 +118,8 @@ async def test_thirty_concurrent_wrong_pins_from_two_devices_get_three_guesses_t
     locked = _code(await _token(gateway, other_device, "482916"), 423, "pin_locked")
     assert locked["status"] == 423
     _code(await _set(gateway, person, pin="739205", current_pin="482916"), 423, "pin_locked")
+    mails = await stack.wait_for_mails(person.email, 2)  # welcome, then the lock
+    kinds = [mail["X-Tijori-Kind"] for mail in mails]
+    assert kinds.count("PIN_LOCKED") == 1, kinds
+    locked_mail = next(mail for mail in mails if mail["X-Tijori-Kind"] == "PIN_LOCKED")
+    assert "24 hours" in locked_mail.get_payload(decode=True).decode()

@@ -103,6 +103,15 @@ class TransactionCompleted(Payload):
     receiver: Party
 
 
+class PinLocked(Payload):
+    """Too many wrong transaction PINs in a row: the user's payments are locked."""
+
+    user_id: str
+    name: str
+    email: str
+    locked_seconds: int = Field(gt=0)
+
+
 EVENT_TYPES: dict[str, type[Payload]] = {
     "user.created": UserCreated,
     "wallet.created": WalletCreated,
@@ -110,6 +119,7 @@ EVENT_TYPES: dict[str, type[Payload]] = {
     "transfer.completed": TransferCompleted,
     "transfer.rejected": TransferRejected,
     "transaction.completed": TransactionCompleted,
+    "pin.locked": PinLocked,
 }
 """Every event type, which is also its topic name (after the configured prefix)."""
 

@@ -32,11 +32,18 @@ def register_consumers(runtime: ServiceRuntime) -> None:
         )
         uow.after_commit(mailer.wake, once=True)
 
+    async def on_pin_locked(uow: UnitOfWork, event: Envelope[Any]) -> None:
+        await service.notify_pin_locked(
+            uow, event_id=event.id, locked=event.payload, sender=settings.mail_from
+        )
+        uow.after_commit(mailer.wake, once=True)
+
     runtime.consume(
         "notifications",
         processed_model=ProcessedEvent,
         handlers={
             "user.created": on_user_created,
             "transaction.completed": on_transaction_completed,
+            "pin.locked": on_pin_locked,
         },
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tijori.common.events import TransactionCompleted, UserCreated
+from tijori.common.events import PinLocked, TransactionCompleted, UserCreated
 from tijori.common.money import format_paise
 
 
@@ -27,6 +27,24 @@ def welcome(user: UserCreated) -> MailContent:
             "Your Tijori account is ready. Your wallet opens with a promotional balance "
             "so you can send your first payment right away.\n\n"
             "Log in with your e-mail or your phone number.\n\n"
+            "Team Tijori\n"
+        ),
+    )
+
+
+def pin_locked(locked: PinLocked) -> MailContent:
+    """To a user whose payments were locked by wrong PINs."""
+    hours = max(locked.locked_seconds // 3600, 1)
+    return MailContent(
+        kind="PIN_LOCKED",
+        subject="Tijori payments locked after wrong PINs",
+        body=(
+            f"Hello {locked.name},\n\n"
+            "Your transaction PIN was entered wrongly too many times in a row, so payments "
+            f"from your wallet are locked for the next {hours} hours. Money can still be "
+            "received.\n\n"
+            "If this was not you, change your password and your PIN as soon as the lock "
+            "ends.\n\n"
             "Team Tijori\n"
         ),
     )

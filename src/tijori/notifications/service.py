@@ -7,10 +7,11 @@ from typing import Any
 
 from tijori.common.clock import utcnow
 from tijori.common.db import UnitOfWork
-from tijori.common.events import Party, TransactionCompleted, UserCreated
+from tijori.common.events import Party, PinLocked, TransactionCompleted, UserCreated
 from tijori.common.tracing import correlation_id_var, current_traceparent
 from tijori.notifications.messages import (
     MailContent,
+    pin_locked,
     transfer_failed,
     transfer_received,
     transfer_sent,
@@ -47,7 +48,7 @@ def _queue(
     *,
     event_id: str,
     sender: str,
-    mails: Iterable[tuple[UserCreated | Party, MailContent]],
+    mails: Iterable[tuple[UserCreated | Party | PinLocked, MailContent]],
 ) -> None:
     """Stage one notification per (recipient, content), written when the caller commits;
     the mailer is woken after the commit."""
@@ -82,3 +83,10 @@ async def notify_transaction(
     else:
         mails = [(transaction.sender, transfer_failed(transaction))]
     _queue(uow, event_id=event_id, sender=sender, mails=mails)
+
+
+async def notify_pin_locked(
+    uow: UnitOfWork, *, event_id: str, locked: PinLocked, sender: str
+) -> None:
+    """Queue the e-mail telling a user their payments were locked by wrong PINs."""
+    _queue(uow, event_id=event_id, sender=sender, mails=[(locked, pin_locked(locked))])

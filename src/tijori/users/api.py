@@ -16,6 +16,7 @@ from tijori.common.errors import NotFoundError, UnprocessableError
 from tijori.common.openapi import problems
 from tijori.users import service
 from tijori.users.config import UsersSettings
+from tijori.users.pin import WrongPinError
 from tijori.users.schemas import (
     Credentials,
     PaymentTokenRequest,
@@ -231,14 +232,18 @@ async def set_my_pin(
 ) -> Response:
     """Set the PIN every payment is confirmed with: 4 or 6 digits, not one digit
     repeated nor a run like 1234. Changing it needs the current PIN, or the password."""
-    await service.set_pin(
-        uow,
-        cache=runtime.cache,
-        settings=settings,
-        secret=secret,
-        user_id=principal.user_id,
-        change=change,
-    )
+    try:
+        await service.set_pin(
+            uow,
+            cache=runtime.cache,
+            settings=settings,
+            secret=secret,
+            user_id=principal.user_id,
+            change=change,
+        )
+    except WrongPinError:
+        await uow.commit()  # what a lock stages (its e-mail) is kept
+        raise
     await uow.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -267,13 +272,17 @@ async def issue_payment_token(
 ) -> PaymentTokenResponse:
     """A short-lived, single-use token bound to one debit (amount, receiver and
     Idempotency-Key), sent with it as ``X-Payment-Token``. Three wrong PINs in a row lock
-    payments for a day, on every device."""
-    return await service.issue_payment_token(
-        uow,
-        cache=runtime.cache,
-        keys=runtime.token_keys,
-        settings=settings,
-        secret=secret,
-        user_id=principal.user_id,
-        request=body,
-    )
+    payments for a day, on every device, and e-mail the user."""
+    try:
+        return await service.issue_payment_token(
+            uow,
+            cache=runtime.cache,
+            keys=runtime.token_keys,
+            settings=settings,
+            secret=secret,
+            user_id=principal.user_id,
+            request=body,
+        )
+    except WrongPinError:
+        await uow.commit()  # what a lock stages (its e-mail) is kept
+        raise

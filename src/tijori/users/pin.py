@@ -32,6 +32,14 @@ class PinLockedError(ProblemError):
     status, code = 423, "pin_locked"
 
 
+class WrongPinError(UnauthorizedError):
+    """A wrong PIN; ``locked`` when it was the last try before payments lock."""
+
+    def __init__(self, attempts_left: int) -> None:
+        super().__init__("the PIN is wrong", code="invalid_pin", attempts_left=attempts_left)
+        self.locked = attempts_left == 0
+
+
 class PinUnavailableError(ProblemError):
     """The attempt counter cannot be read: no PIN is checked without it."""
 
@@ -118,7 +126,7 @@ class PinGuard:
         except CacheUnavailableError:
             log.warning("PIN failures of %s not cleared: cache unavailable", self.key)
 
-    async def failed(self, attempts_left: int) -> ProblemError:
+    async def failed(self, attempts_left: int) -> WrongPinError:
         """The refusal of a wrong PIN, saying how many tries are left; the last one
         starts the whole lock from now."""
         if attempts_left == 0:
@@ -129,6 +137,4 @@ class PinGuard:
             except CacheUnavailableError:
                 log.warning("PIN lock of %s not extended: cache unavailable", self.key)
             log.warning("payments locked after %d wrong PINs (%s)", self.limit, self.key)
-        return UnauthorizedError(
-            "the PIN is wrong", code="invalid_pin", attempts_left=attempts_left
-        )
+        return WrongPinError(attempts_left)

@@ -21,7 +21,7 @@ from tijori.common.errors import (
     UnauthorizedError,
     UnprocessableError,
 )
-from tijori.common.events import UserCreated
+from tijori.common.events import PinLocked, UserCreated
 from tijori.common.outbox import add_to_outbox
 from tijori.common.phone import (
     InvalidPhoneError,
@@ -237,7 +237,7 @@ async def set_pin(
         raise NotFoundError("no such user", code="user_not_found")
     if user.pin_hash is not None:
         if change.current_pin is not None:
-            await _check_pin(cache, settings, secret, user, change.current_pin)
+            await _check_pin(uow, cache, settings, secret, user, change.current_pin)
         elif change.password is not None:
             valid = await asyncio.to_thread(
                 password_hash.verify, change.password, user.password_hash
@@ -271,7 +271,7 @@ async def issue_payment_token(
         raise NotFoundError("no such user", code="user_not_found")
     if user.pin_hash is None:
         raise ConflictError("set a transaction PIN first", code="pin_not_set")
-    await _check_pin(cache, settings, secret, user, request.pin)
+    await _check_pin(uow, cache, settings, secret, user, request.pin)
     ttl = timedelta(seconds=settings.payment_token_ttl_seconds)
     token = keys.issue_payment(
         user_id=user.id,
@@ -284,12 +284,32 @@ async def issue_payment_token(
 
 
 async def _check_pin(
-    cache: Cache, settings: UsersSettings, secret: bytes, user: User, candidate: str
+    uow: UnitOfWork,
+    cache: Cache,
+    settings: UsersSettings,
+    secret: bytes,
+    user: User,
+    candidate: str,
 ) -> None:
-    """Refuse a wrong PIN (401 with the tries left) or a locked user (423)."""
+    """Refuse a wrong PIN (401 with the tries left) or a locked user (423). The wrong
+    PIN that locks payments stages ``pin.locked`` (the user is e-mailed); the route
+    commits it although the request fails."""
     guard = pin.PinGuard(cache, settings, user_id=user.id)
     attempts_left = await guard.attempt()
     assert user.pin_hash is not None
     if not pin.matches(secret, user_id=user.id, pin=candidate, stored=user.pin_hash):
-        raise await guard.failed(attempts_left)
+        wrong = await guard.failed(attempts_left)
+        if wrong.locked:
+            add_to_outbox(
+                uow,
+                OutboxMessage,
+                PinLocked(
+                    user_id=user.id,
+                    name=user.name,
+                    email=user.email,
+                    locked_seconds=settings.pin_lock_seconds,
+                ),
+                key=user.id,
+            )
+        raise wrong
     await guard.succeeded()
