@@ -5,6 +5,7 @@ import { renderLogin, renderSignUp } from "./js/auth.js";
 import { h, initials } from "./js/dom.js";
 import { renderHome } from "./js/home.js";
 import { renderNotifications } from "./js/notifications.js";
+import { renderSecurity } from "./js/security.js";
 import { renderHistory, renderTransaction } from "./js/transactions.js";
 
 const ROUTES = {
@@ -14,6 +15,7 @@ const ROUTES = {
   history: { render: renderHistory },
   tx: { render: renderTransaction, tab: "history" },
   notifications: { render: renderNotifications },
+  security: { render: renderSecurity },
 };
 
 const state = {
@@ -49,6 +51,12 @@ function navigate(hash, { replace = false } = {}) {
   } else {
     window.location.hash = hash;
   }
+}
+
+/** The user as the API has it now (after a change such as setting the PIN). */
+function freshUser() {
+  state.user = null;
+  return currentUser();
 }
 
 function currentUser() {
@@ -126,6 +134,7 @@ function render() {
     navigate,
     signedIn,
     user: currentUser,
+    freshUser,
     setNotice: (text) => {
       state.notice = text;
     },

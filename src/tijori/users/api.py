@@ -245,6 +245,10 @@ async def set_my_pin(
         await uow.commit()  # what a lock stages (its e-mail) is kept
         raise
     await uow.commit()
+    try:
+        await runtime.cache.delete(service.user_cache_key(principal.user_id))  # pin_set
+    except CacheUnavailableError:
+        pass  # entries also expire on their own
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

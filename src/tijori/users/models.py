@@ -35,6 +35,11 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
+    @property
+    def pin_set(self) -> bool:
+        """Whether the user has chosen a transaction PIN."""
+        return self.pin_hash is not None
+
 
 class OutboxMessage(OutboxMessageMixin, Base):
     """Events of the users service waiting to be relayed."""

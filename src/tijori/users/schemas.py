@@ -129,6 +129,7 @@ class UserRead(BaseModel):
                     "email": _ASHA_EMAIL,
                     "phone": _ASHA_PHONE,
                     "authority": "USER",
+                    "pin_set": True,
                     "created_at": "2025-01-15T09:30:00Z",
                 }
             ]
@@ -140,6 +141,8 @@ class UserRead(BaseModel):
     email: str
     phone: str
     authority: Literal["USER", "ADMIN"]
+    # whether a transaction PIN is set (never the PIN or its hash)
+    pin_set: bool = False
     created_at: datetime
 
 
