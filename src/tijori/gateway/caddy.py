@@ -181,8 +181,8 @@ def render_caddyfile(settings: GatewaySettings) -> str:
     upstreams = settings.upstreams()
     header_limit = MAX_HEADER_BYTES - GO_HEADER_SLACK_BYTES
     lines = [
-        "# Written by `tijori` from the TIJORI_* settings (tijori/gateway/caddy.py); edits are",
-        "# lost on the next start.",
+        "# Written by `tijori caddyfile` (tijori/gateway/caddy.py) from the TIJORI_* settings:",
+        "# change those, not this file (`tijori serve gateway` writes it anew on every start).",
         "{",
         "\tadmin off",
         "\tpersist_config off",
