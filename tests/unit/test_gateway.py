@@ -344,3 +344,17 @@ def _adapt(settings: GatewaySettings, tmp_path: Path) -> dict[str, object]:
     )
     document: dict[str, object] = json.loads(adapted.stdout)
     return document
+
+
+async def test_the_gateways_own_metrics_are_on_loopback_beside_it(tmp_path: Path) -> None:
+    port = free_port()
+    async with (
+        gateway(tmp_path, gateway_metrics_port=port) as running,
+        httpx.AsyncClient() as client,
+    ):
+        await client.get(running.url + "/api/users")
+        metrics = await client.get(f"http://127.0.0.1:{port}/metrics")
+        public = await client.get(running.url + "/metrics")
+    assert metrics.status_code == 200
+    assert "caddy_http_requests_total" in metrics.text
+    assert public.status_code == 404  # not on the public port
