@@ -358,3 +358,14 @@ async def test_the_gateways_own_metrics_are_on_loopback_beside_it(tmp_path: Path
     assert metrics.status_code == 200
     assert "caddy_http_requests_total" in metrics.text
     assert public.status_code == 404  # not on the public port
+
+
+async def test_the_local_tls_mode_serves_https_on_loopback_with_hsts(tmp_path: Path) -> None:
+    async with (
+        gateway(tmp_path, gateway_tls="internal") as running,
+        httpx.AsyncClient(base_url=running.url, verify=False) as client,  # noqa: S501
+    ):
+        page = await client.get("/")
+    assert running.url.startswith("https://")
+    assert page.status_code == 200
+    assert page.headers["strict-transport-security"].startswith("max-age=31536000")

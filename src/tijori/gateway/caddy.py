@@ -171,8 +171,11 @@ def _site_address(settings: GatewaySettings) -> str:
         if not settings.gateway_domain:
             raise ValueError("TIJORI_GATEWAY_TLS=auto needs TIJORI_GATEWAY_DOMAIN")
         return settings.gateway_domain
-    scheme = "https" if settings.gateway_tls == "internal" else "http"
-    return f"{scheme}://:{settings.gateway_port}"
+    port = settings.gateway_port
+    if settings.gateway_tls == "internal":
+        # names to make certificates for: a bare port would have none to offer
+        return f"https://localhost:{port}, https://127.0.0.1:{port}"
+    return f"http://:{port}"
 
 
 def render_caddyfile(settings: GatewaySettings) -> str:
@@ -191,7 +194,8 @@ def render_caddyfile(settings: GatewaySettings) -> str:
     if not tls:
         lines.append("\tauto_https off")
     if settings.gateway_tls == "internal":
-        lines.append("\tskip_install_trust")
+        # no redirect server on port 80 beside it, no root certificate in the system's store
+        lines += ["\tauto_https disable_redirects", "\tskip_install_trust"]
     if settings.gateway_metrics_port is not None:
         lines.append("\tmetrics")
     lines += [
