@@ -16,7 +16,8 @@ What the gateway does, and where each piece is below:
 - ``X-Forwarded-For`` is the client's address as the gateway saw it, never what the
   client wrote;
 - limits: request headers at most 16 KiB (431), bodies on ``/api/*`` at most 1 MiB
-  (413), a client must send its headers within 5 s and its body within 10 s;
+  (413), a client must send its headers within 5 s (and its body within 10 s, which
+  Caddy does not enforce for a proxied request: docs/gateway.md);
 - the gateway's own failures are problem+json with the codes the API documents:
   ``service_unavailable`` (503, nobody listening), ``upstream_timeout`` (504),
   ``bad_gateway`` (502), ``payload_too_large`` (413), ``not_found`` (404);
