@@ -333,7 +333,12 @@ class Supervisor:
                 say(f"starting {child.name} ...")
                 await self.spawn(child)
                 started.append(child)
-            await asyncio.gather(*(self.wait_ready(child) for child in services))
+            waits = [asyncio.create_task(self.wait_ready(child)) for child in services]
+            try:
+                await asyncio.gather(*waits)
+            finally:
+                for wait in waits:  # one failed: the others need not wait on
+                    wait.cancel()
             say(f"starting {gateway.name} ...")
             await self.spawn(gateway)
             started.append(gateway)
