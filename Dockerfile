@@ -3,6 +3,7 @@
 #
 #   docker build -t tijori .
 #   docker run --rm tijori users            # tijori serve users on 0.0.0.0:8081
+#   docker run --rm tijori aggregator       # the gateway's /ready and /docs on 8086
 #   docker run --rm --entrypoint tijori tijori migrate
 #
 # Configuration is the TIJORI_* environment of the README; compose.yaml sets it for
@@ -26,7 +27,8 @@ RUN mkdir -p src/tijori && touch src/tijori/__init__.py \
 
 COPY src ./src
 RUN pip install --no-deps . && rm -rf build src
-# the web client the gateway serves (an installed package cannot find the repository's)
+# the web client, for `tijori serve gateway` in this image (compose runs the gateway
+# from the official caddy:2 image instead, with ./web mounted)
 COPY web ./web
 
 # GET /health of the service this container runs (its port from `tijori serve`'s rules)
@@ -42,8 +44,6 @@ args = open("/proc/1/cmdline", "rb").read().decode().split("\0")
 name = next(arg for arg in args if arg in SERVICES)
 if "--port" in args:
     port = int(args[args.index("--port") + 1])
-elif name == "gateway":
-    port = SERVICES[name].settings().gateway_port
 else:
     port = SERVICES[name].port
 with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=4) as answer:
@@ -60,11 +60,11 @@ USER 10001:10001
 ENV TIJORI_DATA_DIR=/data \
     TIJORI_WEB_DIR=/app/web
 
-# gateway, users, wallets, transactions, notifications
-EXPOSE 8080 8081 8082 8083 8084
+# users, wallets, transactions, notifications, aggregator
+EXPOSE 8081 8082 8083 8084 8086
 
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
     CMD ["tijori-healthcheck"]
 
 ENTRYPOINT ["tijori", "serve", "--host", "0.0.0.0"]
-CMD ["gateway"]
+CMD ["users"]

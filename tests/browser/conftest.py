@@ -60,9 +60,7 @@ def web_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     try:
         # as `tijori up` does: the gateway lets the web client read the local mailbox
         running.env["TIJORI_DEV_MAILDIR"] = str(running.maildir)
-        running.stop("gateway")
-        running.start("gateway")
-        running.wait_ready("gateway")
+        running.restart_edge()
         yield running
     finally:
         stop_stack(running)

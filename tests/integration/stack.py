@@ -30,8 +30,16 @@ from aiosmtpd.handlers import Mailbox
 
 ROOT = Path(__file__).resolve().parents[2]
 MYSQL = "mysql+asyncmy://tijori:tijori@127.0.0.1:3306"
-PORTS = {"users": 18081, "wallets": 18082, "transactions": 18083, "notifications": 18084}
+PORTS = {
+    "users": 18081,
+    "wallets": 18082,
+    "transactions": 18083,
+    "notifications": 18084,
+    "aggregator": 18086,
+}
 GATEWAY_PORT = 18080
+# the gateway (Caddy) and what it routes /ready, /docs and the mailbox to, started last
+EDGE = ("aggregator", "gateway")
 DATABASE_SERVICES = ("users", "wallets", "transactions", "notifications")
 DB_PREFIX = "tijori_test_"
 
@@ -87,6 +95,14 @@ class Stack:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+
+    def restart_edge(self) -> None:
+        """Start the gateway and the aggregator again, with this stack's ``env`` now."""
+        for service in EDGE:
+            self.stop(service)
+            self.start(service)
+        for service in EDGE:
+            self.wait_ready(service)
 
     def stop(self, service: str, *, sig: int = signal.SIGTERM) -> None:
         """Stop one service process (SIGKILL to simulate a crash)."""
@@ -178,7 +194,7 @@ def start_stack(
         }
         | (settings or {})
     )
-    for service in DATABASE_SERVICES:
+    for service in (*DATABASE_SERVICES, "aggregator"):
         env[f"TIJORI_{service.upper()}_URL"] = f"http://127.0.0.1:{PORTS[service] + ports_offset}"
     stack = Stack(
         workdir=workdir, env=env, maildir=maildir, smtp=smtp, ports_offset=ports_offset, parts=parts
@@ -190,9 +206,9 @@ def start_stack(
     for command in (("migrate",), ("topics",)):
         result = stack.tijori(*command)
         assert result.returncode == 0, result.stdout + result.stderr
-    for service in (*DATABASE_SERVICES, "gateway"):
+    for service in (*DATABASE_SERVICES, *EDGE):
         stack.start(service)
-    for service in (*DATABASE_SERVICES, "gateway"):
+    for service in (*DATABASE_SERVICES, *EDGE):
         stack.wait_ready(service)
     return stack
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import uuid
@@ -26,6 +27,16 @@ def _traces(log: str, correlation_id: str) -> set[str]:
     }
 
 
+def _in_access_log(stack: Stack, request_id: str, uri: str) -> bool:
+    """The gateway's JSON access log has a line for ``uri`` under ``request_id``."""
+    for line in stack.log("gateway").splitlines():
+        if line.startswith("{") and request_id in line:
+            entry = json.loads(line)
+            if entry.get("request_id") == request_id and entry["request"]["uri"] == uri:
+                return True
+    return False
+
+
 async def _logged(stack: Stack, service: str, pattern: str) -> bool:
     return re.search(pattern, stack.log(service)) is not None
 
@@ -47,8 +58,10 @@ async def test_a_transfer_is_one_trace_through_every_service_it_touches(
     await settled(gateway, asha, answer.json()["id"])
     await stack.wait_for_mails(ravi.email, 2)  # welcome, then money received
 
-    traces = _traces(stack.log("gateway"), correlation_id)
-    assert len(traces) == 1, f"the gateway logged the transfer under traces {traces}"
+    assert _in_access_log(stack, correlation_id, "/api/transactions")
+    # the trace starts where the request is first handled (the gateway, Caddy, traces none)
+    traces = _traces(stack.log("transactions"), correlation_id)
+    assert len(traces) == 1, f"transactions logged the transfer under traces {traces}"
     (trace_id,) = traces
     # accepted (transactions), applied (wallets), settled (transactions), e-mailed
     for service in ("transactions", "wallets", "notifications"):
@@ -83,7 +96,8 @@ async def test_a_sign_up_is_one_trace_through_all_four_services(
     (trace_id,) = _traces(stack.log("users"), correlation_id)
     # user.created -> wallets opens the wallet -> wallet.created -> transactions learns
     # the receiver, notifications sends the welcome e-mail
-    for service in ("gateway", "wallets", "transactions", "notifications"):
+    assert _in_access_log(stack, correlation_id, "/api/users")
+    for service in ("wallets", "transactions", "notifications"):
         await poll(
             lambda service=service: _logged(stack, service, f"trace={trace_id}]"),
             timeout=20,

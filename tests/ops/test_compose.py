@@ -30,12 +30,15 @@ from sqlalchemy.engine import make_url
 
 import tijori
 from tijori.common.auth import TokenKeys
+from tijori.gateway.caddy import render_caddyfile
+from tijori.gateway.config import GatewaySettings
 from tijori.services import DATABASE_SERVICES, SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "compose.yaml"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
+CADDYFILE = ROOT / "infra" / "caddy" / "Caddyfile"
 INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 # the configuration table of the public contract (API.md) that a deployment sets
 CONTRACT_VARIABLES = {
@@ -253,17 +256,36 @@ def test_only_users_holds_the_signing_key(
         assert ("TIJORI_JWT_PUBLIC_KEY" in env) == verifies, name
 
 
-def test_the_gateway_reaches_every_service_and_is_published(
-    compose: dict[str, Any], jwt_keys: dict[str, str]
+def test_the_gateway_is_caddy_with_the_caddyfile_tijori_writes(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The official caddy:2 image, configured with infra/caddy/Caddyfile, which is what
+    ``tijori caddyfile`` writes from the gateway settings compose gives the aggregator."""
     gateway = compose["services"]["gateway"]
-    env = environment(gateway, jwt_keys)
+    assert gateway["image"] == "caddy:2"
+    mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in gateway["volumes"]}
+    assert (ROOT / mounts["/etc/caddy/Caddyfile"]).resolve() == CADDYFILE
+    settings_env = {key: str(value) for key, value in compose["x-gateway-settings"].items()}
+    assert mounts[settings_env["TIJORI_WEB_DIR"]] == "./web"
+    assert environment(compose["services"]["aggregator"], {}) == settings_env
+    with monkeypatch.context() as patch:
+        for key in [key for key in os.environ if key.startswith("TIJORI_")]:
+            patch.delenv(key)
+        for key, value in settings_env.items():
+            patch.setenv(key, value)
+        settings = GatewaySettings()
+    assert CADDYFILE.read_text() == render_caddyfile(settings), "run `tijori caddyfile`"
     for name, info in SERVICES.items():
-        if name != "gateway":
-            assert env[f"TIJORI_{name.upper()}_URL"] == f"http://{name}:{info.port}"
-            assert gateway["depends_on"][name]["condition"] == "service_healthy"
+        if name != "aggregator":
+            assert settings.upstreams()[name] == [f"http://{name}:{info.port}"]
+        assert gateway["depends_on"][name]["condition"] == "service_healthy"
+    assert settings.aggregator_url == f"http://aggregator:{SERVICES['aggregator'].port}"
+    worker = compose["services"]["transactions-worker"]
+    assert environment(worker, {"TIJORI_JWT_PUBLIC_KEY": "k"})["TIJORI_ROLE"] == "worker"
+    assert set(settings.worker_urls) == {"transactions-worker"}
     published = [str(port).rsplit(":", 1)[1] for port in gateway["ports"]]
-    assert env["TIJORI_GATEWAY_PORT"] in published
+    assert str(settings.gateway_port) in published
+    assert settings.gateway_host == "0.0.0.0"  # noqa: S104 - inside its container
 
 
 def test_each_service_accepts_its_compose_environment(
@@ -271,15 +293,16 @@ def test_each_service_accepts_its_compose_environment(
 ) -> None:
     """The values parse into each service's own settings, and the keys sign and verify."""
     token = ""
-    for name in ("users", "wallets", "transactions", "notifications", "gateway"):
+    for name in ("users", "wallets", "transactions", "notifications", "aggregator"):
         with monkeypatch.context() as patch:
             for key in [key for key in os.environ if key.startswith("TIJORI_")]:
                 patch.delenv(key)
             for key, value in environment(compose["services"][name], jwt_keys).items():
                 patch.setenv(key, value)
             settings = SERVICES[name].settings()
-            if name == "gateway":
+            if name == "aggregator":
                 assert settings.gateway_port == 8080
+                assert set(settings.ready_targets()) >= {"users", "transactions-worker"}
                 continue
             assert settings.resolved_database_url.startswith("mysql+asyncmy://")
             keys = TokenKeys.from_settings(settings)

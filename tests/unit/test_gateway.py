@@ -1,26 +1,63 @@
-"""The gateway routes by prefix and answers with a problem when a service is away."""
+"""The gateway, a real Caddy configured by Tijori: routing, request ids, problems of its
+own, limits and headers at the edge, the web client, replicas."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
+import subprocess
+import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
-from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tijori.gateway.app import create_app
-from tijori.gateway.config import GatewaySettings
-from tijori.gateway.proxy import route
+from tests.unit.gateway import Echo, Gateway, free_port, gateway, serving
+from tijori.common.errors import PROBLEM_CODES
+from tijori.gateway.caddy import (
+    DEV_MAILBOX_PATH,
+    MAX_BODY_BYTES,
+    MAX_HEADER_BYTES,
+    PROBLEMS,
+    caddy_binary,
+    render_caddyfile,
+)
+from tijori.gateway.config import DEFAULT_WEB_DIR, GatewaySettings
+
+ECHOED = ("users", "wallets", "transactions", "aggregator")  # notifications is down
 
 
-def _closed_port_url() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+@dataclass
+class Edge:
+    """The gateway in front of stand-ins for every service but notifications."""
+
+    gateway: Gateway
+    echoes: dict[str, Echo]
+
+
+@pytest.fixture(scope="module")
+async def edge(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Edge]:
+    echoes = {name: Echo(name) for name in ECHOED}
+    async with contextlib.AsyncExitStack() as stack:
+        urls = {
+            f"{name}_url": await stack.enter_async_context(serving(echo))
+            for name, echo in echoes.items()
+        }
+        tmp_path = tmp_path_factory.mktemp("gateway")
+        running = await stack.enter_async_context(
+            gateway(tmp_path, dev_maildir=tmp_path / "mail", upstream_timeout_seconds=1, **urls)
+        )
+        yield Edge(running, echoes)
+
+
+@pytest.fixture
+async def client(edge: Edge) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=edge.gateway.url, timeout=30) as made:
+        yield made
 
 
 @pytest.mark.parametrize(
@@ -31,152 +68,50 @@ def _closed_port_url() -> str:
         ("/api/auth/token", "users"),
         ("/api/wallets/me/entries", "wallets"),
         ("/api/transactions", "transactions"),
-        ("/api/notifications", "notifications"),
-        ("/api/usersx", None),
-        ("/api/authority", None),
-        ("/api", None),
-        ("/api/", None),
+        ("/api/transactions/abc/receipt", "transactions"),
+        ("/ready", "aggregator"),
+        ("/docs", "aggregator"),
+        ("/openapi.json", "aggregator"),
+        (DEV_MAILBOX_PATH, "aggregator"),
     ],
 )
-def test_paths_route_to_their_service(path: str, service: str | None) -> None:
-    assert route(path) == service
+async def test_paths_route_to_their_service(
+    client: httpx.AsyncClient, path: str, service: str
+) -> None:
+    answer = await client.get(path)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["service"] == service
 
 
-@pytest.fixture
-async def gateway() -> AsyncIterator[httpx.AsyncClient]:
-    down = _closed_port_url()
-    app = create_app(
-        GatewaySettings(
-            users_url=down, wallets_url=down, transactions_url=down, notifications_url=down
-        )
-    )
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client,
-    ):
-        yield client
+@pytest.mark.parametrize("path", ["/api/usersx", "/api/authority", "/api/", "/api/nothing"])
+async def test_unknown_api_paths_are_404_problems(client: httpx.AsyncClient, path: str) -> None:
+    answer = await client.get(path)
+    assert (answer.status_code, answer.json()["code"]) == (404, "not_found")
+    assert answer.headers["content-type"] == "application/problem+json"
 
 
-async def test_a_service_that_is_down_is_a_503_problem(gateway: httpx.AsyncClient) -> None:
-    answer = await gateway.post("/api/users", json={"name": "x"})
+async def test_a_service_that_is_down_is_a_503_problem(client: httpx.AsyncClient) -> None:
+    answer = await client.get("/api/notifications", headers={"X-Request-ID": "down-1"})
     assert answer.status_code == 503
     assert answer.headers["content-type"] == "application/problem+json"
-    assert answer.json()["code"] == "service_unavailable"
+    problem = answer.json()
+    assert (problem["status"], problem["code"]) == (503, "service_unavailable")
+    assert problem["correlation_id"] == "down-1"
     assert answer.headers["retry-after"] == "5"
 
 
-async def test_unknown_api_paths_are_404_problems(gateway: httpx.AsyncClient) -> None:
-    answer = await gateway.get("/api/nothing-here")
-    assert (answer.status_code, answer.json()["code"]) == (404, "not_found")
-
-
-async def test_ready_names_the_services_that_are_down(gateway: httpx.AsyncClient) -> None:
-    answer = await gateway.get("/ready")
-    assert answer.status_code == 503
-    assert set(answer.json()["checks"]) == {"users", "wallets", "transactions", "notifications"}
-
-
-@contextlib.asynccontextmanager
-async def _upstream(app: ASGIApp) -> AsyncIterator[str]:
-    """``app`` served by uvicorn on a free local port; its base URL."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="off"))
-        task = asyncio.create_task(server.serve(sockets=[listener]))
-        while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
-            await asyncio.sleep(0.01)
-        try:
-            yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-        finally:
-            server.should_exit = True
-            await task
-
-
-@contextlib.asynccontextmanager
-async def _gateway_to(users_url: str, **settings: float) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(GatewaySettings(users_url=users_url, **settings))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client,
-    ):
-        yield client
-
-
-async def test_a_path_with_encoded_control_characters_is_forwarded_not_crashed() -> None:
-    received: list[str] = []
-
-    async def upstream(scope: Scope, receive: Receive, send: Send) -> None:
-        received.append(bytes(scope["raw_path"]).decode())
-        await send({"type": "http.response.start", "status": 404, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
-
-    async with _upstream(upstream) as url, _gateway_to(url) as gateway:
-        answer = await gateway.get("/api/users/%03%24")
-    assert answer.status_code == 404
-    assert received == ["/api/users/%03%24"]
-
-
-async def test_the_service_gets_the_request_and_the_client_its_answer() -> None:
-    seen: list[dict[bytes, bytes]] = []
-
-    async def upstream(scope: Scope, receive: Receive, send: Send) -> None:
-        seen.append(dict(scope["headers"]))
-        body = (await receive())["body"]
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 201,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"set-cookie", b"a=1"),
-                    (b"server", b"uvicorn"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": b'{"echo": ' + body + b"}"})
-
-    async with _upstream(upstream) as url, _gateway_to(url) as gateway:
-        answer = await gateway.post(
-            "/api/users?x=1",
-            json={"name": "Asha"},
-            headers={"X-Request-ID": "req-1", "Authorization": "Bearer t", "Connection": "close"},
-        )
-        gateway.cookies.clear()  # a different client, which has no cookie
-        await gateway.post("/api/users", json={})
-    assert answer.status_code == 201
-    assert answer.json() == {"echo": {"name": "Asha"}}
-    assert answer.headers["x-request-id"] == "req-1"
-    assert answer.headers["set-cookie"] == "a=1"
-    assert "server" not in answer.headers  # the gateway's own server says who it is
-    first, second = seen
-    assert first[b"x-request-id"] == b"req-1"
-    assert first[b"authorization"] == b"Bearer t"
-    assert first[b"traceparent"].startswith(b"00-")
-    assert b"x-forwarded-for" in first
-    assert b"cookie" not in second  # the gateway keeps no cookies between clients
-    assert second[b"x-request-id"] != b"req-1"
-
-
-async def test_a_body_over_a_mebibyte_is_a_413_problem(gateway: httpx.AsyncClient) -> None:
-    answer = await gateway.post("/api/users", content=b"x" * (1024 * 1024 + 1))
-    assert (answer.status_code, answer.json()["code"]) == (413, "payload_too_large")
-
-
-async def test_a_service_that_does_not_answer_in_time_is_a_504_problem() -> None:
-    async def upstream(scope: Scope, receive: Receive, send: Send) -> None:
-        await asyncio.sleep(5)
-
-    async with (
-        _upstream(upstream) as url,
-        _gateway_to(url, upstream_timeout_seconds=0.3) as gateway,
-    ):
-        answer = await gateway.get("/api/users/me", headers={"X-Request-ID": "slow-1"})
+async def test_a_service_that_does_not_answer_in_time_is_a_504_problem(
+    client: httpx.AsyncClient,
+) -> None:
+    answer = await client.get("/api/users/slow", headers={"X-Request-ID": "slow-1"})
     assert (answer.status_code, answer.json()["code"]) == (504, "upstream_timeout")
     assert answer.json()["correlation_id"] == "slow-1"
     assert answer.headers["x-request-id"] == "slow-1"
 
 
-async def test_a_service_that_hangs_up_without_answering_is_a_502_problem() -> None:
+async def test_a_service_that_hangs_up_without_answering_is_a_502_problem(
+    tmp_path: Path,
+) -> None:
     async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readline()  # the request line, then nothing back
         writer.close()
@@ -184,9 +119,276 @@ async def test_a_service_that_hangs_up_without_answering_is_a_502_problem() -> N
     server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        async with _gateway_to(f"http://127.0.0.1:{port}") as gateway:
-            answer = await gateway.get("/api/users/me")
+        async with (
+            gateway(tmp_path, users_url=f"http://127.0.0.1:{port}") as running,
+            httpx.AsyncClient(base_url=running.url) as client,
+        ):
+            answer = await client.post("/api/users", json={})
+            mailbox = await client.get(DEV_MAILBOX_PATH)
     finally:
         server.close()
         await server.wait_closed()
     assert (answer.status_code, answer.json()["code"]) == (502, "bad_gateway")
+    # no development mailbox where tijori up runs no mail server
+    assert (mailbox.status_code, mailbox.json()["code"]) == (404, "not_found")
+
+
+async def test_the_service_gets_the_request_and_the_client_its_answer(
+    client: httpx.AsyncClient, edge: Edge
+) -> None:
+    answer = await client.post(
+        "/api/users?x=1",
+        json={"name": "Asha"},
+        headers={"X-Request-ID": "req-1", "Authorization": "Bearer t"},
+    )
+    assert answer.status_code == 200
+    assert answer.json() == {"service": "users", "path": "/api/users", "length": 15}
+    assert answer.headers["x-request-id"] == "req-1"
+    assert answer.headers["set-cookie"] == "a=1"
+    assert "server" not in answer.headers
+    assert "via" not in answer.headers
+    assert answer.headers["cache-control"] == "no-store"
+    seen = edge.echoes["users"].seen[-1]
+    assert (seen.method, seen.body) == ("POST", b'{"name":"Asha"}')
+    assert seen.headers["x-request-id"] == "req-1"
+    assert seen.headers["authorization"] == "Bearer t"
+
+
+async def test_a_request_without_an_id_gets_one_that_the_service_and_the_client_see(
+    client: httpx.AsyncClient, edge: Edge
+) -> None:
+    answer = await client.get("/api/wallets/me")
+    given = answer.headers["x-request-id"]
+    assert len(given) == 36  # a UUID
+    assert edge.echoes["wallets"].seen[-1].headers["x-request-id"] == given
+    forged = await client.get("/api/wallets/me", headers={"X-Request-ID": 'a"b<script>'})
+    assert edge.echoes["wallets"].seen[-1].headers["x-request-id"] != 'a"b<script>'
+    assert len(forged.headers["x-request-id"]) == 36
+
+
+async def test_a_forged_x_forwarded_for_is_replaced_by_the_clients_address(
+    client: httpx.AsyncClient, edge: Edge
+) -> None:
+    await client.get("/api/auth/token", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert edge.echoes["users"].seen[-1].headers["x-forwarded-for"] == "127.0.0.1"
+
+
+async def test_a_path_with_encoded_control_characters_is_forwarded_as_it_came(
+    client: httpx.AsyncClient, edge: Edge
+) -> None:
+    answer = await client.get("/api/users/%03%24")
+    assert answer.status_code == 200
+    assert edge.echoes["users"].seen[-1].raw_path == "/api/users/%03%24"
+
+
+async def test_a_body_over_a_mebibyte_is_a_413_problem(
+    client: httpx.AsyncClient, edge: Edge
+) -> None:
+    fits = await client.post("/api/users", content=b"x" * MAX_BODY_BYTES)
+    assert (fits.status_code, fits.json()["length"]) == (200, MAX_BODY_BYTES)
+    answer = await client.post("/api/users", content=b"x" * (MAX_BODY_BYTES + 1))
+    assert (answer.status_code, answer.json()["code"]) == (413, "payload_too_large")
+
+
+def _status_of_raw_request(url: str, head: bytes) -> bytes:
+    """The status line the gateway answers ``head`` with, read even when the gateway
+    stopped reading early (a client of its own: httpx's async one reports a reset)."""
+    port = int(url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with contextlib.suppress(OSError):
+            raw.sendall(head)
+        return raw.recv(1024).split(b"\r\n", 1)[0]
+
+
+async def test_headers_over_16_kib_are_refused_with_431(edge: Edge) -> None:
+    async with httpx.AsyncClient(base_url=edge.gateway.url) as client:
+        fits = await client.get("/api/users", headers={"X-Big": "a" * (8 * 1024)})
+        assert fits.status_code == 200
+    for size in (MAX_HEADER_BYTES, 16 * 1024 * 1024):
+        head = b"GET /api/users HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * size + b"\r\n\r\n"
+        status = await asyncio.to_thread(_status_of_raw_request, edge.gateway.url, head)
+        assert status == b"HTTP/1.1 431 Request Header Fields Too Large", size
+    # a kept-alive connection is allowed 4 KiB more, and is closed (or answered 431)
+    async with httpx.AsyncClient(base_url=edge.gateway.url) as client:
+        assert (await client.get("/health")).status_code == 200
+        try:
+            refused = await client.get("/health", headers={"X-Big": "a" * MAX_HEADER_BYTES})
+            assert refused.status_code == 431
+        except httpx.TransportError:
+            pass
+
+
+def test_a_client_sending_its_headers_a_byte_a_second_is_cut_off(edge: Edge) -> None:
+    port = int(edge.gateway.url.rsplit(":", 1)[1])
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as slow:
+        with contextlib.suppress(OSError):
+            for byte in b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 60:
+                slow.sendall(bytes([byte]))
+                time.sleep(1)
+                if time.monotonic() - started > 20:
+                    break
+        slow.settimeout(2)
+        with contextlib.suppress(OSError):
+            while slow.recv(1024):
+                pass
+    assert time.monotonic() - started < 10  # cut off after 5 s, not allowed on for a minute
+
+
+async def test_every_answer_carries_the_security_headers(client: httpx.AsyncClient) -> None:
+    for path in ("/", "/app.js", "/api/users/me", "/api/nothing", "/api/notifications"):
+        answer = await client.get(path)
+        assert "frame-ancestors 'none'" in answer.headers["content-security-policy"], path
+        assert answer.headers["x-frame-options"] == "DENY", path
+        assert answer.headers["x-content-type-options"] == "nosniff", path
+        assert answer.headers["referrer-policy"] == "no-referrer", path
+        assert "camera=()" in answer.headers["permissions-policy"], path
+        assert "server" not in answer.headers, path
+        assert "strict-transport-security" not in answer.headers, path  # no TLS here
+
+
+async def test_the_web_client_is_served_compressed_with_etags_and_revalidated(
+    client: httpx.AsyncClient,
+) -> None:
+    page = await client.get("/")
+    assert page.status_code == 200 and "<html" in page.text.lower()
+    script = (DEFAULT_WEB_DIR / "app.js").read_bytes()
+    gzipped = await client.get("/app.js", headers={"Accept-Encoding": "gzip"})
+    assert gzipped.headers["content-encoding"] == "gzip"
+    assert gzipped.headers["content-type"].startswith("text/javascript")
+    assert gzipped.content == script  # as httpx decoded it
+    assert int(gzipped.headers["content-length"]) < len(script) / 2
+    assert gzipped.headers["cache-control"] == "no-cache"
+    zstd = await client.get("/app.js", headers={"Accept-Encoding": "zstd"})
+    assert zstd.headers["content-encoding"] == "zstd"
+    plain = await client.get("/app.js", headers={"Accept-Encoding": "identity"})
+    assert plain.content == script
+    etag = plain.headers["etag"]
+    again = await client.get(
+        "/app.js", headers={"Accept-Encoding": "identity", "If-None-Match": etag}
+    )
+    assert again.status_code == 304
+    missing = await client.get("/no-such-file.js")
+    assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
+
+
+async def test_the_gateway_answers_its_own_health(client: httpx.AsyncClient) -> None:
+    answer = await client.get("/health")
+    assert answer.json() == {"status": "ok", "service": "gateway"}
+
+
+async def test_the_access_log_is_json_with_the_request_id(
+    client: httpx.AsyncClient, edge: Edge
+) -> None:
+    await client.get("/api/wallets/me", headers={"X-Request-ID": "logged-1"})
+
+    async def logged() -> list[object]:
+        return [e for e in edge.gateway.access_log() if e.get("request_id") == "logged-1"]
+
+    from tests.conftest import poll
+
+    [entry] = await poll(logged, timeout=5, what="the access log line")
+    assert entry["request"]["uri"] == "/api/wallets/me"  # type: ignore[index]
+    assert entry["status"] == 200  # type: ignore[index]
+
+
+async def test_replicas_share_requests_and_a_dead_one_loses_none(tmp_path: Path) -> None:
+    first, second = Echo("transactions"), Echo("transactions")
+    async with contextlib.AsyncExitStack() as stack:
+        one = await stack.enter_async_context(serving(first))
+        two = await stack.enter_async_context(serving(second))
+        dead = f"http://127.0.0.1:{free_port()}"
+        running = await stack.enter_async_context(
+            gateway(tmp_path, transactions_url=f"{one},{two},{dead}", gateway_retry_seconds=2)
+        )
+        async with httpx.AsyncClient(base_url=running.url) as client:
+            answers = [await client.post("/api/transactions", json={"n": n}) for n in range(30)]
+    assert [answer.status_code for answer in answers] == [200] * 30
+    posted = [[seen for seen in echo.seen if seen.method == "POST"] for echo in (first, second)]
+    assert posted[0] and posted[1]
+    assert len(posted[0]) + len(posted[1]) == 30  # none delivered twice
+
+
+def test_every_problem_the_gateway_answers_is_a_documented_code() -> None:
+    assert {code for code, _ in PROBLEMS.values()} <= set(PROBLEM_CODES)
+
+
+def test_the_admin_endpoint_is_off(tmp_path: Path) -> None:
+    adapted = _adapt(GatewaySettings(data_dir=tmp_path), tmp_path)
+    assert adapted["admin"]["disabled"] is True
+
+
+def test_the_mailbox_is_routed_only_where_there_is_one(tmp_path: Path) -> None:
+    assert DEV_MAILBOX_PATH not in render_caddyfile(GatewaySettings())
+    assert DEV_MAILBOX_PATH in render_caddyfile(GatewaySettings(dev_maildir=tmp_path))
+
+
+@pytest.mark.parametrize(
+    "tls", [{"gateway_tls": "internal"}, {"gateway_tls": "auto", "gateway_domain": "pay.example"}]
+)
+def test_with_tls_the_configuration_is_valid_and_sends_hsts(
+    tmp_path: Path, tls: dict[str, str]
+) -> None:
+    settings = GatewaySettings(data_dir=tmp_path, **tls)
+    assert "Strict-Transport-Security" in json.dumps(_adapt(settings, tmp_path))
+
+
+def _adapt(settings: GatewaySettings, tmp_path: Path) -> dict[str, object]:
+    path = tmp_path / "Caddyfile"
+    path.write_text(render_caddyfile(settings))
+    adapted = subprocess.run(
+        [caddy_binary(), "adapt", "--adapter", "caddyfile", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    document: dict[str, object] = json.loads(adapted.stdout)
+    return document
+
+
+async def test_the_gateways_own_metrics_are_on_loopback_beside_it(tmp_path: Path) -> None:
+    port = free_port()
+    async with (
+        gateway(tmp_path, gateway_metrics_port=port) as running,
+        httpx.AsyncClient() as client,
+    ):
+        await client.get(running.url + "/api/users")
+        metrics = await client.get(f"http://127.0.0.1:{port}/metrics")
+        public = await client.get(running.url + "/metrics")
+    assert metrics.status_code == 200
+    assert "caddy_http_requests_total" in metrics.text
+    assert public.status_code == 404  # not on the public port
+
+
+async def test_the_local_tls_mode_serves_https_on_loopback_with_hsts(tmp_path: Path) -> None:
+    async with (
+        gateway(tmp_path, gateway_tls="internal") as running,
+        httpx.AsyncClient(base_url=running.url, verify=False) as client,  # noqa: S501
+    ):
+        page = await client.get("/")
+    assert running.url.startswith("https://")
+    assert page.status_code == 200
+    assert page.headers["strict-transport-security"].startswith("max-age=31536000")
+
+
+@pytest.mark.xfail(
+    reason="Caddy 2.11.7 sets read_body as the server's read timeout, but a request it "
+    "proxies streams its body with no deadline: the slow client is not cut off",
+    strict=False,
+)
+def test_a_client_sending_its_body_a_byte_a_second_is_cut_off(edge: Edge) -> None:
+    port = int(edge.gateway.url.rsplit(":", 1)[1])
+    started = time.monotonic()
+    answer = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=1) as slow:
+        slow.sendall(b"POST /api/users HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\n")
+        with contextlib.suppress(OSError):
+            for _ in range(20):
+                slow.sendall(b"a")
+                try:  # a second's wait for the gateway to answer or hang up
+                    answer = slow.recv(1024)
+                    break
+                except TimeoutError:
+                    continue
+    assert time.monotonic() - started < 15  # cut off after 10 s, not after a minute
+    assert not answer.startswith(b"HTTP/1.1 200")

@@ -194,7 +194,7 @@ def create_service_app(
     @app.get(
         "/ready",
         tags=["operations"],
-        summary="Readiness: database, cache and broker",
+        summary="Readiness: database, cache, broker and consumers",
         responses=problems({503: ["not_ready"]}),
     )
     async def ready(request: Request) -> Any:
@@ -212,6 +212,10 @@ def create_service_app(
                 checks[label] = "ok"
             except Exception as error:
                 checks[label] = f"unavailable: {type(error).__name__}"
+        if runtime.bus is not None and settings.role != "api":
+            # ready means its consumers get the events from now on
+            for consumer in runtime.consumers:
+                checks[f"consumer {consumer.name}"] = "ok" if consumer.joined else "joining"
         if all(value == "ok" for value in checks.values()):
             return {"status": "ready", "service": name, "checks": checks}
         return problem_response(503, "not_ready", f"{name} is not ready", checks=checks)

@@ -7,6 +7,11 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Services keep an idle connection open this long: longer than the gateway keeps one in
+# its pool (tijori.gateway.caddy), so the gateway never sends a request on a connection
+# the service is closing under it.
+UPSTREAM_KEEP_ALIVE_SECONDS = 75
+
 
 class CommonSettings(BaseSettings):
     """What every service reads; each service subclasses it with its own fields."""

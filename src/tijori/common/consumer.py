@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 from opentelemetry.trace import Span
 from pydantic import ValidationError
 from sqlalchemy import bindparam, select
@@ -56,6 +56,20 @@ database transaction, before they run one by one: one query for a batch instead 
 per event. Handlers must give the same result with or without it."""
 
 
+class _JoinedListener(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Marks its consumer as having joined its group once it is given its partitions."""
+
+    def __init__(self, owner: IdempotentConsumer) -> None:
+        self.owner = owner
+
+    async def on_partitions_revoked(self, revoked: object) -> None:
+        """Nothing to do: offsets are committed after every batch."""
+
+    async def on_partitions_assigned(self, assigned: object) -> None:
+        """The group has this consumer (with none, some or all partitions)."""
+        self.owner.joined = True
+
+
 class IdempotentConsumer:
     """Consumes event types from Kafka and applies each once, in the order of its partition."""
 
@@ -82,6 +96,9 @@ class IdempotentConsumer:
         self.prefetch = prefetch
         self.applied = 0
         self.duplicates = 0
+        # it has joined its consumer group (been assigned its partitions): from now on
+        # it gets every new event; /ready waits for it (tijori.common.app)
+        self.joined = False
 
     async def apply(self, event: Envelope[Any]) -> bool:
         """Apply ``event`` once; return False when it had already been applied."""
@@ -239,6 +256,10 @@ class IdempotentConsumer:
         backoff = 0.5
         while True:
             consumer = self.bus.consumer(self.name, self.handlers)
+            self.joined = False
+            consumer.subscribe(
+                topics=sorted(consumer.subscription()), listener=_JoinedListener(self)
+            )
             try:
                 await consumer.start()
                 backoff = 0.5

@@ -1,4 +1,10 @@
-"""The gateway: one origin for the web client and the API."""
+"""The aggregator: what the gateway (Caddy) routes to Python because it needs code.
+
+Caddy forwards ``/api/<service>/...`` itself (:mod:`tijori.gateway.caddy`); this small
+app answers the gateway's ``/ready`` (every service's, consumers included), ``/docs`` and
+``/openapi.json`` (every service's API in one document) and, where ``tijori up`` runs
+the local mail server, ``/api/dev/mailbox``.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +17,14 @@ import aiohttp
 from fastapi import FastAPI, Query, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import Response
-from fastapi.staticfiles import StaticFiles
-from starlette.types import Receive, Scope, Send
 
 from tijori.common.errors import install_problem_handlers, problem_response
 from tijori.common.mailbox import MailItem, read_mailbox
 from tijori.common.metrics import install_http_metrics
 from tijori.common.openapi import document_openapi, problems
 from tijori.common.tracing import configure_tracing, fastapi_telemetry, install_request_context
-from tijori.gateway.config import GATEWAY_KEEP_ALIVE_SECONDS, GatewaySettings
+from tijori.gateway.config import GatewaySettings
 from tijori.gateway.docs import UpstreamDocsUnavailableError, fetch_service_docs, merge_documents
-from tijori.gateway.proxy import client_session, forward, route
 
 DESCRIPTION = """The whole Tijori API, as the gateway serves it.
 
@@ -33,46 +36,22 @@ SUCCESS or FAILED, and read your history and notifications. Every error is
 
 PROBE_TIMEOUT = aiohttp.ClientTimeout(total=5)
 
-API_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
-
-class Gateway(FastAPI):
-    """The gateway's routes, with ``/api/<service>/...`` sent straight to the service.
-
-    API calls skip the framework (:func:`tijori.gateway.proxy.forward` does the little of
-    it they need); the web client, ``/docs``, ``/health`` and the rest are FastAPI's.
-    """
-
-    upstreams: dict[str, str]
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            service = route(scope["path"])
-            if service is not None:
-                await forward(
-                    scope, receive, send, session=self.state.http, service=service,
-                    base_url=self.upstreams[service],
-                )  # fmt: skip
-                return
-        await super().__call__(scope, receive, send)
-
-
-def create_app(settings: GatewaySettings | None = None) -> Gateway:
-    """Build the gateway."""
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    """Build the aggregator."""
     settings = settings or GatewaySettings()
-    upstreams = settings.upstreams()
+    # one API document per service: its first replica's
+    upstreams = {name: urls[0] for name, urls in settings.upstreams().items()}
+    targets = settings.ready_targets()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with client_session(
-            timeout_seconds=settings.upstream_timeout_seconds,
-            keep_alive_seconds=GATEWAY_KEEP_ALIVE_SECONDS,
-        ) as session:
+        async with aiohttp.ClientSession(timeout=PROBE_TIMEOUT) as session:
             app.state.http = session
             yield
 
-    configure_tracing("gateway")
-    app = Gateway(
+    configure_tracing("aggregator")
+    app = FastAPI(
         telemetry=fastapi_telemetry(),
         title="Tijori gateway",
         description=DESCRIPTION,
@@ -82,19 +61,18 @@ def create_app(settings: GatewaySettings | None = None) -> Gateway:
         docs_url=None,
         redoc_url=None,
     )
-    app.upstreams = upstreams
     install_problem_handlers(app)
     document_openapi(app)
     install_request_context(app)
 
     @app.get("/health", tags=["operations"], summary="Liveness")
     async def health() -> dict[str, str]:
-        return {"status": "ok", "service": "gateway"}
+        return {"status": "ok", "service": "aggregator"}
 
     @app.get(
         "/ready",
         tags=["operations"],
-        summary="Readiness: every service ready",
+        summary="Readiness: every service ready, its consumers included",
         responses=problems({503: ["not_ready"]}),
     )
     async def ready(request: Request) -> Any:
@@ -108,8 +86,8 @@ def create_app(settings: GatewaySettings | None = None) -> Gateway:
                 return f"unavailable: {type(error).__name__}"
             return "ok" if status == 200 else f"not ready ({status})"
 
-        results = await asyncio.gather(*(probe(url) for url in upstreams.values()))
-        checks = dict(zip(upstreams, results, strict=True))
+        results = await asyncio.gather(*(probe(url) for url in targets.values()))
+        checks = dict(zip(targets, results, strict=True))
         if all(value == "ok" for value in checks.values()):
             return {"status": "ready", "service": "gateway", "checks": checks}
         return problem_response(503, "not_ready", "some services are not ready", checks=checks)
@@ -150,12 +128,5 @@ def create_app(settings: GatewaySettings | None = None) -> Gateway:
     async def docs() -> Response:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="Tijori API")
 
-    @app.api_route("/api/{path:path}", methods=API_METHODS, include_in_schema=False)
-    async def no_api_here(request: Request, path: str) -> Response:
-        # /api/<service>/... never gets here (Gateway.__call__ forwards it)
-        return problem_response(404, "not_found", f"no API at {request.url.path}")
-
     install_http_metrics(app)
-    if settings.web_dir.is_dir():
-        app.mount("/", StaticFiles(directory=settings.web_dir, html=True), name="web")
     return app

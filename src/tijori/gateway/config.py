@@ -1,4 +1,4 @@
-"""Settings of the gateway."""
+"""Settings of the gateway: Caddy in front, and the aggregator it routes a few paths to."""
 
 from __future__ import annotations
 
@@ -11,31 +11,60 @@ from tijori.common.config import CommonSettings
 # src/tijori/gateway/config.py -> the repository's web/ folder
 DEFAULT_WEB_DIR = Path(__file__).resolve().parents[3] / "web"
 
-# The gateway drops a pooled connection after this long idle; services keep one open
-# longer, so the gateway never sends a request on a connection being closed under it.
-GATEWAY_KEEP_ALIVE_SECONDS = 20.0
-UPSTREAM_KEEP_ALIVE_SECONDS = 75
+SERVICE_NAMES = ("users", "wallets", "transactions", "notifications")
 
 
 class GatewaySettings(CommonSettings):
-    """``TIJORI_*`` variables the gateway reads."""
+    """``TIJORI_*`` variables the gateway (Caddy's configuration) and the aggregator read.
+
+    A service's URL may name several replicas, separated by commas: the gateway
+    balances requests across them.
+    """
 
     service_name: str = "gateway"
     gateway_port: int = 8080
+    # where Caddy listens: loopback on one machine, 0.0.0.0 in a container
+    gateway_host: str = "127.0.0.1"
     users_url: str = "http://127.0.0.1:8081"
     wallets_url: str = "http://127.0.0.1:8082"
     transactions_url: str = "http://127.0.0.1:8083"
     notifications_url: str = "http://127.0.0.1:8084"
+    # the merged /docs, the aggregated /ready and the development mailbox
+    aggregator_url: str = "http://127.0.0.1:8086"
+    # processes that serve no API but must be ready too (consumers), by name
+    worker_urls: dict[str, str] = Field(default_factory=dict)
+    # the whole wait for a service's answer (headers), from the request's arrival
     upstream_timeout_seconds: float = Field(30.0, gt=0)
+    # how long a request that could not be delivered is tried on (another replica)
+    gateway_retry_seconds: float = Field(3.0, ge=0)
     web_dir: Path = DEFAULT_WEB_DIR
     # set by `tijori up` when it runs the local SMTP server: the web client may read it
     dev_maildir: Path | None = None
+    # "off": plain HTTP; "internal": HTTPS on the gateway's port with a certificate from
+    # Caddy's own local authority; "auto": a real domain (TIJORI_GATEWAY_DOMAIN) with
+    # certificates from Let's Encrypt or ZeroSSL, on ports 80 and 443
+    gateway_tls: str = Field("off", pattern="^(off|internal|auto)$")
+    gateway_domain: str | None = None
+    # Caddy's own Prometheus metrics, on loopback at this port (none when unset)
+    gateway_metrics_port: int | None = None
 
-    def upstreams(self) -> dict[str, str]:
-        """Each service's base URL by name."""
-        return {
+    def upstreams(self) -> dict[str, list[str]]:
+        """Each service's base URLs (one per replica) by name."""
+        urls = {
             "users": self.users_url,
             "wallets": self.wallets_url,
             "transactions": self.transactions_url,
             "notifications": self.notifications_url,
         }
+        return {
+            name: [url.strip().rstrip("/") for url in value.split(",") if url.strip()]
+            for name, value in urls.items()
+        }
+
+    def ready_targets(self) -> dict[str, str]:
+        """Every process whose ``/ready`` counts for the whole system's, by a name for it."""
+        targets: dict[str, str] = {}
+        for name, urls in self.upstreams().items():
+            for number, url in enumerate(urls, start=1):
+                targets[name if len(urls) == 1 else f"{name}-{number}"] = url
+        return targets | self.worker_urls

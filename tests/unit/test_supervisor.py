@@ -1,0 +1,71 @@
+"""What `tijori up` starts: every process in order, replicas on their own ports, and the
+gateway told where each one is."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tijori.common.config import CommonSettings
+from tijori.gateway.config import GatewaySettings
+from tijori.supervisor import Supervisor, parse_replicas
+
+
+def _supervisor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **replicas: int) -> Supervisor:
+    for key in ("TIJORI_USERS_URL", "TIJORI_TRANSACTIONS_URL", "TIJORI_WORKER_URLS"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("TIJORI_KAFKA_BOOTSTRAP", "127.0.0.1:9")
+    settings = CommonSettings(data_dir=tmp_path, kafka_bootstrap="127.0.0.1:9")
+    return Supervisor(settings, gateway_port=8080, replicas=replicas)
+
+
+def test_replicas_listen_a_hundred_ports_apart_and_the_gateway_balances_across_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    supervisor = _supervisor(tmp_path, monkeypatch, transactions=2, wallets=2)
+    names = [child.name for child in supervisor.services]
+    assert names == [
+        "users",
+        "wallets",
+        "wallets-2",
+        "transactions",
+        "transactions-2",
+        "transactions-worker",
+        "notifications",
+        "aggregator",
+        "gateway",
+    ]
+    ports = {
+        child.name: child.command[child.command.index("--port") + 1]
+        for child in supervisor.services
+    }
+    assert (ports["wallets-2"], ports["transactions-2"], ports["gateway"]) == (
+        "8182",
+        "8183",
+        "8080",
+    )
+    assert (
+        supervisor.env["TIJORI_TRANSACTIONS_URL"] == "http://127.0.0.1:8083,http://127.0.0.1:8183"
+    )
+    assert json.loads(supervisor.env["TIJORI_WORKER_URLS"]) == {
+        "transactions-worker": "http://127.0.0.1:8085"
+    }
+    monkeypatch.setenv("TIJORI_TRANSACTIONS_URL", supervisor.env["TIJORI_TRANSACTIONS_URL"])
+    monkeypatch.setenv("TIJORI_WORKER_URLS", supervisor.env["TIJORI_WORKER_URLS"])
+    targets = GatewaySettings().ready_targets()
+    assert {"transactions-1", "transactions-2", "transactions-worker"} <= set(targets)
+    # the embedded broker's loss restarts every process with a database, replicas too
+    assert {"wallets-2", "transactions-2"} <= supervisor.database_processes
+
+
+def test_the_gateway_and_the_aggregator_are_one_process_each() -> None:
+    with pytest.raises(ValueError, match="no process 'gateway'"):
+        parse_replicas("gateway=2")
+    with pytest.raises(ValueError, match="from 1 to 9"):
+        parse_replicas("transactions=0")
+    assert parse_replicas("transactions=2, transactions-worker=3") == {
+        "transactions": 2,
+        "transactions-worker": 3,
+    }
