@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tijori.common.auth import AUTH_PROBLEMS, TokenKeys
+from tijori.common.body import StrictJsonRoute
 from tijori.common.bus import KafkaBus
 from tijori.common.cache import Cache, create_cache
 from tijori.common.config import CommonSettings
@@ -115,7 +116,16 @@ def create_service_app(
     outbox_model: type[OutboxMessageMixin] | None = None,
     setup: ServiceSetup | None = None,
 ) -> FastAPI:
-    """Build the FastAPI app of one service."""
+    """Build the FastAPI app of one service.
+
+    Its routers must be made with ``route_class=StrictJsonRoute``, so that every JSON
+    body of every service is read one way (``tijori.common.body``).
+    """
+    for router in routers:
+        if not issubclass(router.route_class, StrictJsonRoute):
+            raise TypeError(
+                f"the router of {router.prefix or '/'} needs route_class=StrictJsonRoute"
+            )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -152,6 +162,7 @@ def create_service_app(
         lifespan=lifespan,
         telemetry=fastapi_telemetry(),
     )
+    app.router.route_class = StrictJsonRoute
     install_problem_handlers(app)
     document_openapi(app, auth_codes=AUTH_PROBLEMS)
     install_request_context(app)

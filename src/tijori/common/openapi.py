@@ -130,10 +130,19 @@ def _document_operation(operation: dict[str, Any], *, auth_codes: Sequence[str])
         responses["400"] = _problem_response(400, ["bad_request"])  # a body that does not parse
     if takes_input and "422" not in responses:
         responses["422"] = _problem_response(422, ["validation_error"])
+    if operation.get("requestBody"):  # every JSON body is read by tijori.common.body
+        _add_problem(responses["422"], 422, "duplicate_key")
     if operation.get("security") and "401" not in responses:
         responses["401"] = _problem_response(401, list(auth_codes))
     if "operations" not in operation.get("tags", ()):
         responses.setdefault("503", _problem_response(503, ["service_unavailable"]))
+
+
+def _add_problem(response: dict[str, Any], status: int, code: str) -> None:
+    examples = response["content"][PROBLEM_JSON]["examples"]
+    if code not in examples:
+        examples[code] = _problem_example(status, code)
+        response["description"] += f"; `{code}`: {PROBLEM_CODES[code]}"
 
 
 def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:

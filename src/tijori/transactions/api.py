@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tijori.common.app import ServiceRuntime, SessionDep
 from tijori.common.auth import CurrentPrincipal
+from tijori.common.body import StrictJsonRoute
 from tijori.common.cache import Cache
 from tijori.common.errors import NotFoundError, UnprocessableError
 from tijori.common.openapi import problems
@@ -24,7 +25,7 @@ from tijori.transactions.service import Accepted
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api/transactions", tags=["transactions"])
+router = APIRouter(prefix="/api/transactions", tags=["transactions"], route_class=StrictJsonRoute)
 
 MAX_IDEMPOTENCY_KEY = 255
 
