@@ -27,7 +27,7 @@ from tijori.common.db import create_engine, create_sessionmaker, ping
 from tijori.common.errors import install_problem_handlers, problem_response
 from tijori.common.metrics import install_http_metrics
 from tijori.common.models import OutboxMessageMixin
-from tijori.common.openapi import document_openapi, problems
+from tijori.common.openapi import document_openapi, install_swagger_ui, problems
 from tijori.common.outbox import OutboxRelay
 from tijori.common.tracing import configure_tracing, fastapi_telemetry, install_request_context
 
@@ -161,10 +161,13 @@ def create_service_app(
         version="1.0.0",
         lifespan=lifespan,
         telemetry=fastapi_telemetry(),
+        docs_url=None,  # served from the installed package instead: install_swagger_ui
+        redoc_url=None,
     )
     app.router.route_class = StrictJsonRoute
     install_problem_handlers(app)
     document_openapi(app, auth_codes=AUTH_PROBLEMS)
+    install_swagger_ui(app, title=f"{title} API")
     install_request_context(app)
 
     @app.get("/health", tags=["operations"], summary="Liveness")
