@@ -37,8 +37,8 @@ class JsonNumber(Decimal):
 class DuplicateKeyError(json.JSONDecodeError):
     """A JSON object names the same key twice."""
 
-    def __init__(self, key: str, document: str) -> None:
-        super().__init__(f"the key {key!r} appears twice", document, 0)
+    def __init__(self, key: str) -> None:
+        super().__init__(f"the key {key!r} appears twice", "", 0)
         self.key = key
 
 
@@ -51,17 +51,17 @@ class DuplicateKeyProblem(ProblemError):
 def loads(document: str | bytes) -> Any:
     """Parse a JSON body: ``DuplicateKeyError`` for a key given twice in one object;
     numbers with a point or an exponent as ``JsonNumber``; integers as ``int``."""
-    text = document.decode() if isinstance(document, bytes) else document
+    # bytes as they came: json.loads finds their encoding (UTF-8, -16 or -32) as Starlette's does
+    return json.loads(document, object_pairs_hook=_unique, parse_float=JsonNumber)
 
-    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        found: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in found:
-                raise DuplicateKeyError(key, text)
-            found[key] = value
-        return found
 
-    return json.loads(text, object_pairs_hook=unique, parse_float=JsonNumber)
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise DuplicateKeyError(key)
+        found[key] = value
+    return found
 
 
 def duplicate_key_problem(error: DuplicateKeyError) -> DuplicateKeyProblem:
