@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 
+import pytest
 from playwright.async_api import Route, expect
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -179,3 +180,60 @@ async def test_a_payment_retried_after_a_lost_answer_moves_money_once(new_page: 
     await open_tab(page, "History")
     await expect(page.get_by_test_id("tx-row")).to_have_count(2)
     assert sender.page_errors == [] and sender.dialogs == []
+
+
+@pytest.mark.parametrize("gap", [0, 0.15, 0.4])
+async def test_a_second_press_while_a_payment_is_on_its_way_pays_nothing_more(
+    new_page: NewPage, gap: float
+) -> None:
+    """A hurried user presses "Send money" again while the panel says "Sending…": the
+    form stays locked until the payment is settled, so one transaction is made (issue 17)."""
+    asha, bilal = Account(unique_name("Asha")), Account(unique_name("Bilal"))
+    sender, receiver = await new_page(), await new_page()
+    await asyncio.gather(sign_up(sender.page, asha), sign_up(receiver.page, bilal))
+    page = sender.page
+    await balance_is(page, "₹100.00")
+    keys: list[str] = []
+
+    async def slow_answers(route: Route) -> None:
+        if route.request.method == "POST":
+            keys.append(route.request.headers["idempotency-key"])
+            await route.continue_()
+        else:  # a busy server: the status takes its time to read "Sent"
+            await asyncio.sleep(1.5)
+            await route.continue_()
+
+    await page.route("**/api/transactions**", slow_answers)
+    form = send_form(page)
+    await form.get_by_label("To", exact=True).fill(bilal.phone)
+    await form.get_by_label("Amount").fill("3")
+    button = form.get_by_role("button", name=re.compile("Send money|Sending"))
+    await button.scroll_into_view_if_needed()
+    box = await button.bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    await page.mouse.click(x, y)  # as a finger does: a disabled button just takes the tap
+    await asyncio.sleep(gap)
+    await page.mouse.click(x, y)
+    await page.keyboard.press("Enter")  # and the keyboard's way to submit
+    await expect(page.get_by_test_id("tx-status")).to_contain_text("Sending…")
+    await screenshots(page, f"home-second-press-{gap}")
+    await expect(page.get_by_test_id("tx-status")).to_contain_text("Sent ✓", timeout=30_000)
+    await expect(button).to_be_enabled()
+    await balance_is(page, "₹97.00")
+    await screenshots(page, f"home-second-press-{gap}-sent")
+
+    token = await page.evaluate("() => sessionStorage.getItem('tijori.token')")
+    listed = await page.request.get(
+        "/api/transactions", headers={"Authorization": f"Bearer {token}"}
+    )
+    sent = [t for t in (await listed.json())["items"] if t["direction"] == "SENT"]
+    assert [t["amount"] for t in sent] == ["3.00"], sent
+    assert len(set(keys)) == 1, keys
+
+    # settled: the next press is a new payment, with a new key
+    await send_money(page, to=bilal.phone, amount="3")
+    await expect(page.get_by_test_id("tx-status")).to_contain_text("Sent ✓", timeout=30_000)
+    await balance_is(page, "₹94.00")
+    assert len(set(keys)) == 2, keys
+    sender.assert_clean()

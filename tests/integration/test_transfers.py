@@ -177,6 +177,30 @@ async def test_the_same_idempotency_key_and_body_give_the_same_transaction_and_o
     assert await balance(gateway, asha) == "86.00"  # 100 - 10 + 1 (from ravi) - 5
 
 
+async def test_idempotency_keys_that_differ_only_in_case_or_accent_are_different_keys(
+    gateway: httpx.AsyncClient, transactions_db: AsyncEngine
+) -> None:
+    """Keys compare byte for byte on every database: on MariaDB's default collation
+    (utf8mb4_unicode_ci) ``Invoice-A`` was ``invoice-a``, and the second, intended
+    payment was answered with the first (issue 17)."""
+    asha, ravi = await two_people(gateway)
+    tag = uuid.uuid4().hex[:8].upper()
+    # a header is bytes: b"\xe9" is é in Latin-1, which the collation took for e
+    keys: list[str | bytes] = [f"Invoice-{tag}", f"invoice-{tag.lower()}", f"Invoice-{tag}e"]
+    keys.append(f"Invoice-{tag}\xe9".encode("latin-1"))
+    answers = [await send(gateway, asha, ravi.phone, "2.00", key=key) for key in keys]
+    assert [a.status_code for a in answers] == [202] * 4, [a.text for a in answers]
+    assert len({a.json()["id"] for a in answers}) == 4
+    assert not any(a.headers.get("idempotent-replayed") for a in answers)
+    # and each key still answers with its own transaction
+    replays = [await send(gateway, asha, ravi.phone, "2.00", key=key) for key in keys]
+    assert [r.json()["id"] for r in replays] == [a.json()["id"] for a in answers]
+    assert await _count_transactions(transactions_db, asha) == 4
+    for answer in answers:
+        await settled(gateway, asha, answer.json()["id"])
+    assert await balance(gateway, asha) == "92.00"
+
+
 @pytest.mark.parametrize(
     ("amount", "code"),
     [

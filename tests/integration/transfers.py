@@ -32,7 +32,7 @@ async def send(
     amount: Any,
     *,
     note: str | None = None,
-    key: str | None = None,
+    key: str | bytes | None = None,
     wait_known: float = 20,
 ) -> httpx.Response:
     """POST a transfer; retry while the parties are not yet known to the transactions service."""

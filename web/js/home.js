@@ -148,8 +148,14 @@ function statusPanel() {
         set("FAILED", `Failed: ${reasonText(transaction.reason)}`, what, transaction);
       else set("PENDING", "Sending…", what, transaction);
     },
-    stillWaiting(transaction) {
+    stillWaiting(transaction, onNewPayment) {
       set("PENDING", "Still processing", "Check History in a little while for the result.", transaction);
+      const again = h("button", { type: "button", class: "btn btn-secondary", text: "Start a new payment" });
+      again.addEventListener("click", () => {
+        again.remove();
+        onNewPayment();
+      });
+      element.append(again);
     },
     clear() {
       element.replaceChildren();
@@ -199,10 +205,24 @@ function sendForm({ signal, onSettled }) {
     note.wrapper,
     submit,
   );
-  // the key of the submission in flight: reused when the same payment is retried after a network error
+  // the payment under way, with its key: the same details keep the same key (a retry after a
+  // network error cannot pay twice) until the payment is settled or the user starts a new one
   let attempt = null;
   // only the latest payment may write to the status panel
   let followed = 0;
+  // while a payment is on its way the form takes no other: a second press pays nothing more
+  let locked = false;
+
+  function lock(isLocked) {
+    locked = isLocked;
+    busy(submit, isLocked, "Sending…");
+    for (const input of [receiver.input, amount.input, note.input]) input.readOnly = isLocked;
+  }
+
+  function startNewPayment() {
+    attempt = null;
+    lock(false);
+  }
 
   async function follow(transaction) {
     const mine = ++followed;
@@ -212,7 +232,7 @@ function sendForm({ signal, onSettled }) {
     status.show(current);
     while (!isFinal(current) && !stale()) {
       if (Date.now() > deadline) {
-        status.stillWaiting(current);
+        status.stillWaiting(current, startNewPayment);
         return;
       }
       await sleep(POLL_MS, signal);
@@ -226,12 +246,13 @@ function sendForm({ signal, onSettled }) {
         if (error?.name === "AbortError") return;
         if (stale()) return;
         if (!isTransient(error)) {
-          status.stillWaiting(current);
+          status.stillWaiting(current, startNewPayment);
           return;
         }
       }
     }
     if (stale()) return;
+    startNewPayment(); // settled: the next press is a new payment, with a new key
     if (current.status === "SUCCESS") {
       receiver.value = "";
       amount.value = "";
@@ -242,6 +263,7 @@ function sendForm({ signal, onSettled }) {
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    if (locked) return;
     problem.clear();
     fields.clear();
     const body = {
@@ -255,7 +277,7 @@ function sendForm({ signal, onSettled }) {
     const fingerprint = JSON.stringify(payload);
     if (!attempt || attempt.fingerprint !== fingerprint) attempt = { fingerprint, key: newIdempotencyKey() };
 
-    busy(submit, true, "Sending…");
+    lock(true);
     followed += 1; // an earlier payment still being followed stops writing to the panel
     status.clear();
     let transaction;
@@ -266,10 +288,9 @@ function sendForm({ signal, onSettled }) {
         headers: { "Idempotency-Key": attempt.key },
         signal,
       });
-      attempt = null;
     } catch (error) {
       if (error?.name === "AbortError") return;
-      busy(submit, false);
+      lock(false);
       if (isTransient(error)) {
         // the same key goes with the same payment: a retry cannot pay twice
         problem.show(
@@ -279,12 +300,11 @@ function sendForm({ signal, onSettled }) {
         );
         return;
       }
-      attempt = null;
+      attempt = null; // refused: nothing was made, the next press is a new payment
       showTransferError(error);
       return;
     }
-    busy(submit, false);
-    follow(transaction);
+    follow(transaction); // still locked, until it settles
   });
 
   function showTransferError(error) {

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tijori.common.auth import AUTH_PROBLEMS, TokenKeys
+from tijori.common.body import StrictJsonRoute
 from tijori.common.bus import KafkaBus
 from tijori.common.cache import Cache, create_cache
 from tijori.common.config import CommonSettings
@@ -26,7 +27,7 @@ from tijori.common.db import UnitOfWork, create_engine, create_sessionmaker, pin
 from tijori.common.errors import install_problem_handlers, problem_response
 from tijori.common.metrics import install_http_metrics
 from tijori.common.models import OutboxMessageMixin, ProcessedEventMixin
-from tijori.common.openapi import document_openapi, problems
+from tijori.common.openapi import document_openapi, install_swagger_ui, problems
 from tijori.common.outbox import OutboxRelay
 from tijori.common.tracing import configure_tracing, fastapi_telemetry, install_request_context
 
@@ -144,7 +145,16 @@ def create_service_app(
     outbox_model: type[OutboxMessageMixin] | None = None,
     setup: ServiceSetup | None = None,
 ) -> FastAPI:
-    """Build the FastAPI app of one service."""
+    """Build the FastAPI app of one service.
+
+    Its routers must be made with ``route_class=StrictJsonRoute``, so that every JSON
+    body of every service is read one way (``tijori.common.body``).
+    """
+    for router in routers:
+        if not issubclass(router.route_class, StrictJsonRoute):
+            raise TypeError(
+                f"the router of {router.prefix or '/'} needs route_class=StrictJsonRoute"
+            )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -182,9 +192,13 @@ def create_service_app(
         version="1.0.0",
         lifespan=lifespan,
         telemetry=fastapi_telemetry(),
+        docs_url=None,  # served from the installed package instead: install_swagger_ui
+        redoc_url=None,
     )
+    app.router.route_class = StrictJsonRoute
     install_problem_handlers(app)
     document_openapi(app, auth_codes=AUTH_PROBLEMS)
+    install_swagger_ui(app, title=f"{title} API")
     install_request_context(app)
 
     @app.get("/health", tags=["operations"], summary="Liveness")

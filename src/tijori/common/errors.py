@@ -25,6 +25,7 @@ PROBLEM_JSON = "application/problem+json"
 PROBLEM_CODES: dict[str, str] = {
     "bad_request": "the body is not valid JSON (or form data) at all",
     "validation_error": "a field is missing or malformed; `errors` names each field",
+    "duplicate_key": "the JSON body names a key twice (which value was meant is unknowable)",
     "invalid_amount": "the amount is not a positive rupee amount with at most two decimals",
     "invalid_email": "the e-mail address is not valid",
     "invalid_phone": "the text is not a phone number (Indian numbers may omit +91)",

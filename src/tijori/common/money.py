@@ -1,12 +1,14 @@
 """Money at the edges: parse user input to integer paise and format paise for output.
 
-Inside Tijori money is always an ``int`` number of paise; ``Decimal`` appears only
-here, while turning text into paise and back.
+Inside Tijori money is always an ``int`` number of paise. An amount is parsed from
+its text, digit by digit: nothing is rounded, and nothing but the one grammar below
+is taken.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
@@ -16,43 +18,55 @@ CURRENCY = "INR"
 PAISE_PER_RUPEE = 100
 # Far above any wallet balance and far below what a signed BIGINT holds.
 MAX_PAISE = 10**15
+# The whole grammar of an amount: ASCII digits, then at most one point and two decimals.
+# Not Decimal's grammar, which also takes "1_0", other scripts' digits and exponents.
+AMOUNT_TEXT = re.compile(r"([0-9]+)(?:\.([0-9]{1,2}))?", re.ASCII)
+_MAX_TEXT = 24  # "10000000000000.00" and some leading zeros; longer is not an amount
 
 
 class InvalidAmountError(ValueError):
     """The text or number given is not an amount of money Tijori accepts."""
 
 
-def parse_paise(value: Any) -> int:
-    """Turn ``"25.50"``, ``25.5`` or ``25`` into paise (2550).
-
-    Accepts a string or a number with at most two decimal places; refuses booleans,
-    NaN, infinities, exponents that hide huge values, and magnitudes beyond
-    ``MAX_PAISE``. Zero and negative amounts parse; callers decide what they allow.
-    """
+def _amount_text(value: Any) -> str:
+    """The text an amount was written as: a string as sent, a number as JSON wrote it."""
+    if isinstance(value, str):
+        return value
     if isinstance(value, bool) or value is None:
         raise InvalidAmountError("an amount must be a number or a decimal string")
     if isinstance(value, int):
-        rupees = Decimal(value)
-    elif isinstance(value, float):
-        rupees = Decimal(repr(value))  # the shortest text that round-trips, not the binary value
-    elif isinstance(value, str | Decimal):
-        text = str(value).strip()
-        if not text or len(text) > 32:
-            raise InvalidAmountError("an amount must be a short decimal string such as '25.50'")
-        try:
-            rupees = Decimal(text)
-        except InvalidOperation as error:
-            raise InvalidAmountError(f"'{text}' is not a decimal amount") from error
-    else:
-        raise InvalidAmountError("an amount must be a number or a decimal string")
-    if not rupees.is_finite():
-        raise InvalidAmountError("an amount must be finite")
-    if abs(rupees) * PAISE_PER_RUPEE > MAX_PAISE:
+        if abs(value) > MAX_PAISE:  # and str() of a huge int is slow, or refused
+            raise InvalidAmountError("the amount is too large")
+        return str(value)
+    if isinstance(value, Decimal):
+        # a JSON number keeps its literal (tijori.common.body.JsonNumber); str() of any
+        # other Decimal is its exact value, with an exponent when it has one
+        return getattr(value, "text", None) or str(value)
+    if isinstance(value, float):
+        return repr(value)  # the shortest text that round-trips, not the binary value
+    raise InvalidAmountError("an amount must be a number or a decimal string")
+
+
+def parse_paise(value: Any) -> int:
+    """Turn ``"25.50"``, ``25.5`` or ``25`` into paise (2550), exactly or not at all.
+
+    An amount is ASCII digits with at most one point and at most two decimals, given as
+    a string or as a number with that text; anything else (a sign, spaces, ``"1_0"``,
+    non-ASCII digits, a third decimal, an exponent, NaN) is refused, never rounded, as
+    is a magnitude beyond ``MAX_PAISE``. Zero parses; callers decide whether they allow it.
+    """
+    text = _amount_text(value)
+    match = AMOUNT_TEXT.fullmatch(text) if len(text) <= _MAX_TEXT else None
+    if match is None:
+        shown = text if len(text) <= _MAX_TEXT else f"{text[:_MAX_TEXT]}…"
+        raise InvalidAmountError(
+            f"{shown!r} is not an amount: write rupees with at most two decimals, like 25.50"
+        )
+    rupees, decimals = match.group(1), match.group(2) or ""
+    paise = int(rupees) * PAISE_PER_RUPEE + int(decimals.ljust(2, "0"))
+    if paise > MAX_PAISE:
         raise InvalidAmountError("the amount is too large")
-    paise = rupees * PAISE_PER_RUPEE
-    if paise != paise.to_integral_value():
-        raise InvalidAmountError("an amount has at most two decimal places")
-    return int(paise)
+    return paise
 
 
 def format_paise(paise: int) -> str:

@@ -13,8 +13,12 @@ from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
+from swagger_ui_bundle import swagger_ui_path
 
 from tijori.common.errors import PROBLEM_CODES, PROBLEM_JSON
 
@@ -121,6 +125,27 @@ def document_openapi(app: FastAPI, *, auth_codes: Sequence[str] = ()) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+SWAGGER_UI = "/docs/static"
+
+
+def install_swagger_ui(app: FastAPI, *, title: str) -> None:
+    """Serve Swagger UI at ``/docs`` from the installed ``swagger-ui-bundle-v2`` package:
+    the page works offline, and no third party's script runs beside a user's token.
+    (Build the app with ``docs_url=None`` and ``redoc_url=None``: FastAPI's own pages
+    load from a public CDN.)"""
+    app.mount(SWAGGER_UI, StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=title,
+            swagger_js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js",
+            swagger_css_url=f"{SWAGGER_UI}/swagger-ui.css",
+            swagger_favicon_url=f"{SWAGGER_UI}/favicon-32x32.png",
+        )
+
+
 def _document_operation(operation: dict[str, Any], *, auth_codes: Sequence[str]) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     takes_input = bool(operation.get("parameters") or operation.get("requestBody"))
@@ -130,10 +155,19 @@ def _document_operation(operation: dict[str, Any], *, auth_codes: Sequence[str])
         responses["400"] = _problem_response(400, ["bad_request"])  # a body that does not parse
     if takes_input and "422" not in responses:
         responses["422"] = _problem_response(422, ["validation_error"])
+    if operation.get("requestBody"):  # every JSON body is read by tijori.common.body
+        _add_problem(responses["422"], 422, "duplicate_key")
     if operation.get("security") and "401" not in responses:
         responses["401"] = _problem_response(401, list(auth_codes))
     if "operations" not in operation.get("tags", ()):
         responses.setdefault("503", _problem_response(503, ["service_unavailable"]))
+
+
+def _add_problem(response: dict[str, Any], status: int, code: str) -> None:
+    examples = response["content"][PROBLEM_JSON]["examples"]
+    if code not in examples:
+        examples[code] = _problem_example(status, code)
+        response["description"] += f"; `{code}`: {PROBLEM_CODES[code]}"
 
 
 def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:

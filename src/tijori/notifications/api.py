@@ -6,12 +6,13 @@ from fastapi import APIRouter
 
 from tijori.common.app import UnitOfWorkDep
 from tijori.common.auth import CurrentPrincipal
+from tijori.common.body import StrictJsonRoute
 from tijori.common.openapi import problems
 from tijori.common.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from tijori.notifications.repository import NotificationRepository
 from tijori.notifications.schemas import NotificationRead
 
-router = APIRouter(prefix="/api/notifications", tags=["notifications"])
+router = APIRouter(prefix="/api/notifications", tags=["notifications"], route_class=StrictJsonRoute)
 
 
 @router.get(

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
 from tijori.common.app import UnitOfWorkDep
 from tijori.common.auth import CurrentPrincipal
+from tijori.common.body import StrictJsonRoute
 from tijori.common.errors import NotFoundError, UnprocessableError
 from tijori.common.openapi import problems
 from tijori.common.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
@@ -28,7 +29,7 @@ from tijori.transactions.schemas import (
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api/transactions", tags=["transactions"])
+router = APIRouter(prefix="/api/transactions", tags=["transactions"], route_class=StrictJsonRoute)
 
 MAX_IDEMPOTENCY_KEY = 255
 

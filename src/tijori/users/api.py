@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from tijori.common.app import RuntimeDep, UnitOfWorkDep
 from tijori.common.auth import CurrentPrincipal
+from tijori.common.body import DuplicateKeyError, StrictJsonRoute, duplicate_key_problem, loads
 from tijori.common.cache import CacheUnavailableError
 from tijori.common.errors import NotFoundError, UnprocessableError
 from tijori.common.openapi import problems
@@ -30,7 +31,7 @@ from tijori.users.schemas import (
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api", tags=["users"])
+router = APIRouter(prefix="/api", tags=["users"], route_class=StrictJsonRoute)
 
 
 async def get_settings(runtime: RuntimeDep) -> UsersSettings:
@@ -84,11 +85,13 @@ async def _credentials(request: Request) -> Credentials:
     content_type = request.headers.get("content-type", "")
     try:
         if content_type.startswith("application/json"):
-            return Credentials.model_validate_json(await request.body())
+            return Credentials.model_validate(loads(await request.body()))
         form = await request.form()
         return Credentials.model_validate(
             {"username": form.get("username"), "password": form.get("password")}
         )
+    except DuplicateKeyError as error:
+        raise duplicate_key_problem(error) from error
     except ValidationError as error:
         raise RequestValidationError(
             [{**item, "loc": ("body", *item["loc"])} for item in error.errors(include_url=False)]

@@ -6,13 +6,14 @@ from fastapi import APIRouter
 
 from tijori.common.app import UnitOfWorkDep
 from tijori.common.auth import CurrentPrincipal
+from tijori.common.body import StrictJsonRoute
 from tijori.common.errors import NotFoundError
 from tijori.common.openapi import problems
 from tijori.common.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from tijori.wallets.repository import WalletRepository
 from tijori.wallets.schemas import LedgerEntryRead, WalletRead
 
-router = APIRouter(prefix="/api/wallets", tags=["wallets"])
+router = APIRouter(prefix="/api/wallets", tags=["wallets"], route_class=StrictJsonRoute)
 
 
 async def _own_wallet(uow: UnitOfWorkDep, user_id: str) -> WalletRead:
