@@ -78,3 +78,12 @@ async def test_the_mailbox_is_there_only_in_development(tmp_path: Path) -> None:
     async with _aggregator(mail) as client:
         present = await client.get("/api/dev/mailbox")
     assert present.json() == {"items": []}
+
+
+async def test_the_combined_docs_load_swagger_ui_from_the_gateway_itself(tmp_path: Path) -> None:
+    async with _aggregator(GatewaySettings(data_dir=tmp_path)) as client:
+        page = await client.get("/docs")
+        assert page.status_code == 200 and "SwaggerUIBundle" in page.text
+        assert "cdn." not in page.text and "//" not in page.text.replace("http://", "")
+        script = await client.get("/docs/static/swagger-ui-bundle.js")
+        assert script.status_code == 200

@@ -15,13 +15,11 @@ from typing import Annotated, Any
 
 import aiohttp
 from fastapi import FastAPI, Query, Request
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import Response
 
 from tijori.common.errors import install_problem_handlers, problem_response
 from tijori.common.mailbox import MailItem, read_mailbox
 from tijori.common.metrics import install_http_metrics
-from tijori.common.openapi import document_openapi, problems
+from tijori.common.openapi import document_openapi, install_swagger_ui, problems
 from tijori.common.tracing import configure_tracing, fastapi_telemetry, install_request_context
 from tijori.gateway.config import GatewaySettings
 from tijori.gateway.docs import UpstreamDocsUnavailableError, fetch_service_docs, merge_documents
@@ -124,9 +122,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         request.app.state.combined_openapi = merge_documents(app.openapi(), documents)
         return request.app.state.combined_openapi
 
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> Response:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="Tijori API")
+    install_swagger_ui(app, title="Tijori API")  # from the installed package, not a CDN
 
     install_http_metrics(app)
     return app

@@ -46,7 +46,7 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/api/transactions", "transactions"),
     ("/api/notifications", "notifications"),
 )
-AGGREGATED_PATHS = ("/ready", "/docs", "/openapi.json")
+AGGREGATED_PATHS = ("/ready", "/docs", "/docs/static/*", "/openapi.json")
 DEV_MAILBOX_PATH = "/api/dev/mailbox"
 
 # Go's server reads the request line and headers up to Caddy's max_header_size plus 4 KiB
