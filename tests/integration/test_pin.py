@@ -54,7 +54,8 @@ async def test_a_pin_is_set_once_then_changed_with_the_current_pin_or_the_passwo
     assert (await _token(gateway, person, "580213")).status_code == 200
     _code(await _token(gateway, person, "739205"), 401, "invalid_pin")
     me = await gateway.get("/api/users/me", headers=person.auth)
-    assert "pin" not in me.text.lower()
+    assert me.json()["pin_set"] is True  # and neither the PIN nor its hash
+    assert "580213" not in me.text and "pin_hash" not in me.text
 
 
 async def test_a_payment_token_is_signed_for_exactly_the_debit_asked_for(
