@@ -127,22 +127,25 @@ class TokenKeys:
             )
         return cls(private_pem=private_pem, public_pem=public_pem)
 
-    def issue(self, *, user_id: str, authority: Authority, ttl: timedelta) -> str:
-        """Sign an access token for ``user_id``."""
+    def _sign(
+        self, *, audience: str, user_id: str, ttl: timedelta, not_before: bool, **claims: Any
+    ) -> str:
+        """A token of ``audience`` for ``user_id``, valid for ``ttl`` from now (and, with
+        ``not_before``, not before now), with ``claims``."""
         if not isinstance(self._private, Ed25519PrivateKey):
             raise RuntimeError("this service holds no signing key")
         now = utcnow()
-        claims: dict[str, Any] = {
-            "iss": ISSUER,
-            "aud": AUDIENCE,
-            "sub": user_id,
-            "auth": authority,
-            "iat": now,
-            "nbf": now,
-            "exp": now + ttl,
-            "jti": str(uuid.uuid4()),
-        }
-        return jwt.encode(claims, self._private, algorithm=ALGORITHM)
+        standard = {"iss": ISSUER, "aud": audience, "sub": user_id, "iat": now, "exp": now + ttl}
+        if not_before:
+            standard["nbf"] = now
+        payload = standard | claims | {"jti": str(uuid.uuid4())}
+        return jwt.encode(payload, self._private, algorithm=ALGORITHM)
+
+    def issue(self, *, user_id: str, authority: Authority, ttl: timedelta) -> str:
+        """Sign an access token for ``user_id``."""
+        return self._sign(
+            audience=AUDIENCE, user_id=user_id, ttl=ttl, not_before=True, auth=authority
+        )
 
     def issue_payment(
         self,
@@ -156,21 +159,15 @@ class TokenKeys:
         """Sign a payment token: ``user_id``'s authorisation, by PIN, of this one debit.
 
         Its audience is not an access token's, so neither passes for the other."""
-        if not isinstance(self._private, Ed25519PrivateKey):
-            raise RuntimeError("this service holds no signing key")
-        now = utcnow()
-        claims: dict[str, Any] = {
-            "iss": ISSUER,
-            "aud": PAYMENT_AUDIENCE,
-            "sub": user_id,
-            "amt": amount_paise,
-            "rcv": receiver,
-            "idk": idempotency_key,
-            "iat": now,
-            "exp": now + ttl,
-            "jti": str(uuid.uuid4()),
-        }
-        return jwt.encode(claims, self._private, algorithm=ALGORITHM)
+        return self._sign(
+            audience=PAYMENT_AUDIENCE,
+            user_id=user_id,
+            ttl=ttl,
+            not_before=False,
+            amt=amount_paise,
+            rcv=receiver,
+            idk=idempotency_key,
+        )
 
     def verify_payment(
         self,
