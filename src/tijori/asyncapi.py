@@ -37,17 +37,33 @@ PRODUCERS: dict[str, str] = {
     "transfer.rejected": "wallets",
     "transaction.completed": "transactions",
     "pin.locked": "users",
+    "topup.captured": "payments",
+    "topup.credited": "wallets",
+    "topup.rejected": "wallets",
+    "topup.completed": "payments",
+    "withdrawal.requested": "payments",
+    "hold.updated": "wallets",
+    "withdrawal.settled": "payments",
+    "withdrawal.completed": "payments",
 }
 """The service that writes each event to its outbox."""
 
 CONSUMERS: dict[str, tuple[str, ...]] = {
-    "user.created": ("wallets", "notifications"),
+    "user.created": ("wallets", "notifications", "payments"),
     "wallet.created": ("transactions",),
     "transaction.initiated": ("wallets",),
     "transfer.completed": ("transactions",),
     "transfer.rejected": ("transactions",),
     "transaction.completed": ("notifications",),
     "pin.locked": ("notifications",),
+    "topup.captured": ("wallets",),
+    "topup.credited": ("payments",),
+    "topup.rejected": ("payments",),
+    "topup.completed": ("notifications",),
+    "withdrawal.requested": ("wallets",),
+    "hold.updated": ("payments",),
+    "withdrawal.settled": ("wallets",),
+    "withdrawal.completed": ("notifications",),
 }
 """The services that consume each event; each consumes in a group named after itself."""
 
@@ -59,6 +75,14 @@ MESSAGE_KEYS: dict[str, tuple[str, str]] = {
     "transfer.rejected": ("the sender's user id", "sender_id"),
     "transaction.completed": ("the sender's user id", "sender.user_id"),
     "pin.locked": ("the user id", "user_id"),
+    "topup.captured": ("the user id", "user_id"),
+    "topup.credited": ("the user id", "user_id"),
+    "topup.rejected": ("the user id", "user_id"),
+    "topup.completed": ("the user id", "user.user_id"),
+    "withdrawal.requested": ("the user id", "user_id"),
+    "hold.updated": ("the user id", "user_id"),
+    "withdrawal.settled": ("the user id", "user_id"),
+    "withdrawal.completed": ("the user id", "user.user_id"),
 }
 """The Kafka message key of each event: what it is, and the payload field that holds it."""
 

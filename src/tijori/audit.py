@@ -147,6 +147,119 @@ async def audit_transactions(
     )
 
 
+async def _count_by_reference(
+    connection: AsyncConnection, kind: str, prefix: str
+) -> dict[str, int]:
+    """Ledger entries of ``kind`` by the id after ``prefix`` in their reference."""
+    rows = await connection.execute(
+        text(
+            "SELECT reference, COUNT(*) FROM ledger_entries WHERE kind = :kind GROUP BY reference"
+        ),
+        {"kind": kind},
+    )
+    return {
+        reference.removeprefix(prefix): int(count)
+        for reference, count in rows.all()
+        if reference.startswith(prefix)
+    }
+
+
+async def audit_holds(
+    connection: AsyncConnection, report: AuditReport, *, grace: timedelta
+) -> None:
+    """Every wallet's holds equal its HELD holds and never pass its balance; a posted hold
+    has one withdrawal pair (and a returned one a second, back), a voided or refused one
+    none; none is HELD past its expiry."""
+    drifted = (
+        await connection.execute(
+            text(
+                "SELECT w.id, w.held_paise, COALESCE(SUM(h.amount_paise), 0) FROM wallets w "
+                "LEFT JOIN holds h ON h.wallet_id = w.id AND h.status = 'HELD' "
+                "GROUP BY w.id, w.held_paise "
+                "HAVING w.held_paise <> COALESCE(SUM(h.amount_paise), 0)"
+            )
+        )
+    ).all()
+    for wallet_id, held, holds in drifted:
+        report.violations.append(
+            f"wallet {wallet_id} shows {format_paise(int(held))} held but its holds sum to "
+            f"{format_paise(int(holds))}"
+        )
+    overdrawn = (
+        await connection.execute(
+            text("SELECT id FROM wallets WHERE kind = 'USER' AND held_paise > balance_paise")
+        )
+    ).all()
+    for (wallet_id,) in overdrawn:
+        report.violations.append(f"wallet {wallet_id} holds more than its balance")
+    posted = await _count_by_reference(connection, "WITHDRAWAL", "withdrawal:")
+    returned = await _count_by_reference(connection, "PAYOUT_RETURN", "return:")
+    holds = (await connection.execute(text("SELECT id, status, expires_at FROM holds"))).all()
+    cutoff = (utcnow() - grace).replace(tzinfo=None)
+    statuses: dict[str, str] = {}
+    for hold_id, status, expires_at in holds:
+        statuses[hold_id] = status
+        want = (2 if status in ("POSTED", "RETURNED") else 0, 2 if status == "RETURNED" else 0)
+        have = (posted.get(hold_id, 0), returned.get(hold_id, 0))
+        if have != want:
+            report.violations.append(
+                f"{status} hold {hold_id} has {have[0]} withdrawal and {have[1]} return entries"
+            )
+        if status == "HELD" and expires_at.replace(tzinfo=None) < cutoff:
+            report.violations.append(f"hold {hold_id} is HELD past its expiry ({expires_at})")
+    for reference in (posted.keys() | returned.keys()) - statuses.keys():
+        report.violations.append(f"withdrawal movement {reference} belongs to no hold")
+    by_status = {status: list(statuses.values()).count(status) for status in set(statuses.values())}
+    summary = ", ".join(f"{count} {status}" for status, count in sorted(by_status.items()))
+    report.checks.append(
+        f"holds: {len(holds)} ({summary or 'none'}); "
+        "each wallet's holds add up and stay within its balance, each settled exactly once"
+    )
+
+
+async def audit_payments(
+    payments: AsyncConnection, wallets: AsyncConnection, report: AuditReport
+) -> None:
+    """Every CREDITED top-up was credited once and nothing else was; a refunded or failed
+    one never; every withdrawal's hold agrees with its state."""
+    credited = await _count_by_reference(wallets, "TOPUP", "topup:")
+    topups: dict[str, str] = dict(
+        (await payments.execute(text("SELECT id, status FROM topups"))).tuples().all()
+    )
+    for topup_id, status in topups.items():
+        entries = credited.get(topup_id, 0)
+        # CAPTURED: wallets may have credited it and payments not heard yet
+        if status == "CREDITED" and entries != 2:
+            report.violations.append(f"CREDITED top-up {topup_id} has {entries} entries, not 2")
+        if status in ("CREATED", "FAILED", "REFUNDED") and entries:
+            report.violations.append(f"{status} top-up {topup_id} was credited")
+    for topup_id in credited.keys() - topups.keys():
+        report.violations.append(f"top-up credit {topup_id} belongs to no top-up")
+    holds: dict[str, str] = dict(
+        (await wallets.execute(text("SELECT id, status FROM holds"))).tuples().all()
+    )
+    withdrawals: dict[str, str] = dict(
+        (await payments.execute(text("SELECT id, status FROM withdrawals"))).tuples().all()
+    )
+    agree: dict[str, set[str | None]] = {
+        "PROCESSED": {"POSTED", "HELD"},  # HELD: wallets has not posted it yet
+        "FAILED": {"VOIDED", "REFUSED", "HELD", None},
+        "REVERSED": {"RETURNED", "VOIDED", "POSTED", "HELD"},
+    }
+    for withdrawal_id, status in withdrawals.items():
+        hold = holds.get(withdrawal_id)
+        if status in agree and hold not in agree[status]:
+            report.violations.append(f"{status} withdrawal {withdrawal_id} has a {hold} hold")
+        if status in ("REQUESTED", "HELD", "PROCESSING") and hold in ("POSTED", "VOIDED"):
+            report.violations.append(f"{status} withdrawal {withdrawal_id} has a {hold} hold")
+    for hold_id in holds.keys() - withdrawals.keys():
+        report.violations.append(f"hold {hold_id} belongs to no withdrawal")
+    report.checks.append(
+        f"payments: {len(topups)} top-ups, each credited once if CREDITED and never otherwise; "
+        f"{len(withdrawals)} withdrawals, each agreeing with its hold"
+    )
+
+
 async def run_audit(*, pending_grace: timedelta = timedelta(seconds=60)) -> AuditReport:
     """Audit every service database that holds money.
 
@@ -157,12 +270,16 @@ async def run_audit(*, pending_grace: timedelta = timedelta(seconds=60)) -> Audi
     transactions_settings = SERVICES["transactions"].settings()
     wallets_engine = create_engine(SERVICES["wallets"].settings().resolved_database_url)
     transactions_engine = create_engine(transactions_settings.resolved_database_url)
+    payments_engine = create_engine(SERVICES["payments"].settings().resolved_database_url)
     try:
         async with (
             wallets_engine.connect() as wallets,
             transactions_engine.connect() as transactions,
+            payments_engine.connect() as payments,
         ):
             await audit_wallets(wallets, report)
+            await audit_holds(wallets, report, grace=pending_grace)
+            await audit_payments(payments, wallets, report)
             await audit_transactions(
                 transactions,
                 wallets,
@@ -173,4 +290,5 @@ async def run_audit(*, pending_grace: timedelta = timedelta(seconds=60)) -> Audi
     finally:
         await wallets_engine.dispose()
         await transactions_engine.dispose()
+        await payments_engine.dispose()
     return report

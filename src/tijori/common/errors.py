@@ -54,6 +54,15 @@ PROBLEM_CODES: dict[str, str] = {
     "wallet_not_found": "the wallet does not exist yet (it opens moments after sign-up)",
     "receiver_not_found": "no Tijori wallet has this phone or e-mail",
     "transaction_not_found": "no such transaction (or not one the caller may see)",
+    "topup_not_found": "no such top-up (or not one the caller may see)",
+    "withdrawal_not_found": "no such withdrawal (or not one the caller may see)",
+    "limit_exceeded": "the amount passes a limit; `limit` names it",
+    "invalid_bank_account": "the account number (9-18 digits), IFSC or holder's name is not valid",
+    "idempotency_key_required": "this request needs an Idempotency-Key header",
+    "payment_token_required": "a debit needs the header X-Payment-Token (from the PIN)",
+    "gateway_unavailable": "the payment gateway did not answer; nothing was made, try again",
+    "invalid_signature": "the webhook's signature does not match its body",
+    "invalid_webhook": "the webhook is not JSON of the gateway's shape, or has no event id",
     "method_not_allowed": "this address does not take this HTTP method",
     "conflict": "the request conflicts with what exists",
     "email_taken": "an account with this e-mail already exists",
@@ -83,6 +92,7 @@ FIELD_CODES = frozenset(
         "invalid_cursor",
         "invalid_idempotency_key",
         "invalid_note",
+        "invalid_bank_account",
     }
 )
 

@@ -112,6 +112,100 @@ class PinLocked(Payload):
     locked_seconds: int = Field(gt=0)
 
 
+class TopupCaptured(Payload):
+    """The gateway captured a top-up's payment: the money is at the gateway, owed to the
+    user's wallet. Sent again when payments asks the gateway and finds it captured; wallets
+    credits a top-up at most once and repeats its outcome."""
+
+    topup_id: str
+    user_id: str
+    payment_id: str
+    amount_paise: int = Field(gt=0)
+
+
+TopupRejectionReason = Literal["wallet_frozen", "wallet_not_found", "limit_exceeded"]
+
+
+class TopupCredited(Payload):
+    """The wallets service credited a captured top-up: the balance and version after it."""
+
+    topup_id: str
+    user_id: str
+    amount_paise: int
+    balance_paise: int
+    version: int
+
+
+class TopupRejected(Payload):
+    """The wallets service could not accept a captured top-up; nothing was credited and
+    payments refunds it at the gateway."""
+
+    topup_id: str
+    user_id: str
+    amount_paise: int
+    reason: TopupRejectionReason
+    # which limit, when the reason is limit_exceeded
+    limit: str | None = None
+
+
+class TopupCompleted(Payload):
+    """A top-up reached CREDITED, FAILED or REFUNDED (once per top-up), for e-mail."""
+
+    topup_id: str
+    status: Literal["CREDITED", "FAILED", "REFUNDED"]
+    reason: str | None
+    amount_paise: int
+    user: Party
+
+
+class WithdrawalRequested(Payload):
+    """A user asked to withdraw to a bank: wallets holds the amount, or refuses."""
+
+    withdrawal_id: str
+    user_id: str
+    amount_paise: int = Field(gt=0)
+
+
+HoldStatus = Literal["HELD", "REFUSED", "POSTED", "VOIDED", "RETURNED"]
+
+
+class HoldUpdated(Payload):
+    """A hold changed: placed (HELD) or refused, then posted (the money left) or voided
+    (it is available again), exactly once; RETURNED when a posted payout came back and
+    was credited again. The wallet's balance, holds and version after it."""
+
+    hold_id: str
+    user_id: str
+    amount_paise: int
+    status: HoldStatus
+    reason: str | None = None
+    balance_paise: int | None = None
+    held_paise: int | None = None
+    version: int | None = None
+
+
+class WithdrawalSettled(Payload):
+    """The gateway finished a withdrawal's payout: PROCESSED (post the hold), FAILED
+    (void it), or REVERSED (a processed payout came back: credit it again)."""
+
+    withdrawal_id: str
+    user_id: str
+    amount_paise: int
+    outcome: Literal["PROCESSED", "FAILED", "REVERSED"]
+    reason: str | None = None
+
+
+class WithdrawalCompleted(Payload):
+    """A withdrawal reached PROCESSED, FAILED or REVERSED, for e-mail."""
+
+    withdrawal_id: str
+    status: Literal["PROCESSED", "FAILED", "REVERSED"]
+    reason: str | None
+    amount_paise: int
+    account_last4: str
+    user: Party
+
+
 EVENT_TYPES: dict[str, type[Payload]] = {
     "user.created": UserCreated,
     "wallet.created": WalletCreated,
@@ -120,6 +214,14 @@ EVENT_TYPES: dict[str, type[Payload]] = {
     "transfer.rejected": TransferRejected,
     "transaction.completed": TransactionCompleted,
     "pin.locked": PinLocked,
+    "topup.captured": TopupCaptured,
+    "topup.credited": TopupCredited,
+    "topup.rejected": TopupRejected,
+    "topup.completed": TopupCompleted,
+    "withdrawal.requested": WithdrawalRequested,
+    "hold.updated": HoldUpdated,
+    "withdrawal.settled": WithdrawalSettled,
+    "withdrawal.completed": WithdrawalCompleted,
 }
 """Every event type, which is also its topic name (after the configured prefix)."""
 

@@ -47,6 +47,40 @@ LEDGER_TRANSFERS = Counter(
     "Transfers the wallets service applied (money moved) or rejected",
     ["outcome", "reason"],
 )
+LEDGER_TOPUPS = Counter(
+    "tijori_ledger_topups_total",
+    "Captured top-ups the wallets service credited or rejected (then refunded)",
+    ["outcome", "reason"],
+)
+HOLDS = Counter(
+    "tijori_holds_total",
+    "Holds by status reached: HELD, REFUSED, POSTED, VOIDED, RETURNED (wallets service)",
+    ["status", "reason"],
+)
+HOLDS_OUTSTANDING = Gauge("tijori_holds_outstanding", "Holds HELD now (wallets service)")
+HOLDS_OLDEST_AGE = Gauge(
+    "tijori_holds_oldest_age_seconds", "Age of the oldest hold still HELD (0 if none)"
+)
+TOPUPS = Counter(
+    "tijori_topups_total",
+    "Top-ups by status reached: CREATED, CAPTURED, CREDITED, FAILED, REFUNDED (payments)",
+    ["status"],
+)
+WITHDRAWALS = Counter(
+    "tijori_withdrawals_total",
+    "Withdrawals by status reached: REQUESTED ... PROCESSED, FAILED, REVERSED (payments)",
+    ["status", "reason"],
+)
+WEBHOOKS = Counter(
+    "tijori_webhooks_total",
+    "Gateway webhooks by event and result: applied, duplicate, ignored, invalid_signature",
+    ["event", "result"],
+)
+GATEWAY_CALLS = Counter(
+    "tijori_gateway_calls_total",
+    "Calls to the payment gateway's API by operation and outcome: ok, refused, unavailable",
+    ["operation", "outcome"],
+)
 EMAILS = Counter(
     "tijori_emails_total",
     "E-mail delivery attempts by kind and outcome: sent, retrying or failed (for good)",

@@ -45,6 +45,7 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/api/wallets", "wallets"),
     ("/api/transactions", "transactions"),
     ("/api/notifications", "notifications"),
+    ("/api/payments", "payments"),
 )
 AGGREGATED_PATHS = ("/ready", "/docs", "/docs/static/*", "/openapi.json")
 DEV_MAILBOX_PATH = "/api/dev/mailbox"

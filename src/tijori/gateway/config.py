@@ -11,7 +11,7 @@ from tijori.common.config import CommonSettings
 # src/tijori/gateway/config.py -> the repository's web/ folder
 DEFAULT_WEB_DIR = Path(__file__).resolve().parents[3] / "web"
 
-SERVICE_NAMES = ("users", "wallets", "transactions", "notifications")
+SERVICE_NAMES = ("users", "wallets", "transactions", "notifications", "payments")
 
 
 class GatewaySettings(CommonSettings):
@@ -29,6 +29,7 @@ class GatewaySettings(CommonSettings):
     wallets_url: str = "http://127.0.0.1:8082"
     transactions_url: str = "http://127.0.0.1:8083"
     notifications_url: str = "http://127.0.0.1:8084"
+    payments_url: str = "http://127.0.0.1:8087"
     # the merged /docs, the aggregated /ready and the development mailbox
     aggregator_url: str = "http://127.0.0.1:8086"
     # processes that serve no API but must be ready too (consumers), by name
@@ -55,6 +56,7 @@ class GatewaySettings(CommonSettings):
             "wallets": self.wallets_url,
             "transactions": self.transactions_url,
             "notifications": self.notifications_url,
+            "payments": self.payments_url,
         }
         return {
             name: [url.strip().rstrip("/") for url in value.split(",") if url.strip()]

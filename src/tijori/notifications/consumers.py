@@ -38,6 +38,18 @@ def register_consumers(runtime: ServiceRuntime) -> None:
         )
         uow.after_commit(mailer.wake, once=True)
 
+    async def on_topup_completed(uow: UnitOfWork, event: Envelope[Any]) -> None:
+        await service.notify_topup(
+            uow, event_id=event.id, topup=event.payload, sender=settings.mail_from
+        )
+        uow.after_commit(mailer.wake, once=True)
+
+    async def on_withdrawal_completed(uow: UnitOfWork, event: Envelope[Any]) -> None:
+        await service.notify_withdrawal(
+            uow, event_id=event.id, withdrawal=event.payload, sender=settings.mail_from
+        )
+        uow.after_commit(mailer.wake, once=True)
+
     runtime.consume(
         "notifications",
         processed_model=ProcessedEvent,
@@ -45,5 +57,7 @@ def register_consumers(runtime: ServiceRuntime) -> None:
             "user.created": on_user_created,
             "transaction.completed": on_transaction_completed,
             "pin.locked": on_pin_locked,
+            "topup.completed": on_topup_completed,
+            "withdrawal.completed": on_withdrawal_completed,
         },
     )

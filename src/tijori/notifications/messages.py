@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tijori.common.events import PinLocked, TransactionCompleted, UserCreated
+from tijori.common.events import (
+    PinLocked,
+    TopupCompleted,
+    TransactionCompleted,
+    UserCreated,
+    WithdrawalCompleted,
+)
 from tijori.common.money import format_paise
 
 
@@ -109,6 +115,96 @@ def transfer_failed(transaction: TransactionCompleted) -> MailContent:
             f"Your transfer of {amount} to {transaction.receiver.name} did not go through: "
             f"{reason} (reason: {transaction.reason}). No money left your wallet.\n"
             f"Transaction: {transaction.transaction_id}\n\n"
+            "Team Tijori\n"
+        ),
+    )
+
+
+TOPUP_REASONS = {
+    "balance_cap": "it would take your wallet above its balance limit",
+    "monthly_load": "it would pass this month's limit on money added",
+    "yearly_load": "it would pass this financial year's limit on money added",
+    "wallet_frozen": "your wallet is frozen",
+    "wallet_not_found": "your wallet could not be found",
+}
+
+
+def topup_completed(topup: TopupCompleted) -> MailContent:
+    """To a user whose money was added, or refunded because the wallet could not take it."""
+    amount = _rupees(topup.amount_paise)
+    if topup.status == "CREDITED":
+        return MailContent(
+            kind="TOPUP_CREDITED",
+            subject=f"{amount} added to your Tijori wallet",
+            body=(
+                f"Hello {topup.user.name},\n\n"
+                f"{amount} you paid through the payment gateway is now in your wallet.\n"
+                f"Top-up: {topup.topup_id}\n\n"
+                "Team Tijori\n"
+            ),
+        )
+    reason = TOPUP_REASONS.get(topup.reason or "", topup.reason or "an unknown reason")
+    return MailContent(
+        kind="TOPUP_REFUNDED",
+        subject=f"Your payment of {amount} was refunded",
+        body=(
+            f"Hello {topup.user.name},\n\n"
+            f"We could not add {amount} to your wallet: {reason} (reason: {topup.reason}). "
+            "The payment was refunded to where it came from; banks take 5-7 working days "
+            "to show it.\n"
+            f"Top-up: {topup.topup_id}\n\n"
+            "Team Tijori\n"
+        ),
+    )
+
+
+WITHDRAWAL_REASONS = {
+    "insufficient_funds": "your available balance did not cover it",
+    "wallet_frozen": "your wallet is frozen",
+    "hold_expired": "the bank did not confirm it in time",
+    "gateway_unavailable": "the payment gateway could not be reached",
+    "payout_refused": "the payment gateway refused the payout",
+}
+
+
+def withdrawal_completed(withdrawal: WithdrawalCompleted) -> MailContent:
+    """To a user whose withdrawal was sent, failed (money back), or came back reversed."""
+    amount = _rupees(withdrawal.amount_paise)
+    account = f"the bank account ending {withdrawal.account_last4}"
+    if withdrawal.status == "PROCESSED":
+        return MailContent(
+            kind="WITHDRAWAL_SENT",
+            subject=f"{amount} sent to your bank account",
+            body=(
+                f"Hello {withdrawal.user.name},\n\n"
+                f"{amount} left your Tijori wallet for {account}.\n"
+                f"Withdrawal: {withdrawal.withdrawal_id}\n\n"
+                "Team Tijori\n"
+            ),
+        )
+    if withdrawal.status == "REVERSED":
+        return MailContent(
+            kind="WITHDRAWAL_REVERSED",
+            subject=f"Your withdrawal of {amount} came back",
+            body=(
+                f"Hello {withdrawal.user.name},\n\n"
+                f"The bank returned the {amount} sent to {account}; it is back in your "
+                "wallet.\n"
+                f"Withdrawal: {withdrawal.withdrawal_id}\n\n"
+                "Team Tijori\n"
+            ),
+        )
+    reason = WITHDRAWAL_REASONS.get(
+        withdrawal.reason or "", withdrawal.reason or "an unknown reason"
+    )
+    return MailContent(
+        kind="WITHDRAWAL_FAILED",
+        subject=f"Your withdrawal of {amount} failed",
+        body=(
+            f"Hello {withdrawal.user.name},\n\n"
+            f"Your withdrawal of {amount} to {account} did not go through: {reason} "
+            f"(reason: {withdrawal.reason}). The money is available in your wallet again.\n"
+            f"Withdrawal: {withdrawal.withdrawal_id}\n\n"
             "Team Tijori\n"
         ),
     )

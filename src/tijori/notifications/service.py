@@ -7,15 +7,24 @@ from typing import Any
 
 from tijori.common.clock import utcnow
 from tijori.common.db import UnitOfWork
-from tijori.common.events import Party, PinLocked, TransactionCompleted, UserCreated
+from tijori.common.events import (
+    Party,
+    PinLocked,
+    TopupCompleted,
+    TransactionCompleted,
+    UserCreated,
+    WithdrawalCompleted,
+)
 from tijori.common.tracing import correlation_id_var, current_traceparent
 from tijori.notifications.messages import (
     MailContent,
     pin_locked,
+    topup_completed,
     transfer_failed,
     transfer_received,
     transfer_sent,
     welcome,
+    withdrawal_completed,
 )
 from tijori.notifications.repository import NotificationRepository
 
@@ -90,3 +99,22 @@ async def notify_pin_locked(
 ) -> None:
     """Queue the e-mail telling a user their payments were locked by wrong PINs."""
     _queue(uow, event_id=event_id, sender=sender, mails=[(locked, pin_locked(locked))])
+
+
+async def notify_topup(
+    uow: UnitOfWork, *, event_id: str, topup: TopupCompleted, sender: str
+) -> None:
+    """Queue the e-mail of a top-up credited or refunded."""
+    _queue(uow, event_id=event_id, sender=sender, mails=[(topup.user, topup_completed(topup))])
+
+
+async def notify_withdrawal(
+    uow: UnitOfWork, *, event_id: str, withdrawal: WithdrawalCompleted, sender: str
+) -> None:
+    """Queue the e-mail of a withdrawal sent, failed or reversed."""
+    _queue(
+        uow,
+        event_id=event_id,
+        sender=sender,
+        mails=[(withdrawal.user, withdrawal_completed(withdrawal))],
+    )

@@ -4,39 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, MetaData, String, TypeDecorator
-from sqlalchemy.dialects.mysql import VARBINARY
+from sqlalchemy import BigInteger, ForeignKey, Index, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tijori.common.clock import utcnow
-from tijori.common.db import NAMING_CONVENTION, BigId, StagedRow, UtcDateTime
+from tijori.common.db import NAMING_CONVENTION, BigId, ExactText, StagedRow, UtcDateTime
 from tijori.common.models import OutboxMessageMixin, ProcessedEventMixin
-
-
-class ExactText(TypeDecorator[str]):
-    """Text that equals only the same bytes. On MySQL and MariaDB it is stored as its
-    UTF-8 bytes (VARBINARY): their text collations take ``Invoice-A`` for ``invoice-a``,
-    ``é`` for ``e`` and ignore trailing spaces. SQLite compares text byte for byte."""
-
-    impl = String
-    cache_ok = True
-
-    def __init__(self, length: int) -> None:
-        super().__init__(length)
-        self.length = length
-
-    def load_dialect_impl(self, dialect: Any) -> Any:
-        if dialect.name == "mysql":  # up to 4 bytes a character in UTF-8
-            return dialect.type_descriptor(VARBINARY(4 * self.length))
-        return dialect.type_descriptor(String(self.length))
-
-    def process_bind_param(self, value: str | None, dialect: Any) -> Any:
-        return value.encode() if dialect.name == "mysql" and value is not None else value
-
-    def process_result_value(self, value: Any, dialect: Any) -> str | None:
-        return bytes(value).decode() if isinstance(value, bytes | bytearray) else value
 
 
 class Base(DeclarativeBase):

@@ -15,6 +15,11 @@ from tijori.common.models import OutboxMessageMixin, ProcessedEventMixin
 PROMOTIONS_WALLET_ID = "00000000-0000-0000-0000-000000000001"
 """The system account every promotional credit is drawn from (created by the migration)."""
 
+GATEWAY_WALLET_ID = "00000000-0000-0000-0000-000000000002"
+"""The system account of money at the payment gateway: top-ups are credited from it and
+withdrawals paid out to it, so its balance is minus what users hold through the gateway
+(created by migration 0003; ``tijori reconcile`` compares it with the gateway's books)."""
+
 
 class Base(DeclarativeBase):
     """Metadata of the wallets database."""
@@ -38,12 +43,19 @@ class Wallet(StagedRow, Base):
     email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(20))
     balance_paise: Mapped[int] = mapped_column(BigInteger, default=0)
+    # the sum of the wallet's HELD holds: it can spend balance_paise - held_paise
+    held_paise: Mapped[int] = mapped_column(BigInteger, default=0)
     currency: Mapped[str] = mapped_column(String(3), default="INR")
     status: Mapped[str] = mapped_column(String(10), default="ACTIVE")  # ACTIVE | FROZEN
     # one more with every change of balance: lets readers of events drop stale balances
     version: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    @property
+    def available_paise(self) -> int:
+        """What the wallet can spend: its balance less its holds."""
+        return self.balance_paise - self.held_paise
 
 
 class LedgerEntry(Base):
@@ -60,7 +72,8 @@ class LedgerEntry(Base):
     wallet_id: Mapped[str] = mapped_column(String(36), ForeignKey("wallets.id"))
     counterparty_wallet_id: Mapped[str] = mapped_column(String(36), ForeignKey("wallets.id"))
     reference: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(20))  # PROMOTION | TRANSFER
+    # PROMOTION | TRANSFER | TOPUP | WITHDRAWAL | PAYOUT_RETURN
+    kind: Mapped[str] = mapped_column(String(20))
     amount_paise: Mapped[int] = mapped_column(BigInteger)  # credit > 0, debit < 0
     balance_after_paise: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
@@ -77,6 +90,50 @@ class Transfer(Base):
 
     transaction_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     status: Mapped[str] = mapped_column(String(10))  # APPLIED | REJECTED
+    reason: Mapped[str | None] = mapped_column(String(40))
+    outcome_type: Mapped[str] = mapped_column(String(40))
+    outcome: Mapped[str] = mapped_column(Text)  # the payload of the outcome event, as JSON
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Hold(StagedRow, Base):
+    """Money set aside for a withdrawal (a two-phase transfer's pending debit).
+
+    HELD lowers the wallet's available balance at once; it is then POSTED (the money
+    leaves, as a pair of ledger entries) or VOIDED (available again) exactly once, and a
+    HELD hold past ``expires_at`` is voided. REFUSED records a hold that was never placed,
+    so a request sent again repeats the refusal; RETURNED is a posted hold whose payout
+    came back and was credited again. Changes only through
+    :class:`~tijori.wallets.repository.WalletRepository`.
+    """
+
+    __tablename__ = "holds"
+    __table_args__ = (Index("ix_holds_status_expires_at", "status", "expires_at"),)
+
+    # the withdrawal's id: one hold per withdrawal
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    wallet_id: Mapped[str] = mapped_column(String(36), ForeignKey("wallets.id"))
+    user_id: Mapped[str] = mapped_column(String(36))
+    amount_paise: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(10))  # HELD | REFUSED | POSTED | VOIDED | RETURNED
+    reason: Mapped[str | None] = mapped_column(String(40))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class TopupCredit(Base):
+    """The outcome of one captured top-up, recorded once with its effect: a top-up sent
+    again finds it and repeats the outcome; the credited ones count against the monthly
+    and yearly limits of money added."""
+
+    __tablename__ = "topup_credits"
+    __table_args__ = (Index("ix_topup_credits_user_id_created_at", "user_id", "created_at"),)
+
+    topup_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(36))
+    amount_paise: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(10))  # CREDITED | REJECTED
     reason: Mapped[str | None] = mapped_column(String(40))
     outcome_type: Mapped[str] = mapped_column(String(40))
     outcome: Mapped[str] = mapped_column(Text)  # the payload of the outcome event, as JSON

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tijori.common.db import UnitOfWork, keyed, row_of
 from tijori.common.events import TransactionInitiated
 from tijori.wallets.ledger import LedgerError, LedgerPair
-from tijori.wallets.models import LedgerEntry, Transfer, Wallet
+from tijori.wallets.models import Hold, LedgerEntry, TopupCredit, Transfer, Wallet
 
 # wallets a batch of transfers locks; refreshed from the database when locked
 _LOCK_WALLETS = keyed(
@@ -22,6 +23,8 @@ _RECORDED = keyed(select(Transfer), Transfer.transaction_id)
 _LOCKED = "wallets.locked"  # user id -> the wallet locked (None: no wallet)
 _RECORDED_OUTCOMES = "wallets.recorded"  # transaction id -> its outcome (None: not yet)
 _BY_ID = "wallets.by_id"  # wallet id -> every wallet this transaction holds
+_HOLDS = "wallets.holds"  # hold id -> the hold locked or staged in this transaction
+_TOPUPS = "wallets.topups"  # top-up id -> its outcome staged in this transaction
 
 
 class WalletRepository:
@@ -120,6 +123,100 @@ class WalletRepository:
             )
         # vars(), not dataclasses.asdict: that deep-copies every value (docs/performance.md)
         self.uow.insert_at_commit(LedgerEntry, *(vars(entry) for entry in pair.entries))
+
+    async def lock_hold(self, hold_id: str) -> Hold | None:
+        """Lock the hold ``hold_id`` (after its wallet: every path locks wallets first);
+        one staged or locked earlier in this transaction is the one returned."""
+        holds: dict[str, Hold] = self.uow.remembered(_HOLDS)
+        if hold_id in holds:
+            return holds[hold_id]
+        hold = await self.session.scalar(
+            select(Hold)
+            .where(Hold.id == hold_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if hold is not None:
+            self.uow.hold([hold])
+            holds[hold_id] = hold
+        return hold
+
+    def add_hold(self, hold: Hold) -> None:
+        """Add a new hold (inserted at commit) and, if it is HELD, count it in its locked
+        wallet's holds."""
+        self.session.add(hold)
+        self.uow.remembered(_HOLDS)[hold.id] = hold
+        if hold.status == "HELD":
+            wallet = self._by_id[hold.wallet_id]
+            self.uow.update(
+                wallet, held_paise=wallet.held_paise + hold.amount_paise, version=wallet.version + 1
+            )
+
+    def settle_hold(self, hold: Hold, *, status: str, reason: str | None = None) -> None:
+        """Move a locked HELD hold to POSTED or VOIDED and release it from its locked
+        wallet's holds; the caller posts the money of a POSTED one (:meth:`post`)."""
+        if hold.status != "HELD" or status not in ("POSTED", "VOIDED"):
+            raise LedgerError(f"hold {hold.id} is {hold.status}: it cannot become {status}")
+        wallet = self._by_id[hold.wallet_id]
+        self.uow.update(
+            wallet, held_paise=wallet.held_paise - hold.amount_paise, version=wallet.version + 1
+        )
+        self.uow.update(hold, status=status, reason=reason)
+
+    def mark_returned(self, hold: Hold) -> None:
+        """Record that a posted hold's money came back (its credit is posted by the caller)."""
+        if hold.status != "POSTED":
+            raise LedgerError(f"hold {hold.id} is {hold.status}: only a posted one returns")
+        self.uow.update(hold, status="RETURNED")
+
+    async def expired_holds(self, now: datetime, *, limit: int) -> list[Hold]:
+        """HELD holds past their expiry, oldest first (to read; void each under its lock)."""
+        return list(
+            (
+                await self.session.scalars(
+                    select(Hold)
+                    .where(Hold.status == "HELD", Hold.expires_at < now)
+                    .order_by(Hold.expires_at)
+                    .limit(limit)
+                )
+            ).all()
+        )
+
+    async def outstanding_holds(self) -> tuple[int, datetime | None]:
+        """How many holds are HELD, and when the oldest was placed."""
+        row = (
+            await self.session.execute(
+                select(func.count(), func.min(Hold.created_at)).where(Hold.status == "HELD")
+            )
+        ).one()
+        oldest = row[1]
+        if oldest is not None and oldest.tzinfo is None:  # an aggregate skips the column type
+            oldest = oldest.replace(tzinfo=UTC)
+        return int(row[0]), oldest
+
+    async def get_topup_credit(self, topup_id: str) -> TopupCredit | None:
+        """The recorded outcome of the top-up ``topup_id``, if it was already decided."""
+        staged: dict[str, TopupCredit] = self.uow.remembered(_TOPUPS)
+        if topup_id in staged:
+            return staged[topup_id]
+        return await self.session.get(TopupCredit, topup_id)
+
+    async def loaded_since(self, user_id: str, since: datetime) -> int:
+        """Paise added to the wallet of ``user_id`` by top-ups credited since ``since``."""
+        total = await self.session.scalar(
+            select(func.coalesce(func.sum(TopupCredit.amount_paise), 0)).where(
+                TopupCredit.user_id == user_id,
+                TopupCredit.status == "CREDITED",
+                TopupCredit.created_at >= since,
+            )
+        )
+        return int(total or 0)
+
+    def record_topup(self, credit: TopupCredit) -> None:
+        """Stage the outcome of a top-up (written at commit); later lookups in this
+        transaction find it."""
+        self.uow.insert_at_commit(TopupCredit, row_of(credit))
+        self.uow.remembered(_TOPUPS)[credit.topup_id] = credit
 
     def freeze(self, wallet: Wallet) -> None:
         """Freeze a locked wallet: it neither pays nor is paid until unfrozen."""

@@ -29,6 +29,7 @@ class WalletRead(BaseModel):
                     "user_id": _ASHA_USER_ID,
                     "phone": "+919876543210",
                     "balance": "60.00",
+                    "available": "60.00",
                     "currency": "INR",
                     "status": "ACTIVE",
                     "created_at": "2025-01-15T09:30:01Z",
@@ -42,6 +43,8 @@ class WalletRead(BaseModel):
     user_id: str
     phone: str
     balance: Rupees = Field(validation_alias="balance_paise", examples=["60.00"])
+    # the balance less what withdrawals in progress hold
+    available: Rupees = Field(validation_alias="available_paise", examples=["60.00"])
     currency: Literal["INR"]
     status: Literal["ACTIVE", "FROZEN"]
     created_at: datetime
@@ -80,7 +83,7 @@ class LedgerEntryRead(BaseModel):
     )
 
     id: int
-    kind: Literal["PROMOTION", "TRANSFER"]
+    kind: Literal["PROMOTION", "TRANSFER", "TOPUP", "WITHDRAWAL", "PAYOUT_RETURN"]
     reference: str
     amount: Rupees = Field(validation_alias="amount_paise", examples=["-40.00"])
     balance_after: Rupees = Field(validation_alias="balance_after_paise", examples=["60.00"])

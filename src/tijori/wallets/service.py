@@ -67,7 +67,7 @@ async def open_wallet(
             kind="PROMOTION",
         )
         repository.post(pair)
-    _emit(
+    emit(
         uow,
         WalletCreated(
             wallet_id=wallet.id,
@@ -107,7 +107,7 @@ async def apply_transfer(
             recorded.status,
         )
         repeated = EVENT_TYPES[recorded.outcome_type].model_validate_json(recorded.outcome)
-        _emit(uow, repeated, key=transfer.sender_id, correlation_id=correlation_id)
+        emit(uow, repeated, key=transfer.sender_id, correlation_id=correlation_id)
         return repeated
 
     reason: RejectionReason | None = None
@@ -115,7 +115,7 @@ async def apply_transfer(
         reason = "wallet_not_found"
     elif "FROZEN" in (sender.status, receiver.status):
         reason = "wallet_frozen"
-    elif sender.balance_paise < transfer.amount_paise:
+    elif sender.balance_paise - sender.held_paise < transfer.amount_paise:
         reason = "insufficient_funds"
 
     outcome: Payload
@@ -149,7 +149,7 @@ async def apply_transfer(
             sender_balance_paise=sender.balance_paise if sender is not None else None,
             sender_version=sender.version if sender is not None else None,
         )
-    event = _emit(uow, outcome, key=transfer.sender_id, correlation_id=correlation_id)
+    event = emit(uow, outcome, key=transfer.sender_id, correlation_id=correlation_id)
     count_after_commit(
         uow,
         LEDGER_TRANSFERS.labels(
@@ -169,7 +169,8 @@ async def apply_transfer(
     return outcome
 
 
-def _emit(
+def emit(
     uow: UnitOfWork, payload: Payload, *, key: str, correlation_id: str | None
 ) -> Envelope[Any]:
+    """Stage ``payload`` in the wallets outbox, keyed (partitioned) by ``key``."""
     return add_to_outbox(uow, OutboxMessage, payload, key=key, correlation_id=correlation_id)

@@ -9,7 +9,14 @@
 
 from tijori.common.db.engine import PING_AFTER_IDLE_SECONDS, create_engine, ping
 from tijori.common.db.retry import is_transient, retry_transient
-from tijori.common.db.types import NAMING_CONVENTION, BigId, UtcDateTime, row_of, table_of
+from tijori.common.db.types import (
+    NAMING_CONVENTION,
+    BigId,
+    ExactText,
+    UtcDateTime,
+    row_of,
+    table_of,
+)
 from tijori.common.db.unit_of_work import (
     Keyed,
     StagedRow,
@@ -24,6 +31,7 @@ __all__ = [
     "NAMING_CONVENTION",
     "PING_AFTER_IDLE_SECONDS",
     "BigId",
+    "ExactText",
     "Keyed",
     "StagedRow",
     "UnitOfWork",

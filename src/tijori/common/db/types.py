@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Integer, Table
+from sqlalchemy import BigInteger, Column, DateTime, Integer, String, Table
+from sqlalchemy.dialects.mysql import VARBINARY
 from sqlalchemy.types import TypeDecorator
 
 # BIGINT on MySQL, INTEGER on SQLite (where only INTEGER PRIMARY KEY autoincrements)
@@ -44,6 +45,30 @@ class UtcDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
+
+
+class ExactText(TypeDecorator[str]):
+    """Text that equals only the same bytes. On MySQL and MariaDB it is stored as its
+    UTF-8 bytes (VARBINARY): their text collations take ``Invoice-A`` for ``invoice-a``,
+    ``é`` for ``e`` and ignore trailing spaces. SQLite compares text byte for byte."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, length: int) -> None:
+        super().__init__(length)
+        self.length = length
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "mysql":  # up to 4 bytes a character in UTF-8
+            return dialect.type_descriptor(VARBINARY(4 * self.length))
+        return dialect.type_descriptor(String(self.length))
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> Any:
+        return value.encode() if dialect.name == "mysql" and value is not None else value
+
+    def process_result_value(self, value: Any, dialect: Any) -> str | None:
+        return bytes(value).decode() if isinstance(value, bytes | bytearray) else value
 
 
 def table_of(model: type[Any]) -> Table:

@@ -1,0 +1,167 @@
+"""Holds for withdrawals (two-phase transfers): placed, then posted or voided exactly once.
+
+A hold is the pending debit of a withdrawal: placing it lowers the available balance at
+once; the payout's outcome posts it (the money leaves for the gateway's account) or voids
+it (the money is available again). A hold voided can never be posted and one posted can
+never be voided; a processed payout that comes back reversed is credited again with its
+own pair of entries. Each step repeats, without effect, the current state when the same
+request arrives again.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from tijori.common.clock import utcnow
+from tijori.common.db import UnitOfWork
+from tijori.common.events import HoldStatus, HoldUpdated, WithdrawalRequested, WithdrawalSettled
+from tijori.common.metrics import HOLDS, HOLDS_OLDEST_AGE, HOLDS_OUTSTANDING, count_after_commit
+from tijori.wallets.ledger import LedgerPair
+from tijori.wallets.models import GATEWAY_WALLET_ID, Hold, Wallet
+from tijori.wallets.repository import WalletRepository
+from tijori.wallets.service import emit
+
+log = logging.getLogger(__name__)
+
+
+def _report(
+    uow: UnitOfWork, hold: Hold, wallet: Wallet | None, *, correlation_id: str | None
+) -> HoldUpdated:
+    """Stage ``hold.updated`` with the hold's state and its wallet's balances now."""
+    update = HoldUpdated(
+        hold_id=hold.id,
+        user_id=hold.user_id,
+        amount_paise=hold.amount_paise,
+        status=hold.status,
+        reason=hold.reason,
+        balance_paise=wallet.balance_paise if wallet is not None else None,
+        held_paise=wallet.held_paise if wallet is not None else None,
+        version=wallet.version if wallet is not None else None,
+    )
+    emit(uow, update, key=hold.user_id, correlation_id=correlation_id)
+    return update
+
+
+def _counted(uow: UnitOfWork, status: HoldStatus, reason: str | None = None) -> None:
+    count_after_commit(uow, HOLDS.labels(status=status, reason=reason or ""))
+
+
+async def place_hold(
+    uow: UnitOfWork,
+    *,
+    request: WithdrawalRequested,
+    hold_for: timedelta,
+    correlation_id: str | None = None,
+) -> HoldUpdated:
+    """Hold a withdrawal's amount on its wallet if the available balance (balance less
+    holds) covers it and the wallet is active; otherwise record the refusal."""
+    repository = WalletRepository(uow)
+    wallet = (await repository.lock_of_users(request.user_id)).get(request.user_id)
+    existing = await repository.lock_hold(request.withdrawal_id)
+    if existing is not None:
+        log.info("hold %s is already %s; repeating it", existing.id, existing.status)
+        return _report(uow, existing, wallet, correlation_id=correlation_id)
+    reason: str | None = None
+    if wallet is None:
+        reason = "wallet_not_found"
+    elif wallet.status == "FROZEN":
+        reason = "wallet_frozen"
+    elif wallet.balance_paise - wallet.held_paise < request.amount_paise:
+        reason = "insufficient_funds"
+    now = utcnow()
+    hold = Hold(
+        id=request.withdrawal_id,
+        wallet_id=wallet.id if wallet is not None else None,
+        user_id=request.user_id,
+        amount_paise=request.amount_paise,
+        status="HELD" if reason is None else "REFUSED",
+        reason=reason,
+        expires_at=now + hold_for,
+        created_at=now,
+        updated_at=now,
+    )
+    if wallet is None:
+        # nothing to hold against: the refusal is reported, not stored
+        _counted(uow, "REFUSED", reason)
+        return _report(uow, hold, None, correlation_id=correlation_id)
+    repository.add_hold(hold)
+    _counted(uow, hold.status, reason)  # type: ignore[arg-type]
+    return _report(uow, hold, wallet, correlation_id=correlation_id)
+
+
+async def settle_hold(
+    uow: UnitOfWork, *, settled: WithdrawalSettled, correlation_id: str | None = None
+) -> HoldUpdated | None:
+    """Apply a payout's outcome to its hold: PROCESSED posts it, FAILED voids it,
+    REVERSED credits a posted one again (and voids one still held: its money never
+    left). Anything else (already settled, never placed) repeats the hold's state."""
+    repository = WalletRepository(uow)
+    wallet = (await repository.lock_of_users(settled.user_id)).get(settled.user_id)
+    hold = await repository.lock_hold(settled.withdrawal_id)
+    if hold is None or wallet is None:
+        log.warning("withdrawal %s settled, but it holds nothing", settled.withdrawal_id)
+        return None
+    if hold.status == "HELD" and settled.outcome == "PROCESSED":
+        gateway = (await repository.lock(GATEWAY_WALLET_ID))[GATEWAY_WALLET_ID]
+        repository.settle_hold(hold, status="POSTED")
+        repository.post(
+            LedgerPair.move(
+                source=wallet,
+                destination=gateway,
+                paise=hold.amount_paise,
+                reference=f"withdrawal:{hold.id}",
+                kind="WITHDRAWAL",
+            )
+        )
+        _counted(uow, "POSTED")
+    elif hold.status == "HELD":  # FAILED, or REVERSED before it was ever processed
+        repository.settle_hold(hold, status="VOIDED", reason=settled.reason or "payout_failed")
+        _counted(uow, "VOIDED", hold.reason)
+    elif hold.status == "POSTED" and settled.outcome == "REVERSED":
+        gateway = (await repository.lock(GATEWAY_WALLET_ID))[GATEWAY_WALLET_ID]
+        repository.mark_returned(hold)
+        # a refund of money that left: exempt from the balance cap, as the rules say
+        repository.post(
+            LedgerPair.move(
+                source=gateway,
+                destination=wallet,
+                paise=hold.amount_paise,
+                reference=f"return:{hold.id}",
+                kind="PAYOUT_RETURN",
+            )
+        )
+        _counted(uow, "RETURNED")
+    elif (hold.status, settled.outcome) not in (("POSTED", "PROCESSED"), ("VOIDED", "FAILED")):
+        # e.g. PROCESSED for a hold already voided: the money is not taken twice, and the
+        # difference is for tijori reconcile to show
+        log.error(
+            "withdrawal %s settled %s, but its hold is %s; nothing changed",
+            hold.id,
+            settled.outcome,
+            hold.status,
+        )
+    return _report(uow, hold, wallet, correlation_id=correlation_id)
+
+
+async def void_expired_holds(uow: UnitOfWork, *, now: datetime, limit: int = 100) -> int:
+    """Void HELD holds past their expiry (each under its wallet's lock); how many."""
+    repository = WalletRepository(uow)
+    voided = 0
+    for candidate in await repository.expired_holds(now, limit=limit):
+        wallet = (await repository.lock_of_users(candidate.user_id)).get(candidate.user_id)
+        hold = await repository.lock_hold(candidate.id)
+        if wallet is None or hold is None or hold.status != "HELD":
+            continue
+        repository.settle_hold(hold, status="VOIDED", reason="hold_expired")
+        _counted(uow, "VOIDED", "hold_expired")
+        _report(uow, hold, wallet, correlation_id=None)
+        voided += 1
+    return voided
+
+
+async def measure_holds(uow: UnitOfWork, *, now: datetime) -> None:
+    """Set the gauges of holds outstanding and the age of the oldest."""
+    count, oldest = await WalletRepository(uow).outstanding_holds()
+    HOLDS_OUTSTANDING.set(count)
+    HOLDS_OLDEST_AGE.set((now - oldest).total_seconds() if oldest is not None else 0)
