@@ -71,7 +71,8 @@ def _serve(args: argparse.Namespace) -> int:
         logging.getLogger("tijori").info(
             "%s runs at a lower CPU priority (nice %d)", process, settings.nice
         )
-    port = args.port or info.port
+    # a service whose settings name its own port (TIJORI_SANDBOX_PORT) is served there
+    port = args.port or getattr(settings, f"{info.name}_port", info.port)
     app = info.app_factory()(settings)
     _collect_garbage_less_often()
     uvicorn.run(

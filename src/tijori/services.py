@@ -63,9 +63,21 @@ SERVICES: dict[str, ServiceInfo] = {
         ServiceInfo(
             "aggregator", "tijori.gateway.app", "tijori.gateway.config.GatewaySettings", 8086, False
         ),
+        # not a part of Tijori: a Razorpay-compatible payment gateway for tests
+        # (docs/sandbox.md); a deployment points TIJORI_PSP_BASE_URL at Razorpay instead
+        ServiceInfo(
+            "sandbox",
+            "tijori.sandbox.app",
+            "tijori.sandbox.config.SandboxSettings",
+            8090,
+            has_database=False,
+        ),
     )
 }
 """Every Python service, by name (the gateway itself is Caddy: ``tijori serve gateway``)."""
+
+TEST_TOOLS = frozenset({"sandbox"})
+"""What ``tijori serve`` runs that is no part of a deployment (compose has none of them)."""
 
 GATEWAY = "gateway"
 GATEWAY_PORT = 8080
