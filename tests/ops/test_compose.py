@@ -252,7 +252,13 @@ def test_only_users_holds_the_signing_key(
     for name, service in compose["services"].items():
         env = environment(service, jwt_keys)
         assert ("TIJORI_JWT_PRIVATE_KEY" in env) == (name == "users"), name
-        verifies = name in ("wallets", "transactions", "transactions-worker", "notifications")
+        verifies = name in (
+            "wallets",
+            "transactions",
+            "transactions-worker",
+            "notifications",
+            "payments",
+        )
         assert ("TIJORI_JWT_PUBLIC_KEY" in env) == verifies, name
 
 

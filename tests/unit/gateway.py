@@ -119,6 +119,7 @@ async def gateway(tmp_path: Path, **settings: Any) -> AsyncIterator[Gateway]:
         "wallets_url": closed,
         "transactions_url": closed,
         "notifications_url": closed,
+        "payments_url": closed,
         "aggregator_url": closed,
         "gateway_retry_seconds": 0.3,
     }

@@ -41,6 +41,7 @@ async def test_ready_names_every_process_that_is_not_ready_replicas_and_workers_
         wallets_url=up,
         transactions_url=f"{up},{down}",
         notifications_url=up,
+        payments_url=up,
         worker_urls={"transactions-worker": down},
     )
     async with _aggregator(settings) as client:
@@ -53,6 +54,7 @@ async def test_ready_names_every_process_that_is_not_ready_replicas_and_workers_
         "transactions-1",
         "transactions-2",
         "notifications",
+        "payments",
         "transactions-worker",
     }
     assert checks["transactions-1"] == "ok"
@@ -61,7 +63,10 @@ async def test_ready_names_every_process_that_is_not_ready_replicas_and_workers_
 
 
 async def test_ready_when_every_process_is(up: str, tmp_path: Path) -> None:
-    urls = {f"{name}_url": up for name in ("users", "wallets", "transactions", "notifications")}
+    urls = {
+        f"{name}_url": up
+        for name in ("users", "wallets", "transactions", "notifications", "payments")
+    }
     settings = GatewaySettings(data_dir=tmp_path, worker_urls={"transactions-worker": up}, **urls)
     async with _aggregator(settings) as client:
         answer = await client.get("/ready")

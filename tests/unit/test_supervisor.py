@@ -27,6 +27,7 @@ def test_replicas_listen_a_hundred_ports_apart_and_the_gateway_balances_across_t
     supervisor = _supervisor(tmp_path, monkeypatch, transactions=2, wallets=2)
     names = [child.name for child in supervisor.services]
     assert names == [
+        "sandbox",
         "users",
         "wallets",
         "wallets-2",
@@ -34,6 +35,7 @@ def test_replicas_listen_a_hundred_ports_apart_and_the_gateway_balances_across_t
         "transactions-2",
         "transactions-worker",
         "notifications",
+        "payments",
         "aggregator",
         "gateway",
     ]

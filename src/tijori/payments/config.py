@@ -54,13 +54,20 @@ class PaymentsSettings(CommonSettings):
 
     @model_validator(mode="after")
     def _real_gateway_needs_real_keys(self) -> Self:
-        if self.psp_base_url and (
-            self.psp_key_secret.get_secret_value() == SANDBOX_KEY_SECRET
-            or self.psp_webhook_secret.get_secret_value() == SANDBOX_WEBHOOK_SECRET
+        if not self.psp_base_url:
+            return self
+        secrets = (
+            self.psp_key_secret.get_secret_value(),
+            self.psp_webhook_secret.get_secret_value(),
+        )
+        if (
+            not all((self.psp_key_id, self.psp_payout_account, *secrets))
+            or secrets[0] == SANDBOX_KEY_SECRET
+            or secrets[1] == SANDBOX_WEBHOOK_SECRET
         ):
             raise ValueError(
-                "TIJORI_PSP_BASE_URL is set: set TIJORI_PSP_KEY_SECRET and "
-                "TIJORI_PSP_WEBHOOK_SECRET to the gateway's keys too"
+                "TIJORI_PSP_BASE_URL is set: set TIJORI_PSP_KEY_ID, TIJORI_PSP_KEY_SECRET, "
+                "TIJORI_PSP_WEBHOOK_SECRET and TIJORI_PSP_PAYOUT_ACCOUNT to the gateway's too"
             )
         return self
 
