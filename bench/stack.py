@@ -32,9 +32,18 @@ ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench" / ".work"
 MYSQL = "mysql+asyncmy://tijori:tijori@127.0.0.1:3306"
 DB_PREFIX = "tijori_bench_"
-DATABASE_SERVICES = ("users", "wallets", "transactions", "notifications")
+DATABASE_SERVICES = ("users", "wallets", "transactions", "notifications", "payments")
 GATEWAY_PORT = 28080
-PORTS = {"users": 28081, "wallets": 28082, "transactions": 28083, "notifications": 28084}
+PORTS = {
+    "users": 28081,
+    "wallets": 28082,
+    "transactions": 28083,
+    "notifications": 28084,
+    "payments": 28087,
+}
+# the payment gateway sandbox, as `tijori up` starts it (payments talks to it)
+SANDBOX = "sandbox"
+SANDBOX_PORT = 28090
 # with --split: a second transactions process that only consumes and settles
 SETTLER = "transactions-worker"
 WORKER_PORT = 28085
@@ -77,6 +86,7 @@ class BenchStack:
             "aggregator": AGGREGATOR_PORT,
             "smtp": SMTP_PORT,
             SETTLER: WORKER_PORT,
+            SANDBOX: SANDBOX_PORT,
             **PORTS,
         }
         return ports[name]
@@ -115,7 +125,8 @@ class BenchStack:
     def wait_ready(self, name: str, timeout: float = READY_TIMEOUT_SECONDS) -> float:
         """Block until ``name`` answers ``/ready`` with 200; return how long it took."""
         started = time.monotonic()
-        url = f"http://127.0.0.1:{self.port(name)}/ready"
+        probe = "/health" if name == SANDBOX else "/ready"
+        url = f"http://127.0.0.1:{self.port(name)}{probe}"
         while time.monotonic() - started < timeout:
             if self.processes[name].poll() is not None:
                 raise RuntimeError(f"{name} exited:\n{self.log_tail(name)}")
@@ -164,6 +175,9 @@ def service_env(run_id: str, workdir: Path) -> dict[str, str]:
         "TIJORI_GATEWAY_PORT": str(GATEWAY_PORT),
         # long enough for every token to outlive the run; nothing else is tuned
         "TIJORI_JWT_TTL_SECONDS": "7200",
+        "TIJORI_SANDBOX_PORT": str(SANDBOX_PORT),
+        "TIJORI_SANDBOX_WEBHOOK_URL": f"http://127.0.0.1:{GATEWAY_PORT}/api/payments/webhooks/razorpay",
+        "TIJORI_PUBLIC_URL": f"http://127.0.0.1:{GATEWAY_PORT}",
     }
     for service in DATABASE_SERVICES:
         env[f"TIJORI_{service.upper()}_DATABASE_URL"] = database_url(service)
@@ -183,7 +197,7 @@ def start_stack(
     (``background_nice`` instead of theirs, if given).
     """
     lock = _take_lock()
-    ports = (GATEWAY_PORT, AGGREGATOR_PORT, *PORTS.values(), SMTP_PORT)
+    ports = (GATEWAY_PORT, AGGREGATOR_PORT, *PORTS.values(), SMTP_PORT, SANDBOX_PORT)
     busy = [port for port in ports if _listening(port)]
     if busy:
         lock.close()
@@ -212,7 +226,13 @@ def start_stack(
         nice = {p.name: p.nice for p in PROCESSES if split}
         if background_nice is not None:
             nice = {name: background_nice if value else 0 for name, value in nice.items()}
-        processes = [*DATABASE_SERVICES, *([SETTLER] if split else []), "aggregator", "gateway"]
+        processes = [
+            SANDBOX,
+            *DATABASE_SERVICES,
+            *([SETTLER] if split else []),
+            "aggregator",
+            "gateway",
+        ]
         for name in processes:
             service = "transactions" if name == SETTLER else name
             stack.spawn(

@@ -43,7 +43,9 @@ function balanceCard(signal, onRefresh) {
       meta,
       next.status === "FROZEN"
         ? h("span", { class: "frozen", text: "Frozen: you can't send money" })
-        : `Updated ${shortDateTime(new Date().toISOString())}`,
+        : next.available !== next.balance
+          ? `${rupees(next.available)} available · the rest is on its way to your bank`
+          : `Updated ${shortDateTime(new Date().toISOString())}`,
     );
   }
 
@@ -113,6 +115,8 @@ function quickActions(startSending) {
     "div",
     { class: "quick-actions card", role: "group", "aria-label": "Shortcuts" },
     send,
+    h("a", { class: "quick-action", href: "#/add-money" }, content("plus", "Add money")),
+    h("a", { class: "quick-action", href: "#/withdraw" }, content("bank", "Withdraw")),
     h("a", { class: "quick-action", href: "#/history" }, content("history", "History")),
     h("a", { class: "quick-action", href: "#/notifications" }, content("bell", "Notifications")),
   );

@@ -4,6 +4,7 @@ import { ApiError, api, isTransient, sleep } from "./api.js";
 import { announce, h, heading, icon, initials, replace, spinner } from "./dom.js";
 import { counterpart, dateTime, reasonText, rupees, shortDateTime, signedRupees, statusLabel } from "./format.js";
 import { errorState, pagedList } from "./list.js";
+import { moneyList } from "./money.js";
 
 export const POLL_MS = 700;
 const FINAL = new Set(["SUCCESS", "FAILED"]);
@@ -123,6 +124,18 @@ export function renderHistory(main, ctx) {
         h("p", { text: "Money you sent and received, newest first." }),
       ),
       h("div", { class: "card" }, filters, holder),
+      h(
+        "div",
+        { class: "card" },
+        h("h2", { text: "Money added" }),
+        moneyList({ kind: "topup", signal: ctx.signal }).element,
+      ),
+      h(
+        "div",
+        { class: "card" },
+        h("h2", { text: "Withdrawals to your bank" }),
+        moneyList({ kind: "withdrawal", signal: ctx.signal }).element,
+      ),
     ),
   );
   show(initial);
