@@ -9,14 +9,11 @@ land in test-artifacts/reliability.json; docs/reliability.md reports them.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,10 +24,11 @@ from aiosmtpd.handlers import Mailbox
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.faults.breaking import restart, restart_kafka
 from tests.faults.traffic import Traffic, mail_counts, wait_until_mailed, wait_until_settled
 from tests.integration.conftest import Person
 from tests.integration.stack import ROOT, Stack
-from tijori.common.bus import DEFAULT_PARTITIONS, KafkaBus
+from tijori.common.bus import DEFAULT_PARTITIONS
 
 INFRA = str(ROOT / "infra" / "up.sh")
 Fault = Callable[[], Awaitable[None]]
@@ -41,15 +39,6 @@ async def _sh(*command: str, timeout: float = 120) -> None:
         subprocess.run, list(command), capture_output=True, text=True, timeout=timeout, check=False
     )
     assert result.returncode == 0, f"{command}: {result.stdout}{result.stderr}"
-
-
-async def _restart(
-    stack: Stack, service: str, *, sig: int = signal.SIGKILL, down_for: float = 1.0
-) -> None:
-    await asyncio.to_thread(stack.stop, service, sig=sig)
-    await asyncio.sleep(down_for)
-    stack.start(service)
-    await asyncio.to_thread(stack.wait_ready, service, 90)
 
 
 Scenario = Callable[..., Awaitable[dict[str, Any]]]
@@ -212,7 +201,7 @@ async def test_kill_9_a_service_mid_stream_and_restart_it(
     scenario: Scenario,
 ) -> None:
     async def fault() -> None:
-        await _restart(fault_stack, service)
+        await restart(fault_stack, service)
 
     await scenario(
         f"kill -9 {service}",
@@ -225,31 +214,7 @@ async def test_stop_and_restart_the_kafka_broker(
     scenario: Scenario,
 ) -> None:
     async def fault() -> None:
-        # restart the very broker that runs (same configuration, same data), however started
-        found = subprocess.run(
-            ["pgrep", "-f", "kafka.Kafka"], capture_output=True, text=True, check=False
-        )
-        pid = int(found.stdout.split()[0])
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
-        cwd = Path(f"/proc/{pid}/cwd").resolve()
-        os.kill(pid, signal.SIGTERM)
-        for _ in range(120):
-            if not Path(f"/proc/{pid}").exists():
-                break
-            await asyncio.sleep(0.5)
-        await asyncio.sleep(2)
-        with (fault_stack.workdir / "kafka-restarted.log").open("ab") as log:
-            subprocess.Popen(
-                command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        bus = KafkaBus(fault_stack.env["TIJORI_KAFKA_BOOTSTRAP"])
-        for _ in range(120):
-            try:
-                await bus.ping()
-                return
-            except Exception:
-                await asyncio.sleep(0.5)
-        raise AssertionError("Kafka did not come back")
+        await restart_kafka(fault_stack)
 
     await scenario(
         "restart Kafka",
@@ -390,7 +355,7 @@ async def test_two_wallets_replicas_with_a_rebalance_in_the_middle(
 
     async def fault() -> None:
         await asyncio.sleep(4)  # both replicas share the partitions now
-        await _restart(fault_stack, "wallets", down_for=3)  # the group rebalances twice
+        await restart(fault_stack, "wallets", down_for=3)  # the group rebalances twice
 
     try:
         await scenario("two wallets replicas, one killed", fault)
