@@ -32,7 +32,7 @@ async def test_a_person_adds_money_at_the_checkout_and_withdraws_it_with_the_pin
     await expect(page.get_by_text("TEST GATEWAY")).to_be_visible()
     await expect(page.get_by_text("₹500.00")).to_be_visible()
     await screenshots(page, "sandbox-checkout")
-    await page.get_by_role("button", name="Pay").click()
+    await page.get_by_role("button", name="Pay ₹500.00").click()
 
     await expect(page).to_have_url(re.compile(r"#/topups/.+\?result=paid"))
     status = page.get_by_test_id("topup-status")

@@ -118,7 +118,6 @@ function quickActions(startSending) {
     h("a", { class: "quick-action", href: "#/add-money" }, content("plus", "Add money")),
     h("a", { class: "quick-action", href: "#/withdraw" }, content("bank", "Withdraw")),
     h("a", { class: "quick-action", href: "#/history" }, content("history", "History")),
-    h("a", { class: "quick-action", href: "#/notifications" }, content("bell", "Notifications")),
   );
 }
 

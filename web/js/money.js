@@ -69,7 +69,7 @@ function cleanAmount(text) {
 /** One top-up or withdrawal in a list: what, when, and its state (styled as a payment). */
 function moneyRow(item, kind) {
   const labels = kind === "topup" ? TOPUP_LABELS : WITHDRAWAL_LABELS;
-  const title = kind === "topup" ? "Money added" : `To bank ···${item.account.account_last4}`;
+  const title = kind === "topup" ? "Top-up" : `To bank ···${item.account.account_last4}`;
   const href = kind === "topup" ? `#/topups/${encodeURIComponent(item.id)}` : `#/withdrawals/${encodeURIComponent(item.id)}`;
   const direction = kind === "topup" ? "RECEIVED" : "SENT";
   const status = tone(item.status);
@@ -387,6 +387,7 @@ export function renderWithdraw(main, ctx) {
       locked = false;
       busy(submit, false);
       showAvailable();
+      showRecent();
     }
   });
 
@@ -414,12 +415,11 @@ export function renderWithdraw(main, ctx) {
     }
   }
 
-  const recent = h(
-    "section",
-    { class: "card" },
-    h("h2", { text: "Withdrawals" }),
-    moneyList({ kind: "withdrawal", signal: ctx.signal, limit: 5, paged: false }).element,
-  );
+  const listHolder = h("div", {});
+  const showRecent = () =>
+    replace(listHolder, moneyList({ kind: "withdrawal", signal: ctx.signal, limit: 5, paged: false }).element);
+  const recent = h("section", { class: "card" }, h("h2", { text: "Withdrawals" }), listHolder);
+  showRecent();
   main.append(screen("Withdraw", "From your Tijori wallet to your own bank account.", form, recent));
   showAvailable();
   return { title: "Withdraw" };
