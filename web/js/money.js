@@ -179,7 +179,7 @@ export function renderAddMoney(main, ctx) {
   const fields = new Fields([amount]);
   const chips = h(
     "div",
-    { class: "amount-chips", role: "group", "aria-label": "Amounts" },
+    { class: "amount-chips", role: "group", "aria-label": "Suggested amounts" },
     QUICK_AMOUNTS.map((value) => {
       const chip = h("button", { type: "button", class: "amount-chip", text: rupees(value).replace(".00", "") });
       chip.addEventListener("click", () => {
