@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import httpx
 
@@ -19,6 +18,7 @@ from tests.integration.payments import (
     add_money,
     checkout,
     payment_token,
+    reaches,
     sandbox_api,
     set_pin,
     withdraw,
@@ -36,21 +36,6 @@ async def _paying_people(client: httpx.AsyncClient, count: int) -> list[Person]:
         await wallet_of(client, person)
         await set_pin(client, person)
     return people
-
-
-async def _final(
-    client: httpx.AsyncClient, person: Person, path: str, finals: set[str], timeout: float = 120
-) -> dict[str, Any]:
-    async def probe() -> Any:
-        answer = await client.get(path, headers=person.auth)
-        return (
-            answer.json()
-            if answer.status_code == 200 and answer.json()["status"] in finals
-            else None
-        )
-
-    result: dict[str, Any] = await poll(probe, timeout=timeout, what=f"{path} to be final")
-    return result
 
 
 async def _books_are_clean(stack: Stack) -> None:
@@ -74,8 +59,13 @@ async def test_kill_9_payments_while_it_applies_webhooks(
     await restart(fault_stack, "payments")
     await paying
     for person, topup in zip(people, topups, strict=True):
-        final = await _final(
-            fault_gateway, person, f"/api/payments/topups/{topup['id']}", {"CREDITED", "FAILED"}
+        final = await reaches(
+            fault_gateway,
+            person,
+            f"/api/payments/topups/{topup['id']}",
+            "CREDITED",
+            "FAILED",
+            timeout=120,
         )
         assert final["status"] == "CREDITED", final
         assert (await wallet_of(fault_gateway, person))["balance"] == "175.00"
@@ -96,11 +86,14 @@ async def _withdraw_through(
     async with sandbox_api(stack) as api:
         for person, answer in zip(people, answers, strict=True):
             withdrawal_id = answer.json()["id"]
-            final = await _final(
+            final = await reaches(
                 client,
                 person,
                 f"/api/payments/withdrawals/{withdrawal_id}",
-                {"PROCESSED", "FAILED", "REVERSED"},
+                "PROCESSED",
+                "FAILED",
+                "REVERSED",
+                timeout=120,
             )
             assert final["status"] == "PROCESSED", final
 

@@ -85,6 +85,15 @@ async def scratch_database(stack: Stack) -> AsyncIterator[str]:
         await server.dispose()
 
 
+def problem(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """The problem+json body of ``answer``, which must have ``status`` and ``code``."""
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = answer.json()
+    assert body["code"] == code, body
+    return body
+
+
 @dataclass
 class Person:
     """A signed-up user and a token for them."""

@@ -53,17 +53,27 @@ async def checkout(
         return await browser.get(answer.headers["location"])
 
 
+async def reaches(
+    client: httpx.AsyncClient, person: Person, path: str, *statuses: str, timeout: float = 30
+) -> dict[str, Any]:
+    """Wait until the top-up or withdrawal at ``path`` reaches one of ``statuses``."""
+
+    async def probe() -> Any:
+        answer = await client.get(path, headers=person.auth)
+        assert answer.status_code == 200, answer.text
+        return answer.json() if answer.json()["status"] in statuses else None
+
+    result: dict[str, Any] = await poll(probe, timeout=timeout, what=f"{path} to be {statuses}")
+    return result
+
+
 async def topup_status(
     client: httpx.AsyncClient, person: Person, topup_id: str, *statuses: str, timeout: float = 30
 ) -> dict[str, Any]:
     """Wait until the top-up reaches one of ``statuses``; return it."""
-
-    async def probe() -> Any:
-        answer = await client.get(f"/api/payments/topups/{topup_id}", headers=person.auth)
-        assert answer.status_code == 200, answer.text
-        return answer.json() if answer.json()["status"] in statuses else None
-
-    return await poll(probe, timeout=timeout, what=f"top-up {topup_id} to be {statuses}")
+    return await reaches(
+        client, person, f"/api/payments/topups/{topup_id}", *statuses, timeout=timeout
+    )
 
 
 async def withdrawal_status(
@@ -74,13 +84,8 @@ async def withdrawal_status(
     timeout: float = 30,
 ) -> dict[str, Any]:
     """Wait until the withdrawal reaches one of ``statuses``; return it."""
-
-    async def probe() -> Any:
-        answer = await client.get(f"/api/payments/withdrawals/{withdrawal_id}", headers=person.auth)
-        assert answer.status_code == 200, answer.text
-        return answer.json() if answer.json()["status"] in statuses else None
-
-    return await poll(probe, timeout=timeout, what=f"withdrawal {withdrawal_id} to be {statuses}")
+    path = f"/api/payments/withdrawals/{withdrawal_id}"
+    return await reaches(client, person, path, *statuses, timeout=timeout)
 
 
 async def set_pin(client: httpx.AsyncClient, person: Person) -> None:

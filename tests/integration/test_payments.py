@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
 
 import httpx
 import pytest
@@ -13,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import poll
-from tests.integration.conftest import Person, sign_up, wallet_of
+from tests.integration.conftest import Person, problem, sign_up, wallet_of
 from tests.integration.payments import (
     BANK,
     WEBHOOK,
@@ -32,14 +31,6 @@ from tests.integration.payments import (
     withdrawal_status,
 )
 from tests.integration.stack import Stack
-
-
-def _code(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"].startswith("application/problem+json")
-    problem: dict[str, Any] = answer.json()
-    assert problem["code"] == code, problem
-    return problem
 
 
 async def _entries(wallets_db: AsyncEngine, reference: str) -> int:
@@ -156,24 +147,26 @@ async def test_bad_webhooks_get_a_clear_error_and_change_nothing(
               "status": "captured"}  # fmt: skip
     body, headers = signed("payment.captured", {"payment": {"entity": forged}})
     unsigned = {key: value for key, value in headers.items() if key != "X-Razorpay-Signature"}
-    _code(await gateway.post(WEBHOOK, content=body, headers=unsigned), 400, "invalid_signature")
+    problem(await gateway.post(WEBHOOK, content=body, headers=unsigned), 400, "invalid_signature")
     wrong = headers | {"X-Razorpay-Signature": "0" * 64}
-    _code(await gateway.post(WEBHOOK, content=body, headers=wrong), 400, "invalid_signature")
+    problem(await gateway.post(WEBHOOK, content=body, headers=wrong), 400, "invalid_signature")
     changed = body.replace(b"6000", b"9000")
-    _code(await gateway.post(WEBHOOK, content=changed, headers=headers), 400, "invalid_signature")
+    problem(await gateway.post(WEBHOOK, content=changed, headers=headers), 400, "invalid_signature")
     _, other_secret = signed("payment.captured", {"payment": {"entity": forged}}, "not-ours")
-    _code(await gateway.post(WEBHOOK, content=body, headers=other_secret), 400, "invalid_signature")
+    problem(
+        await gateway.post(WEBHOOK, content=body, headers=other_secret), 400, "invalid_signature"
+    )
     garbage = b"{not json"
     garbage_headers = signed("x", {})[1] | {"X-Razorpay-Signature": webhook_signature(garbage)}
-    _code(
+    problem(
         await gateway.post(WEBHOOK, content=garbage, headers=garbage_headers),
         400,
         "invalid_webhook",
     )
     no_id = {key: value for key, value in headers.items() if key != "X-Razorpay-Event-Id"}
-    _code(await gateway.post(WEBHOOK, content=body, headers=no_id), 400, "invalid_webhook")
+    problem(await gateway.post(WEBHOOK, content=body, headers=no_id), 400, "invalid_webhook")
     big, big_headers = signed("payment.captured", {"pad": "x" * 300_000})
-    _code(await gateway.post(WEBHOOK, content=big, headers=big_headers), 413, "payload_too_large")
+    problem(await gateway.post(WEBHOOK, content=big, headers=big_headers), 413, "payload_too_large")
     for amount, order, result in ((9000, topup["order_id"], "amount_mismatch"),
                                   (6000, "order_Unknown000001", "unknown_order")):  # fmt: skip
         entity = forged | {"amount": amount, "order_id": order}
@@ -207,7 +200,7 @@ async def test_bad_top_ups_get_a_clear_error(gateway: httpx.AsyncClient, payer: 
             "/api/payments/topups", json={"amount": amount}, headers=payer.auth
         )
         assert answer.status_code == 422, answer.text
-    _code(
+    problem(
         await gateway.post("/api/payments/topups", json={"amount": "10000.01"}, headers=payer.auth),
         422,
         "limit_exceeded",
@@ -234,7 +227,7 @@ async def test_gateway_down_while_an_order_is_created_makes_nothing(
 ) -> None:
     async with sandbox(stack) as control:
         await control.put("/down", json={})
-        _code(
+        problem(
             await gateway.post("/api/payments/topups", json={"amount": "10"}, headers=payer.auth),
             503,
             "gateway_unavailable",
@@ -306,23 +299,23 @@ async def test_bad_withdrawals_get_a_clear_error_and_change_nothing(
     for field, value in (("ifsc", "HDFC1234567"), ("ifsc", "HDF0001234"),
                          ("account_number", "12345678"), ("account_number", "1234567890123456789"),
                          ("account_number", "12345abc90"), ("account_name", "   ")):  # fmt: skip
-        _code(await withdraw(gateway, payer, "10", account=BANK | {field: value}), 422,
+        problem(await withdraw(gateway, payer, "10", account=BANK | {field: value}), 422,
               "invalid_bank_account")  # fmt: skip
     key = str(uuid.uuid4())
     body = {"amount": "10"} | BANK
     no_key = await gateway.post("/api/payments/withdrawals", json=body, headers=payer.auth)
-    _code(no_key, 422, "idempotency_key_required")
+    problem(no_key, 422, "idempotency_key_required")
     no_token = await gateway.post(
         "/api/payments/withdrawals", json=body, headers=payer.auth | {"Idempotency-Key": key}
     )
-    _code(no_token, 403, "payment_token_required")
+    problem(no_token, 403, "payment_token_required")
     other_amount = await payment_token(gateway, payer, "11", key)
-    _code(await withdraw(gateway, payer, "10", key=key, token=other_amount), 403,
+    problem(await withdraw(gateway, payer, "10", key=key, token=other_amount), 403,
           "payment_token_invalid")  # fmt: skip
     other_key = await payment_token(gateway, payer, "10", "another key")
-    _code(await withdraw(gateway, payer, "10", key=key, token=other_key), 403,
+    problem(await withdraw(gateway, payer, "10", key=key, token=other_key), 403,
           "payment_token_invalid")  # fmt: skip
-    _code(await withdraw(gateway, payer, "0", token="unused"), 422, "invalid_amount")
+    problem(await withdraw(gateway, payer, "0", token="unused"), 422, "invalid_amount")
     listed = await gateway.get("/api/payments/withdrawals", headers=payer.auth)
     assert listed.json()["items"] == []
     first = await withdraw(gateway, payer, "10", key=key)
@@ -330,11 +323,11 @@ async def test_bad_withdrawals_get_a_clear_error_and_change_nothing(
     replay = await withdraw(gateway, payer, "10", key=key)
     assert replay.status_code == 202 and replay.json()["id"] == first.json()["id"]
     assert replay.headers["Idempotent-Replayed"] == "true"
-    _code(await withdraw(gateway, payer, "11", key=key), 409, "idempotency_key_reused")
+    problem(await withdraw(gateway, payer, "11", key=key), 409, "idempotency_key_reused")
     token = await payment_token(gateway, payer, "12", "k-used")
     assert (await withdraw(gateway, payer, "12", key="k-used", token=token)).status_code == 202
     # the same token for another key cannot pay again; it is bound to its key anyway
-    _code(await withdraw(gateway, payer, "12", key="k-other", token=token), 403,
+    problem(await withdraw(gateway, payer, "12", key="k-other", token=token), 403,
           "payment_token_invalid")  # fmt: skip
 
 

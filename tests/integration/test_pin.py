@@ -10,18 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.conftest import Person, sign_up
+from tests.integration.conftest import Person, problem, sign_up
 from tests.integration.stack import Stack
 from tijori.common.auth import PaymentTokenError, TokenKeys
 from tijori.common.config import CommonSettings
-
-
-def _code(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"].startswith("application/problem+json")
-    problem: dict[str, Any] = answer.json()
-    assert problem["code"] == code, problem
-    return problem
 
 
 async def _set(gateway: httpx.AsyncClient, person: Person, **body: str) -> httpx.Response:
@@ -38,21 +30,21 @@ async def _token(
 async def test_a_pin_is_set_once_then_changed_with_the_current_pin_or_the_password(
     gateway: httpx.AsyncClient, person: Person
 ) -> None:
-    _code(await _set(gateway, person, pin="1234"), 422, "weak_pin")
-    _code(await _set(gateway, person, pin="12a4"), 422, "weak_pin")
+    problem(await _set(gateway, person, pin="1234"), 422, "weak_pin")
+    problem(await _set(gateway, person, pin="12a4"), 422, "weak_pin")
     assert (await _set(gateway, person, pin="482916")).status_code == 204
-    _code(await _set(gateway, person, pin="739205"), 422, "current_pin_required")
-    wrong = _code(
+    problem(await _set(gateway, person, pin="739205"), 422, "current_pin_required")
+    wrong = problem(
         await _set(gateway, person, pin="739205", current_pin="111112"), 401, "invalid_pin"
     )
     assert wrong["attempts_left"] == 2
     assert (await _set(gateway, person, pin="739205", current_pin="482916")).status_code == 204
-    _code(
+    problem(
         await _set(gateway, person, pin="580213", password="wrong one"), 401, "invalid_credentials"
     )
     assert (await _set(gateway, person, pin="580213", password=person.password)).status_code == 204
     assert (await _token(gateway, person, "580213")).status_code == 200
-    _code(await _token(gateway, person, "739205"), 401, "invalid_pin")
+    problem(await _token(gateway, person, "739205"), 401, "invalid_pin")
     me = await gateway.get("/api/users/me", headers=person.auth)
     assert me.json()["pin_set"] is True  # and neither the PIN nor its hash
     assert "580213" not in me.text and "pin_hash" not in me.text
@@ -61,7 +53,7 @@ async def test_a_pin_is_set_once_then_changed_with_the_current_pin_or_the_passwo
 async def test_a_payment_token_is_signed_for_exactly_the_debit_asked_for(
     gateway: httpx.AsyncClient, stack: Stack, person: Person
 ) -> None:
-    _code(await _token(gateway, person, "482916"), 409, "pin_not_set")
+    problem(await _token(gateway, person, "482916"), 409, "pin_not_set")
     assert (await _set(gateway, person, pin="482916")).status_code == 204
     answer = await _token(gateway, person, "482916")
     assert answer.status_code == 200, answer.text
@@ -94,7 +86,7 @@ async def test_a_bad_payment_token_request_is_refused_and_counts_no_guess(
     gateway: httpx.AsyncClient, person: Person, overrides: dict[str, Any], status: int, code: str
 ) -> None:
     assert (await _set(gateway, person, pin="482916")).status_code == 204
-    _code(await _token(gateway, person, "482916", **overrides), status, code)
+    problem(await _token(gateway, person, "482916", **overrides), status, code)
     assert (await _token(gateway, person, "482916")).status_code == 200
 
 
@@ -116,9 +108,9 @@ async def test_thirty_concurrent_wrong_pins_from_two_devices_get_three_guesses_t
     )
     codes = sorted(answer.json()["code"] for answer in answers)
     assert codes == ["invalid_pin"] * 3 + ["pin_locked"] * 27, codes
-    locked = _code(await _token(gateway, other_device, "482916"), 423, "pin_locked")
+    locked = problem(await _token(gateway, other_device, "482916"), 423, "pin_locked")
     assert locked["status"] == 423
-    _code(await _set(gateway, person, pin="739205", current_pin="482916"), 423, "pin_locked")
+    problem(await _set(gateway, person, pin="739205", current_pin="482916"), 423, "pin_locked")
     mails = await stack.wait_for_mails(person.email, 2)  # welcome, then the lock
     kinds = [mail["X-Tijori-Kind"] for mail in mails]
     assert kinds.count("PIN_LOCKED") == 1, kinds

@@ -11,7 +11,8 @@ from fastapi.responses import RedirectResponse
 from tijori.common.app import UnitOfWorkDep
 from tijori.common.auth import CurrentPrincipal
 from tijori.common.body import StrictJsonRoute
-from tijori.common.errors import NotFoundError, ProblemError, UnprocessableError
+from tijori.common.errors import NotFoundError, ProblemError
+from tijori.common.idempotency import idempotency_key_header
 from tijori.common.openapi import problems
 from tijori.common.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from tijori.payments import topups, webhooks, withdrawals
@@ -36,7 +37,6 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/payments", tags=["payments"], route_class=StrictJsonRoute)
 
-MAX_IDEMPOTENCY_KEY = 255
 # a gateway event is a few kilobytes; anything far larger is not one
 MAX_WEBHOOK_BYTES = 256 * 1024
 
@@ -237,25 +237,10 @@ async def razorpay_webhook(
     return {"status": result}
 
 
-async def idempotency_key(
-    key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            description="Required: any string up to 255 characters; the same key and body "
-            "give the same withdrawal, the same key with another body a 409.",
-        ),
-    ] = None,
-) -> str | None:
-    """The request's Idempotency-Key, checked."""
-    if key is None:
-        return None
-    if not key or len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
-        raise UnprocessableError(
-            f"an Idempotency-Key is 1 to {MAX_IDEMPOTENCY_KEY} printable characters",
-            code="invalid_idempotency_key",
-        )
-    return key
+idempotency_key = idempotency_key_header(
+    "Required: any string up to 255 characters; the same key and body give the same "
+    "withdrawal, the same key with another body a 409."
+)
 
 
 @router.post(

@@ -6,12 +6,13 @@ import logging
 from collections.abc import Mapping
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from tijori.common.app import UnitOfWorkDep
 from tijori.common.auth import CurrentPrincipal
 from tijori.common.body import StrictJsonRoute
-from tijori.common.errors import NotFoundError, UnprocessableError
+from tijori.common.errors import NotFoundError
+from tijori.common.idempotency import idempotency_key_header
 from tijori.common.openapi import problems
 from tijori.common.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from tijori.transactions import acceptance
@@ -31,8 +32,6 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/transactions", tags=["transactions"], route_class=StrictJsonRoute)
 
-MAX_IDEMPOTENCY_KEY = 255
-
 
 async def get_desk(request: Request) -> TransferDesk:
     """The process's transfer desk, built at start-up (see :class:`TransferDesk`)."""
@@ -43,25 +42,10 @@ async def get_desk(request: Request) -> TransferDesk:
 DeskDep = Annotated[TransferDesk, Depends(get_desk)]
 
 
-async def idempotency_key(
-    key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            description="Any string up to 255 characters; the same key and body give the "
-            "same transaction, the same key with another body a 409.",
-        ),
-    ] = None,
-) -> str | None:
-    """The request's Idempotency-Key, checked."""
-    if key is None:
-        return None
-    if not key or len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
-        raise UnprocessableError(
-            f"an Idempotency-Key is 1 to {MAX_IDEMPOTENCY_KEY} printable characters",
-            code="invalid_idempotency_key",
-        )
-    return key
+idempotency_key = idempotency_key_header(
+    "Any string up to 255 characters; the same key and body give the same transaction, "
+    "the same key with another body a 409."
+)
 
 
 @router.post(

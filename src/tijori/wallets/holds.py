@@ -90,6 +90,24 @@ async def place_hold(
     return _report(uow, hold, wallet, correlation_id=correlation_id)
 
 
+async def _with_the_gateway(
+    repository: WalletRepository, wallet: Wallet, hold: Hold, *, to_gateway: bool
+) -> None:
+    """Post a hold's money to the gateway's account (the payout), or back from it (the
+    payout returned), as one pair of entries."""
+    gateway = (await repository.lock(GATEWAY_WALLET_ID))[GATEWAY_WALLET_ID]
+    source, destination = (wallet, gateway) if to_gateway else (gateway, wallet)
+    repository.post(
+        LedgerPair.move(
+            source=source,
+            destination=destination,
+            paise=hold.amount_paise,
+            reference=f"{'withdrawal' if to_gateway else 'return'}:{hold.id}",
+            kind="WITHDRAWAL" if to_gateway else "PAYOUT_RETURN",
+        )
+    )
+
+
 async def settle_hold(
     uow: UnitOfWork, *, settled: WithdrawalSettled, correlation_id: str | None = None
 ) -> HoldUpdated | None:
@@ -103,34 +121,16 @@ async def settle_hold(
         log.warning("withdrawal %s settled, but it holds nothing", settled.withdrawal_id)
         return None
     if hold.status == "HELD" and settled.outcome == "PROCESSED":
-        gateway = (await repository.lock(GATEWAY_WALLET_ID))[GATEWAY_WALLET_ID]
         repository.settle_hold(hold, status="POSTED")
-        repository.post(
-            LedgerPair.move(
-                source=wallet,
-                destination=gateway,
-                paise=hold.amount_paise,
-                reference=f"withdrawal:{hold.id}",
-                kind="WITHDRAWAL",
-            )
-        )
+        await _with_the_gateway(repository, wallet, hold, to_gateway=True)
         _counted(uow, "POSTED")
     elif hold.status == "HELD":  # FAILED, or REVERSED before it was ever processed
         repository.settle_hold(hold, status="VOIDED", reason=settled.reason or "payout_failed")
         _counted(uow, "VOIDED", hold.reason)
     elif hold.status == "POSTED" and settled.outcome == "REVERSED":
-        gateway = (await repository.lock(GATEWAY_WALLET_ID))[GATEWAY_WALLET_ID]
         repository.mark_returned(hold)
         # a refund of money that left: exempt from the balance cap, as the rules say
-        repository.post(
-            LedgerPair.move(
-                source=gateway,
-                destination=wallet,
-                paise=hold.amount_paise,
-                reference=f"return:{hold.id}",
-                kind="PAYOUT_RETURN",
-            )
-        )
+        await _with_the_gateway(repository, wallet, hold, to_gateway=False)
         _counted(uow, "RETURNED")
     elif (hold.status, settled.outcome) not in (("POSTED", "PROCESSED"), ("VOIDED", "FAILED")):
         # e.g. PROCESSED for a hold already voided: the money is not taken twice, and the
