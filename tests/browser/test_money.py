@@ -24,13 +24,13 @@ async def test_a_person_adds_money_at_the_checkout_and_withdraws_it_with_the_pin
     await form.get_by_role("button", name="Continue to payment").click()
     await expect(form.get_by_text("Enter an amount.")).to_be_visible()
     await form.get_by_role("button", name="₹500").click()
-    await expect(form.get_by_label("Amount")).to_have_value("500")
+    await expect(form.get_by_label("Amount", exact=True)).to_have_value("500")
     await screenshots(page, "add-money")
     await form.get_by_role("button", name="Continue to payment").click()
 
     # the gateway's own page, on its own address, plainly a test
     await expect(page.get_by_text("TEST GATEWAY")).to_be_visible()
-    await expect(page.get_by_text("₹500.00")).to_be_visible()
+    await expect(page.get_by_text("₹500.00", exact=True)).to_be_visible()
     await screenshots(page, "sandbox-checkout")
     await page.get_by_role("button", name="Pay ₹500.00").click()
 
@@ -52,7 +52,7 @@ async def test_a_person_adds_money_at_the_checkout_and_withdraws_it_with_the_pin
     await page.goto("/#/withdraw")
     withdraw = page.get_by_role("form", name="Withdraw to bank")
     await expect(withdraw.get_by_test_id("available")).to_have_text("Available: ₹600.00")
-    await withdraw.get_by_label("Amount").fill("250")
+    await withdraw.get_by_label("Amount", exact=True).fill("250")
     await withdraw.get_by_label("Account number").fill("50100123456789")
     await withdraw.get_by_label("IFSC").fill("hdfc0001234x")
     await withdraw.get_by_label("Account holder's name").fill(person.name)

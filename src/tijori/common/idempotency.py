@@ -1,7 +1,7 @@
 """The ``Idempotency-Key`` header, read one way by every route that takes it."""
 
-from __future__ import annotations
-
+# no ``from __future__ import annotations``: the header's annotation names the closure's
+# ``description``, which FastAPI could not resolve from a string
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response, status
 from fastapi.responses import RedirectResponse
@@ -141,14 +141,17 @@ async def list_topups(
     )
 
 
-@router.api_route(
-    "/topups/{topup_id}/return",
-    methods=["GET", "POST"],
-    status_code=status.HTTP_303_SEE_OTHER,
-    response_class=RedirectResponse,
-    summary="Back from the gateway's checkout",
-    responses={303: {"description": "to the top-up's screen in the web client"}},
-)
+_RETURN: dict[str, Any] = {
+    "status_code": status.HTTP_303_SEE_OTHER,
+    "response_class": RedirectResponse,
+    "summary": "Back from the gateway's checkout",
+    "responses": {303: {"description": "to the top-up's screen in the web client"}},
+}
+
+
+# Razorpay's checkout posts a form; the sandbox's redirects with a query (docs/sandbox.md)
+@router.get("/topups/{topup_id}/return", operation_id="checkout_return_by_query", **_RETURN)
+@router.post("/topups/{topup_id}/return", operation_id="checkout_return_by_form", **_RETURN)
 async def checkout_return(topup_id: str, request: Request, desk: DeskDep) -> RedirectResponse:
     """Where the gateway's checkout sends the browser back: the signature of
     `order_id|payment_id` is checked against the order stored for this top-up (never the

@@ -77,6 +77,7 @@ def _page(title: str, body: str, *, status: int = 200) -> HTMLResponse:
     document = (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width,initial-scale=1'>"
+        "<link rel='icon' href='data:,'>"  # no favicon request: the page is all there is
         f"<title>{escape(title)} · Test gateway</title><style>{STYLE}</style></head><body><main>"
         "<div class='banner' role='note'>TEST GATEWAY — no real money moves</div>"
         f"<div class='card'>{body}</div></main></body></html>"
