@@ -78,12 +78,13 @@ async def test_the_gateway_reports_every_service_ready(gateway: httpx.AsyncClien
         "wallets": "ok",
         "transactions": "ok",
         "notifications": "ok",
+        "payments": "ok",
     }
 
 
 async def test_every_service_serves_health_ready_metrics_and_docs(stack: Stack) -> None:
     async with httpx.AsyncClient(timeout=10) as client:
-        for service in ("users", "wallets", "transactions", "notifications"):
+        for service in ("users", "wallets", "transactions", "notifications", "payments"):
             base = stack.service_url(service)
             assert (await client.get(base + "/health")).json()["status"] == "ok"
             ready = (await client.get(base + "/ready")).json()

@@ -257,7 +257,8 @@ async def test_the_web_client_is_served_compressed_with_etags_and_revalidated(
     assert gzipped.headers["content-encoding"] == "gzip"
     assert gzipped.headers["content-type"].startswith("text/javascript")
     assert gzipped.content == script  # as httpx decoded it
-    assert int(gzipped.headers["content-length"]) < len(script) / 2
+    # on the wire (Caddy streams a larger file chunked, without a Content-Length)
+    assert gzipped.num_bytes_downloaded < len(script) / 2
     assert gzipped.headers["cache-control"] == "no-cache"
     zstd = await client.get("/app.js", headers={"Accept-Encoding": "zstd"})
     assert zstd.headers["content-encoding"] == "zstd"
