@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
 from tijori.common.app import UnitOfWorkDep
-from tijori.common.auth import CurrentPrincipal
+from tijori.common.auth import PAYMENT_PROBLEMS, CurrentPrincipal, PaymentTokenDep
 from tijori.common.body import StrictJsonRoute
 from tijori.common.errors import NotFoundError, UnprocessableError
 from tijori.common.openapi import problems
@@ -48,8 +48,9 @@ async def idempotency_key(
         str | None,
         Header(
             alias="Idempotency-Key",
-            description="Any string up to 255 characters; the same key and body give the "
-            "same transaction, the same key with another body a 409.",
+            description="Required (400 without it): any string up to 255 characters, the "
+            "one the payment token was asked for; the same key and body give the same "
+            "transaction, the same key with another body a 409.",
         ),
     ] = None,
 ) -> str | None:
@@ -70,7 +71,8 @@ async def idempotency_key(
     response_model=TransactionRead,
     summary="Send money",
     responses=problems(
-        {
+        PAYMENT_PROBLEMS
+        | {
             404: ["receiver_not_found", "wallet_not_found"],
             409: ["idempotency_key_reused"],
             422: [
@@ -92,8 +94,11 @@ async def send_money(
     principal: CurrentPrincipal,
     desk: DeskDep,
     key: Annotated[str | None, Depends(idempotency_key)],
+    payment: PaymentTokenDep,
 ) -> TransactionRead:
-    """Accept a transfer; it is PENDING until the wallets service applies it."""
+    """Accept a transfer authorised by its payment token (`X-Payment-Token`, from
+    `POST /api/auth/payment-token` for this amount, receiver and Idempotency-Key; one
+    transfer per token); it is PENDING until the wallets service applies it."""
     async with desk.units() as uow:  # closed before the acceptor stores it
         checked = await acceptance.check_transfer(
             uow,
@@ -102,6 +107,7 @@ async def send_money(
             sender=principal,
             request=body,
             idempotency_key=key,
+            payment=payment,
             correlation_id=request.state.correlation_id,
         )
     accepted = checked if isinstance(checked, Accepted) else await desk.acceptor.accept(checked)
