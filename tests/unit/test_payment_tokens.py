@@ -81,6 +81,19 @@ def test_a_transfer_without_a_payment_token_is_refused(
     assert answer.headers["content-type"].startswith("application/problem+json")
 
 
+def test_a_malformed_transfer_hears_what_is_wrong_with_it_first(
+    service: tuple[TestClient, TokenKeys],
+) -> None:
+    client, _ = service
+    for body, code in (
+        ({"receiver": RECEIVER, "amount": "1.001"}, "invalid_amount"),
+        ({"receiver": RECEIVER, "amount": "100000.01"}, "invalid_amount"),
+        ({"receiver": "not a phone", "amount": "1"}, "invalid_receiver"),
+    ):
+        answer = client.post("/api/transactions", json=body, headers={"Idempotency-Key": "k"})
+        assert (answer.status_code, answer.json()["code"]) == (422, code)
+
+
 def test_a_payment_token_without_its_idempotency_key_is_a_400(
     service: tuple[TestClient, TokenKeys],
 ) -> None:

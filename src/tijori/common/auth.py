@@ -4,10 +4,10 @@ Keys come from ``TIJORI_JWT_PRIVATE_KEY`` / ``TIJORI_JWT_PUBLIC_KEY`` (PEM). Whe
 are unset (development), a key pair is generated once under the data directory.
 
 Payment tokens (``POST /api/auth/payment-token``) authorise one debit each. A debiting
-route takes :data:`PaymentTokenDep` and, once it knows the debit, calls
-:meth:`PaymentAuthorisation.grant` before it reads or writes anything else;
-single use is then the debiting service's, in the row the debit writes anyway
-(see :class:`PaymentAuthorisation`).
+route takes :data:`PaymentTokenDep` and, once it has validated the request, calls
+:meth:`PaymentAuthorisation.grant` before it reads or writes anything; single use is
+then the debiting service's, in the row the debit writes anyway (see
+:class:`PaymentAuthorisation`).
 """
 
 from __future__ import annotations
@@ -287,18 +287,19 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 @dataclass(frozen=True)
 class PaymentAuthorisation:
-    """The payment token a debit came with, for the caller who sent it; nothing is
-    checked until :meth:`grant` is given the debit.
+    """The payment token a debit came with (``None``: none), for the caller who sent it;
+    nothing is checked until :meth:`grant` is given the debit.
 
     How a debiting service uses it (transfers do; a withdrawal does the same):
 
-    1. the route takes :data:`PaymentTokenDep` (403 ``payment_token_required`` when the
-       header is missing) and lists :data:`PAYMENT_PROBLEMS` in its OpenAPI;
-    2. before anything else that reads or writes, it calls :meth:`grant` with the
-       amount, the normalised receiver (``None`` for a debit without one) and the
-       Idempotency-Key: 400 ``idempotency_key_required`` without a key, 403
-       ``payment_token_invalid`` for a bad, expired or foreign token, so a refused
-       token changes nothing;
+    1. the route takes :data:`PaymentTokenDep` and lists :data:`PAYMENT_PROBLEMS` in its
+       OpenAPI;
+    2. once the request itself is valid (a malformed one hears its 422 first), and
+       before anything is read or written, it calls :meth:`grant` with the amount, the
+       normalised receiver (``None`` for a debit without one) and the Idempotency-Key:
+       403 ``payment_token_required`` without a token, 400
+       ``idempotency_key_required`` without a key, 403 ``payment_token_invalid`` for a
+       bad, expired or foreign token, so a refused token changes nothing;
     3. it stores ``grant.token_id`` in a unique column of the row the debit inserts, in
        the same statement: the database remembers used tokens at no extra statement,
        and a token already used (the unique column refuses it) is refused too. A
@@ -310,7 +311,7 @@ class PaymentAuthorisation:
     are purged.
     """
 
-    token: str
+    token: str | None
     user_id: str
     keys: TokenKeys
 
@@ -318,7 +319,13 @@ class PaymentAuthorisation:
         self, *, amount_paise: int, receiver: str | None, idempotency_key: str | None
     ) -> PaymentGrant:
         """The grant of the token for exactly this debit of the caller's; raises
-        ``IdempotencyKeyRequiredError`` or ``PaymentTokenError`` otherwise."""
+        ``PaymentTokenRequiredError``, ``IdempotencyKeyRequiredError`` or
+        ``PaymentTokenError`` otherwise."""
+        if not self.token:
+            raise PaymentTokenRequiredError(
+                f"a payment needs the {PAYMENT_TOKEN_HEADER} header from "
+                "POST /api/auth/payment-token"
+            )
         if idempotency_key is None:
             raise IdempotencyKeyRequiredError(
                 "a payment needs an Idempotency-Key: its payment token is bound to one"
@@ -344,12 +351,8 @@ async def payment_authorisation(
         ),
     ] = None,
 ) -> PaymentAuthorisation:
-    """The debit's payment token, to be checked against it; 403
-    ``payment_token_required`` when none was sent."""
-    if not token:
-        raise PaymentTokenRequiredError(
-            f"a payment needs the {PAYMENT_TOKEN_HEADER} header from POST /api/auth/payment-token"
-        )
+    """The debit's payment token, if any, to be checked against it by
+    :meth:`PaymentAuthorisation.grant`."""
     keys: TokenKeys = request.app.state.token_keys
     return PaymentAuthorisation(token=token, user_id=principal.user_id, keys=keys)
 

@@ -95,24 +95,24 @@ async def check_transfer(
     payment: PaymentAuthorisation,
     correlation_id: str | None = None,
 ) -> TransferCandidate | Accepted:
-    """The checks of a transfer request before it is decided: its payment token first
-    (nothing is read before it passes), then the amount's ceiling, the receiver,
-    self-transfer.
+    """The checks of a transfer request before it is decided: the amount's ceiling and
+    the receiver's form, then its payment token (nothing is read before it passes),
+    then the receiver and self-transfer.
 
     When the receiver or self-transfer check fails and the Idempotency-Key was used
     before, the stored key answers instead (the same request: its transaction; another
     request: a 409), as it does when the request is decided.
     """
-    handle = normalize_handle(request.receiver)
-    grant = payment.grant(
-        amount_paise=request.amount, receiver=handle, idempotency_key=idempotency_key
-    )
-    assert idempotency_key is not None  # the grant requires one
     if request.amount > settings.max_transfer:
         raise UnprocessableError(
             f"one transfer moves at most ₹{format_paise(settings.max_transfer)}",
             code="invalid_amount",
         )
+    handle = normalize_handle(request.receiver)
+    grant = payment.grant(
+        amount_paise=request.amount, receiver=handle, idempotency_key=idempotency_key
+    )
+    assert idempotency_key is not None  # the grant requires one
     fingerprint = request_hash(handle=handle, amount_paise=request.amount, note=request.note)
     try:
         recipient = await resolve_recipient(
