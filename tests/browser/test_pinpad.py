@@ -11,6 +11,7 @@ from tests.browser.pages import (
     PIN,
     Account,
     NewPage,
+    Watched,
     balance_is,
     enter_pin,
     pin_pad,
@@ -22,14 +23,23 @@ from tests.browser.pages import (
 )
 
 
+async def _asha_and_bilal(new_page: NewPage, *, pin: str | None = PIN) -> tuple[Watched, Account]:
+    """Asha on home with ₹100 (and her PIN set, unless ``pin`` is None), and Bilal to
+    pay, signed up in a browser of his own."""
+    asha, bilal = Account(unique_name("Asha")), Account(unique_name("Bilal"))
+    sender, receiver = await new_page(), await new_page()
+    await asyncio.gather(
+        sign_up(sender.page, asha, pin=pin), sign_up(receiver.page, bilal, pin=None)
+    )
+    await balance_is(sender.page, "₹100.00")
+    return sender, bilal
+
+
 async def test_a_payment_is_confirmed_with_the_pin_and_a_wrong_one_says_how_many_tries_are_left(
     new_page: NewPage,
 ) -> None:
-    asha, bilal = Account(unique_name("Asha")), Account(unique_name("Bilal"))
-    sender, receiver = await new_page(), await new_page()
-    await asyncio.gather(sign_up(sender.page, asha), sign_up(receiver.page, bilal, pin=None))
+    sender, bilal = await _asha_and_bilal(new_page)
     page = sender.page
-    await balance_is(page, "₹100.00")
     tokens: list[str] = []
     page.on(
         "request",
@@ -77,11 +87,8 @@ async def test_a_payment_is_confirmed_with_the_pin_and_a_wrong_one_says_how_many
 async def test_cancelling_the_pin_pad_sends_nothing_and_the_form_is_ready_again(
     new_page: NewPage,
 ) -> None:
-    asha, bilal = Account(unique_name("Asha")), Account(unique_name("Bilal"))
-    sender, receiver = await new_page(), await new_page()
-    await asyncio.gather(sign_up(sender.page, asha), sign_up(receiver.page, bilal, pin=None))
+    sender, bilal = await _asha_and_bilal(new_page)
     page = sender.page
-    await balance_is(page, "₹100.00")
     await send_money(page, to=bilal.email, amount="5", pin=None)
     await pin_pad(page).get_by_role("button", name="Cancel").click()
     await expect(pin_pad(page)).to_have_count(0)
@@ -103,13 +110,8 @@ async def test_cancelling_the_pin_pad_sends_nothing_and_the_form_is_ready_again(
 async def test_without_a_pin_the_form_says_so_and_links_to_the_security_screen(
     new_page: NewPage,
 ) -> None:
-    asha, bilal = Account(unique_name("Asha")), Account(unique_name("Bilal"))
-    sender, receiver = await new_page(), await new_page()
-    await asyncio.gather(
-        sign_up(sender.page, asha, pin=None), sign_up(receiver.page, bilal, pin=None)
-    )
+    sender, bilal = await _asha_and_bilal(new_page, pin=None)
     page = sender.page
-    await balance_is(page, "₹100.00")
     await send_money(page, to=bilal.phone, amount="5", pin=None)
     problem = send_form(page).get_by_role("alert")
     await expect(problem).to_contain_text("Set a transaction PIN first")
@@ -133,11 +135,8 @@ async def test_without_a_pin_the_form_says_so_and_links_to_the_security_screen(
 async def test_three_wrong_pins_lock_payments_and_the_form_says_for_how_long(
     new_page: NewPage,
 ) -> None:
-    asha, bilal = Account(unique_name("Asha")), Account(unique_name("Bilal"))
-    sender, receiver = await new_page(), await new_page()
-    await asyncio.gather(sign_up(sender.page, asha), sign_up(receiver.page, bilal, pin=None))
+    sender, bilal = await _asha_and_bilal(new_page)
     page = sender.page
-    await balance_is(page, "₹100.00")
     await send_money(page, to=bilal.phone, amount="5", pin=None)
     pad = pin_pad(page)
     await expect(pad).to_be_visible()
