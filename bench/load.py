@@ -4,15 +4,19 @@
     python -m bench.load drive --gateway URL --users-file users.json --out records.json \
         (--rate R | --concurrency N) --duration SECONDS
 
-``signup`` opens N accounts (``POST /api/users``, then ``POST /api/auth/token``).
-``drive`` sends transfers ``POST /api/transactions`` with an ``Idempotency-Key`` between
-random pairs of those users: at a fixed rate (open loop: each request is sent on
-schedule whether or not earlier ones have been answered) or from N workers that each
-send the next transfer as soon as the last is answered (closed loop). Amounts are 1 to
+``signup`` opens N accounts (``POST /api/users``, then ``POST /api/auth/token``) and
+sets each one's transaction PIN (``PUT /api/users/me/pin``). ``drive`` pays between
+random pairs of those users as the web client does: the PIN buys a payment token for
+the payment (``POST /api/auth/payment-token``), then the transfer ``POST
+/api/transactions`` carries it with its ``Idempotency-Key``; at a fixed rate (open
+loop: each payment is started on schedule whether or not earlier ones have been
+answered) or from N workers that each start the next payment as soon as the last is
+answered (closed loop). Amounts are 1 to
 50 paise, so the ₹100 promotional balance lasts. Transfers go over ``bench.client`` (a
 lean keep-alive HTTP/1.1 client: httpx cost twenty times the CPU per request); sign-up
 uses httpx. Every second it prints one JSON line of running totals; at the end it
-writes every request to ``--out``.
+writes every transfer to ``--out``. A transfer's accept latency is its own round trip
+(as before payment tokens); the payment token's is kept apart (``payment_token_ms``).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ import httpx
 from bench.client import Answer, Pool, ProtocolError, QueueTimeoutError
 
 PASSWORD = "bench-password-1"  # noqa: S105 - throwaway accounts in the bench databases
+PIN = "482916"  # every bench user's transaction PIN
 REQUEST_TIMEOUT_SECONDS = 10.0
 OPEN_LOOP_MAX_IN_FLIGHT = 2000
 OPEN_LOOP_CONNECTIONS = 256
@@ -46,12 +51,13 @@ REFUSED_FOR_FUNDS = "refused:insufficient_funds"
 
 @dataclass(frozen=True)
 class Account:
-    """A benchmark user: who they are to the API, and their bearer token."""
+    """A benchmark user: who they are to the API, their bearer token and PIN."""
 
     user_id: str
     phone: str
     email: str
     token: str
+    pin: str = PIN
 
 
 @dataclass
@@ -67,6 +73,8 @@ class Tally:
     records: list[tuple[float, float, str, str]] = field(default_factory=list)
     # how late the open loop sent requests against their schedule, ms
     lag_ms: list[float] = field(default_factory=list)
+    # the round trip of each payment token asked for, ms
+    token_ms: list[float] = field(default_factory=list)
 
     def line(self, elapsed: float) -> str:
         """The progress line the orchestrator reads."""
@@ -111,38 +119,68 @@ async def sign_up(gateway: str, users: int, run_id: str) -> list[Account]:
                 )
                 if token.status_code != 200:
                     raise RuntimeError(f"log-in {number}: {token.status_code} {token.text}")
+                access = token.json()["access_token"]
+                pin = await client.put(
+                    "/api/users/me/pin",
+                    json={"pin": PIN},
+                    headers={"Authorization": f"Bearer {access}"},
+                )
+                if pin.status_code != 204:
+                    raise RuntimeError(f"PIN {number}: {pin.status_code} {pin.text}")
             user = created.json()
-            return Account(user["id"], user["phone"], email, token.json()["access_token"])
+            return Account(user["id"], user["phone"], email, access)
 
         return list(await asyncio.gather(*(one(number) for number in range(users))))
+
+
+def _problem(answer: Answer) -> str:
+    code = ""
+    if answer.content_type.startswith("application/problem+json"):
+        code = str(answer.json().get("code", ""))
+    return f"http_{answer.status}" + (f"_{code}" if code else "")
 
 
 def outcome_of(answer: Answer) -> tuple[str, str]:
     """``(outcome, transaction id)`` of an answer to ``POST /api/transactions``."""
     if answer.status == 202:
         return ACCEPTED, str(answer.json()["id"])
-    code = ""
-    if answer.content_type.startswith("application/problem+json"):
-        code = str(answer.json().get("code", ""))
-    if answer.status == 422 and code == "insufficient_funds":
+    outcome = _problem(answer)
+    if outcome == "http_422_insufficient_funds":
         return REFUSED_FOR_FUNDS, ""  # the system said no, correctly: not an error
-    return f"http_{answer.status}" + (f"_{code}" if code else ""), ""
+    return outcome, ""
 
 
 async def transfer(client: Pool, accounts: list[Account], tally: Tally) -> None:
-    """Send one transfer between two random users and record how it went."""
+    """Pay between two random users, the PIN first, and record how the transfer went."""
     sender, receiver = random.sample(accounts, 2)
     paise = random.randint(1, 50)
     body = {"receiver": receiver.phone, "amount": f"0.{paise:02d}", "note": "bench"}
-    headers = {"Authorization": f"Bearer {sender.token}", "Idempotency-Key": uuid.uuid4().hex}
+    key = uuid.uuid4().hex
+    auth = {"Authorization": f"Bearer {sender.token}"}
     tally.sent += 1
     tally.in_flight += 1
     sent_at = time.time()
     started = time.perf_counter()
     transaction_id = ""
     try:
-        answer = await client.post_json("/api/transactions", body, headers=headers)
-        outcome, transaction_id = outcome_of(answer)
+        confirmation = await client.post_json(
+            "/api/auth/payment-token",
+            {"pin": sender.pin, "amount": body["amount"], "receiver": body["receiver"]}
+            | {"idempotency_key": key},
+            headers=auth,
+        )
+        tally.token_ms.append((time.perf_counter() - started) * 1000)
+        if confirmation.status != 200:
+            outcome = f"payment_token_{_problem(confirmation)}"
+        else:
+            headers = auth | {
+                "Idempotency-Key": key,
+                "X-Payment-Token": str(confirmation.json()["payment_token"]),
+            }
+            sent_at = time.time()
+            started = time.perf_counter()
+            answer = await client.post_json("/api/transactions", body, headers=headers)
+            outcome, transaction_id = outcome_of(answer)
     except QueueTimeoutError:
         outcome = "client_queue_timeout"  # all connections busy: never sent
     except TimeoutError:
@@ -243,6 +281,7 @@ async def drive(args: argparse.Namespace, accounts: list[Account]) -> dict[str, 
         "ended_at": ended_at,
         "cpu_seconds": round(cpu, 3),
         "lag_ms": tally.lag_ms,
+        "payment_token_ms": tally.token_ms,
         "records": tally.records,
         "outcomes": dict(Counter(record[2] for record in tally.records)),
     }

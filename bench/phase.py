@@ -17,6 +17,7 @@ import signal
 import sys
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,15 +101,25 @@ class Probe:
         async with httpx.AsyncClient(
             base_url=self.gateway, timeout=PROBE_TIMEOUT_SECONDS
         ) as client:
+            auth = {"Authorization": f"Bearer {self.sender['token']}"}
+            body = {"receiver": self.receiver["phone"], "amount": "0.01"}
+            key = uuid.uuid4().hex
             try:
+                confirmation = await client.post(
+                    "/api/auth/payment-token",
+                    json=body | {"pin": self.sender["pin"], "idempotency_key": key},
+                    headers=auth,
+                )
+                if confirmation.status_code != 200:
+                    return False
                 answer = await client.post(
                     "/api/transactions",
-                    json={
-                        "receiver": self.receiver["phone"],
-                        "amount": "0.01",
-                        "note": measure.PROBE_NOTE,
+                    json=body | {"note": measure.PROBE_NOTE},
+                    headers=auth
+                    | {
+                        "Idempotency-Key": key,
+                        "X-Payment-Token": confirmation.json()["payment_token"],
                     },
-                    headers={"Authorization": f"Bearer {self.sender['token']}"},
                 )
             except httpx.HTTPError:
                 return False
@@ -182,6 +193,8 @@ async def run_phase(context: Context, phase: Phase, *, profile: str | None) -> d
         load, rows, decided, duration=phase.duration, settle_wait_seconds=waited
     )
     result["recovered"] = recovered
+    # the round trip of the payment token asked for before each transfer (users)
+    result["payment_token_ms"] = measure.percentiles(load.get("payment_token_ms", []))
     result["outbox_backlog_max"] = backlog
     # the run's e-mails when the phase's transfers had settled: the mailer may lag
     result["emails"] = emails

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -18,6 +19,7 @@ PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 PASSWORD = "correct horse battery"
+PIN = "482916"  # the transaction PIN the tests' people confirm payments with
 MINUS = "\u2212"  # what the client shows before a sent amount
 
 # Records every text the live payment status shows, so a test can see "Sending…" go by.
@@ -40,13 +42,31 @@ def send_form(page: Page) -> Locator:
     return page.get_by_role("region", name="Send money")
 
 
-async def send_money(page: Page, *, to: str, amount: str, note: str = "") -> None:
-    """Fill in and submit the send-money form on home."""
+def pin_pad(page: Page) -> Locator:
+    """The PIN pad a payment is confirmed in."""
+    return page.get_by_role("dialog", name="Enter your PIN")
+
+
+async def enter_pin(page: Page, pin: str = PIN) -> None:
+    """Type the PIN into the pad and press Pay, as a person with a keyboard does."""
+    pad = pin_pad(page)
+    await expect(pad).to_be_visible()
+    await page.keyboard.type(pin)
+    await pad.get_by_role("button", name=re.compile(r"^Pay ")).click()
+
+
+async def send_money(
+    page: Page, *, to: str, amount: str, note: str = "", pin: str | None = PIN
+) -> None:
+    """Fill in and submit the send-money form on home, and confirm it with ``pin``
+    (none: the pad is left to the test)."""
     form = send_form(page)
     await form.get_by_label("To", exact=True).fill(to)
     await form.get_by_label("Amount").fill(amount)
     await form.get_by_label("Note").fill(note)
     await form.get_by_role("button", name="Send money").click()
+    if pin is not None:
+        await enter_pin(page, pin)
 
 
 async def status_texts(page: Page) -> list[str]:
@@ -84,8 +104,9 @@ class Account:
     password: str = PASSWORD
 
 
-async def sign_up(page: Page, account: Account) -> None:
-    """Sign up through the form; ends on home with the wallet open."""
+async def sign_up(page: Page, account: Account, *, pin: str | None = PIN) -> None:
+    """Sign up through the form; ends on home with the wallet open and, with ``pin``, that
+    transaction PIN set (through the API, as the Security screen does)."""
     await page.goto("/#/signup")
     await page.get_by_label("Full name").fill(account.name)
     await page.get_by_label("E-mail").fill(account.email)
@@ -93,6 +114,17 @@ async def sign_up(page: Page, account: Account) -> None:
     await page.get_by_label("Password", exact=True).fill(account.password)
     await page.get_by_role("button", name="Create account").click()
     await expect(page.get_by_role("heading", level=1)).to_contain_text("Hello")
+    if pin is not None:
+        await set_pin(page, pin)
+
+
+async def set_pin(page: Page, pin: str = PIN) -> None:
+    """Set the signed-in person's first transaction PIN."""
+    token = await page.evaluate("() => sessionStorage.getItem('tijori.token')")
+    answer = await page.request.put(
+        "/api/users/me/pin", data={"pin": pin}, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert answer.status == 204, await answer.text()
 
 
 async def log_in(page: Page, username: str, password: str = PASSWORD) -> None:

@@ -15,7 +15,7 @@ async def test_a_person_adds_money_at_the_checkout_and_withdraws_it_with_the_pin
     watched = await new_page()
     page = watched.page
     person = Account(unique_name("Kavya"))
-    await sign_up(page, person)
+    await sign_up(page, person, pin=None)  # set on the Security screen below
     await balance_is(page, "₹100.00")
 
     await page.get_by_role("link", name="Add money").click()

@@ -6,19 +6,21 @@ import asyncio
 import re
 
 import pytest
-from playwright.async_api import Route, expect
+from playwright.async_api import Locator, Route, expect
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.browser.pages import (
     DB_PREFIX,
     MINUS,
+    PIN,
     WATCH_STATUS,
     Account,
     NewPage,
     balance_is,
     eventually_visible,
     open_tab,
+    pin_pad,
     screenshots,
     send_form,
     send_money,
@@ -186,14 +188,16 @@ async def test_a_payment_retried_after_a_lost_answer_moves_money_once(new_page: 
 async def test_a_second_press_while_a_payment_is_on_its_way_pays_nothing_more(
     new_page: NewPage, gap: float
 ) -> None:
-    """A hurried user presses "Send money" again while the panel says "Sending…": the
-    form stays locked until the payment is settled, so one transaction is made (issue 17)."""
+    """A hurried user presses "Send money" again, and "Pay" in the PIN pad again, while
+    the payment is on its way: the form stays locked until the payment is settled, so one
+    payment token is asked for and one transaction is made (issues 17 and 20)."""
     asha, bilal = Account(unique_name("Asha")), Account(unique_name("Bilal"))
     sender, receiver = await new_page(), await new_page()
     await asyncio.gather(sign_up(sender.page, asha), sign_up(receiver.page, bilal))
     page = sender.page
     await balance_is(page, "₹100.00")
     keys: list[str] = []
+    confirmations: list[str] = []
 
     async def slow_answers(route: Route) -> None:
         if route.request.method == "POST":
@@ -203,19 +207,34 @@ async def test_a_second_press_while_a_payment_is_on_its_way_pays_nothing_more(
             await asyncio.sleep(1.5)
             await route.continue_()
 
+    async def slow_confirmation(route: Route) -> None:
+        confirmations.append(route.request.post_data_json["idempotency_key"])
+        await asyncio.sleep(1.0)  # the PIN takes a moment to check: the pad stays open
+        await route.continue_()
+
     await page.route("**/api/transactions**", slow_answers)
+    await page.route("**/api/auth/payment-token", slow_confirmation)
     form = send_form(page)
     await form.get_by_label("To", exact=True).fill(bilal.phone)
     await form.get_by_label("Amount").fill("3")
+
+    async def press_twice_and_enter(target: Locator) -> None:
+        await target.scroll_into_view_if_needed()
+        box = await target.bounding_box()
+        assert box is not None
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        await page.mouse.click(x, y)  # as a finger does: a disabled button just takes the tap
+        await asyncio.sleep(gap)
+        await page.mouse.click(x, y)
+        await page.keyboard.press("Enter")  # and the keyboard's way to submit
+
     button = form.get_by_role("button", name=re.compile("Send money|Sending"))
-    await button.scroll_into_view_if_needed()
-    box = await button.bounding_box()
-    assert box is not None
-    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    await page.mouse.click(x, y)  # as a finger does: a disabled button just takes the tap
-    await asyncio.sleep(gap)
-    await page.mouse.click(x, y)
-    await page.keyboard.press("Enter")  # and the keyboard's way to submit
+    await press_twice_and_enter(button)  # the pad opens once; the second tap is on its backdrop
+    await expect(pin_pad(page)).to_have_count(1)
+    # a tap that lands on the pad as it opens types no digit
+    await expect(pin_pad(page).get_by_test_id("pin-dots").locator(".filled")).to_have_count(0)
+    await page.keyboard.type(PIN)
+    await press_twice_and_enter(pin_pad(page).get_by_role("button", name=re.compile("^Pay ")))
     await expect(page.get_by_test_id("tx-status")).to_contain_text("Sending…")
     await screenshots(page, f"home-second-press-{gap}")
     await expect(page.get_by_test_id("tx-status")).to_contain_text("Sent ✓", timeout=30_000)
@@ -230,6 +249,7 @@ async def test_a_second_press_while_a_payment_is_on_its_way_pays_nothing_more(
     sent = [t for t in (await listed.json())["items"] if t["direction"] == "SENT"]
     assert [t["amount"] for t in sent] == ["3.00"], sent
     assert len(set(keys)) == 1, keys
+    assert confirmations == keys[:1], confirmations  # one PIN check, for that same key
 
     # settled: the next press is a new payment, with a new key
     await send_money(page, to=bilal.phone, amount="3")

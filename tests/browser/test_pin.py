@@ -14,7 +14,7 @@ async def test_a_person_sets_a_pin_is_told_why_a_weak_one_is_refused_and_changes
     page = watched.page
     await page.goto("/")
     person = Account(unique_name("Meera"))
-    await sign_up(page, person)
+    await sign_up(page, person, pin=None)
     await balance_is(page, "₹100.00")
 
     await page.get_by_role("link", name="Security").click()

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 GATEWAY = "http://127.0.0.1:8080"
+PIN = "482916"  # the transaction PIN asha confirms her payment with
 
 
 def _clean_env() -> dict[str, str]:
@@ -97,6 +98,18 @@ def _token(client: httpx.Client, email: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
+def _paid(client: httpx.Client, auth: dict[str, str], body: dict[str, str], key: str) -> Any:
+    """The headers of a transfer: its key and the payment token the PIN buys for it."""
+    answer = client.post(
+        "/api/auth/payment-token",
+        json={"pin": PIN, "amount": body["amount"], "receiver": body["receiver"]}
+        | {"idempotency_key": key},
+        headers=auth,
+    )
+    assert answer.status_code == 200, answer.text
+    return auth | {"Idempotency-Key": key, "X-Payment-Token": answer.json()["payment_token"]}
+
+
 def _wallet(client: httpx.Client, auth: dict[str, str]) -> Any:
     def probe() -> Any:
         answer = client.get("/api/wallets/me", headers=auth)
@@ -136,16 +149,17 @@ def test_tijori_up_runs_everything_embedded_and_keeps_it_across_a_restart(up: Up
         asha, ravi = _token(client, "asha@example.com"), _token(client, "ravi@example.com")
         _wallet(client, asha)
         _wallet(client, ravi)
+        pin = client.put("/api/users/me/pin", json={"pin": PIN}, headers=asha)
+        assert pin.status_code == 204, pin.text
 
         # ready means ready: once both wallets show, the first payment is accepted at once
         # (it was refused with receiver_not_found for ~2.5 s more while the consumers
         # joined their groups); half a second for wallet.created to reach transactions,
         # as a person would take to read the balance
         time.sleep(0.5)
+        lunch = {"receiver": "9876500002", "amount": "12.50", "note": "lunch"}
         accepted = client.post(
-            "/api/transactions",
-            json={"receiver": "9876500002", "amount": "12.50", "note": "lunch"},
-            headers=asha | {"Idempotency-Key": "e2e-lunch"},
+            "/api/transactions", json=lunch, headers=_paid(client, asha, lunch, "e2e-lunch")
         )
         assert accepted.status_code == 202, accepted.text
         txn = accepted.json()
@@ -186,10 +200,9 @@ def test_tijori_up_runs_everything_embedded_and_keeps_it_across_a_restart(up: Up
         assert [(t["id"], t["amount"], t["status"], t["note"]) for t in history] == [
             (txn["id"], "12.50", "SUCCESS", "lunch")
         ]
+        # the PIN survived the restart too; a new token for the same payment replays it
         again = client.post(
-            "/api/transactions",
-            json={"receiver": "9876500002", "amount": "12.50", "note": "lunch"},
-            headers=asha | {"Idempotency-Key": "e2e-lunch"},
+            "/api/transactions", json=lunch, headers=_paid(client, asha, lunch, "e2e-lunch")
         )
         assert again.json()["id"] == txn["id"]
         time.sleep(3)  # the restarted broker got the outbox replayed: nothing may be sent twice

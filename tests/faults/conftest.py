@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.integration.conftest import Person, sign_up, wallet_of
+from tests.integration.conftest import PIN, Person, sign_up, wallet_of
 from tests.integration.stack import ROOT, Stack, start_stack, stop_stack
 from tijori.common.db import create_engine
 
@@ -60,7 +60,7 @@ async def engines(fault_stack: Stack) -> AsyncIterator[dict[str, AsyncEngine]]:
 
 @pytest.fixture(scope="session")
 async def people(fault_gateway: httpx.AsyncClient) -> list[Person]:
-    crowd = [await sign_up(fault_gateway, name=f"Steady {n}") for n in range(PEOPLE)]
+    crowd = [await sign_up(fault_gateway, name=f"Steady {n}", pin=PIN) for n in range(PEOPLE)]
     for person in crowd:
         await wallet_of(fault_gateway, person)
     return crowd

@@ -13,14 +13,13 @@ import httpx
 
 from tests.conftest import poll
 from tests.faults.breaking import restart, restart_kafka
-from tests.integration.conftest import Person, sign_up, wallet_of
+from tests.integration.conftest import Person, set_pin, sign_up, wallet_of
 from tests.integration.payments import (
     add_money,
     checkout,
     payment_token,
     reaches,
     sandbox_api,
-    set_pin,
     withdraw,
 )
 from tests.integration.stack import Stack

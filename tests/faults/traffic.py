@@ -1,8 +1,10 @@
 """A steady stream of transfers, as careful clients send them, and the checks after a fault.
 
-Clients retry a request that got no answer, or a 5xx, with the same Idempotency-Key:
-that is what makes "accepted" well defined while services, the broker or the database
-are going down and coming back.
+Each transfer is paid as the web client pays: the sender's PIN buys a payment token for
+it (``POST /api/auth/payment-token``), sent with the transfer. Clients retry a request
+that got no answer, or a 5xx, with the same Idempotency-Key (and the token they already
+hold): that is what makes "accepted" well defined while services, the broker, Redis or
+the database are going down and coming back.
 """
 
 from __future__ import annotations
@@ -62,12 +64,24 @@ class Traffic:
     ) -> None:
         key = str(uuid.uuid4())
         body = {"receiver": receiver.phone, "amount": amount}
+        token: str | None = None  # valid two minutes: longer than the retries take
         deadline = time.monotonic() + RETRY_FOR_SECONDS
         while time.monotonic() < deadline:
             try:
-                answer = await client.post(
-                    "/api/transactions", json=body, headers=sender.auth | {"Idempotency-Key": key}
-                )
+                if token is None:
+                    answer = await client.post(
+                        "/api/auth/payment-token",
+                        json=body | {"pin": sender.pin, "idempotency_key": key},
+                        headers=sender.auth,
+                    )
+                    if answer.status_code == 200:
+                        token = str(answer.json()["payment_token"])
+                if token is not None:
+                    answer = await client.post(
+                        "/api/transactions",
+                        json=body,
+                        headers=sender.auth | {"Idempotency-Key": key, "X-Payment-Token": token},
+                    )
             except httpx.HTTPError:
                 answer = None
             if answer is not None and answer.status_code == 202:

@@ -94,9 +94,13 @@ def problem(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
     return body
 
 
+# the transaction PIN the tests' senders confirm their payments with
+PIN = "482916"
+
+
 @dataclass
 class Person:
-    """A signed-up user and a token for them."""
+    """A signed-up user, a token for them, and their PIN once set."""
 
     id: str
     name: str
@@ -104,6 +108,7 @@ class Person:
     phone: str
     password: str
     token: str
+    pin: str | None = None
 
     @property
     def auth(self) -> dict[str, str]:
@@ -111,8 +116,11 @@ class Person:
         return {"Authorization": f"Bearer {self.token}"}
 
 
-async def sign_up(client: httpx.AsyncClient, *, name: str = "Test Person") -> Person:
-    """Sign up a fresh user through the gateway and log them in."""
+async def sign_up(
+    client: httpx.AsyncClient, *, name: str = "Test Person", pin: str | None = None
+) -> Person:
+    """Sign up a fresh user through the gateway and log them in; with ``pin``, set it
+    as their transaction PIN."""
     body: dict[str, Any] = {
         "name": name,
         "email": unique_email(),
@@ -126,7 +134,7 @@ async def sign_up(client: httpx.AsyncClient, *, name: str = "Test Person") -> Pe
     )
     assert login.status_code == 200, login.text
     user = created.json()
-    return Person(
+    person = Person(
         id=user["id"],
         name=user["name"],
         email=user["email"],
@@ -134,6 +142,16 @@ async def sign_up(client: httpx.AsyncClient, *, name: str = "Test Person") -> Pe
         password=body["password"],
         token=login.json()["access_token"],
     )
+    if pin is not None:
+        await set_pin(client, person, pin)
+    return person
+
+
+async def set_pin(client: httpx.AsyncClient, person: Person, pin: str = PIN) -> None:
+    """Set ``person``'s first transaction PIN."""
+    answer = await client.put("/api/users/me/pin", json={"pin": pin}, headers=person.auth)
+    assert answer.status_code == 204, answer.text
+    person.pin = pin
 
 
 async def wallet_of(client: httpx.AsyncClient, person: Person, timeout: float = 30) -> Any:

@@ -14,11 +14,10 @@ from typing import Any
 import httpx
 
 from tests.conftest import poll
-from tests.integration.conftest import Person
+from tests.integration.conftest import PIN, Person
 from tests.integration.stack import Stack
 from tijori.payments.config import SANDBOX_KEY_ID, SANDBOX_KEY_SECRET, SANDBOX_WEBHOOK_SECRET
 
-PIN = "482916"
 WEBHOOK = "/api/payments/webhooks/razorpay"
 BANK = {"account_number": "50100123456789", "ifsc": "HDFC0001234", "account_name": "Asha Rao"}
 _HIDDEN = re.compile(r"<input type='hidden' name='([^']+)' value='([^']*)'>")
@@ -86,12 +85,6 @@ async def withdrawal_status(
     """Wait until the withdrawal reaches one of ``statuses``; return it."""
     path = f"/api/payments/withdrawals/{withdrawal_id}"
     return await reaches(client, person, path, *statuses, timeout=timeout)
-
-
-async def set_pin(client: httpx.AsyncClient, person: Person) -> None:
-    """Give ``person`` the transaction PIN :data:`PIN`."""
-    answer = await client.put("/api/users/me/pin", json={"pin": PIN}, headers=person.auth)
-    assert answer.status_code == 204, answer.text
 
 
 async def payment_token(client: httpx.AsyncClient, person: Person, amount: Any, key: str) -> str:

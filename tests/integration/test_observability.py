@@ -12,7 +12,7 @@ import httpx
 from tests.conftest import poll, unique_email, unique_phone
 from tests.integration.conftest import Person, sign_up, wallet_of
 from tests.integration.stack import Stack
-from tests.integration.transfers import send, settled, two_people
+from tests.integration.transfers import payment_token, send, settled, two_people
 
 # the text log format: "... <logger> [<correlation id> trace=<trace id>]: <message>"
 LOG_CONTEXT = re.compile(r" \[(?P<correlation>\S+) trace=(?P<trace>[0-9a-f]{32}|-)\]: ")
@@ -48,10 +48,13 @@ async def test_a_transfer_is_one_trace_through_every_service_it_touches(
     await send(gateway, asha, ravi.phone, "1.00")  # both parties known to transactions
     correlation_id = f"trace-test-{uuid.uuid4()}"
 
+    key = str(uuid.uuid4())
+    token = await payment_token(gateway, asha, ravi.email, "2.50", key)
     answer = await gateway.post(
         "/api/transactions",
         json={"receiver": ravi.email, "amount": "2.50"},
-        headers=asha.auth | {"X-Request-ID": correlation_id},
+        headers=asha.auth
+        | {"X-Request-ID": correlation_id, "Idempotency-Key": key, "X-Payment-Token": str(token)},
     )
     assert answer.status_code == 202, answer.text
     assert answer.headers["X-Request-ID"] == correlation_id

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import poll
-from tests.integration.conftest import Person, problem, sign_up, wallet_of
+from tests.integration.conftest import Person, problem, set_pin, sign_up, wallet_of
 from tests.integration.payments import (
     BANK,
     WEBHOOK,
@@ -22,7 +22,6 @@ from tests.integration.payments import (
     payment_token,
     sandbox,
     sandbox_api,
-    set_pin,
     signed,
     topup_status,
     webhook_signature,
@@ -303,8 +302,13 @@ async def test_bad_withdrawals_get_a_clear_error_and_change_nothing(
               "invalid_bank_account")  # fmt: skip
     key = str(uuid.uuid4())
     body = {"amount": "10"} | BANK
-    no_key = await gateway.post("/api/payments/withdrawals", json=body, headers=payer.auth)
-    problem(no_key, 422, "idempotency_key_required")
+    nothing = await gateway.post("/api/payments/withdrawals", json=body, headers=payer.auth)
+    problem(nothing, 403, "payment_token_required")
+    some_token = await payment_token(gateway, payer, "10", key)
+    no_key = await gateway.post(
+        "/api/payments/withdrawals", json=body, headers=payer.auth | {"X-Payment-Token": some_token}
+    )
+    problem(no_key, 400, "idempotency_key_required")
     no_token = await gateway.post(
         "/api/payments/withdrawals", json=body, headers=payer.auth | {"Idempotency-Key": key}
     )

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import poll
-from tests.integration.conftest import Person, sign_up, wallet_of
+from tests.integration.conftest import PIN, Person, sign_up, wallet_of
 from tests.integration.stack import Stack
 from tests.integration.transfers import balance, send, settled, two_people
 from tijori.common.db import create_engine
@@ -156,7 +156,7 @@ async def test_a_transfer_sent_while_wallets_is_down_is_re_driven_and_applied_on
 async def test_hundreds_of_concurrent_transfers_keep_every_paisa(
     stack: Stack, gateway: httpx.AsyncClient, wallets_db: AsyncEngine
 ) -> None:
-    people = [await sign_up(gateway, name=f"Crowd {n}") for n in range(6)]
+    people = [await sign_up(gateway, name=f"Crowd {n}", pin=PIN) for n in range(6)]
     for person in people:
         await wallet_of(gateway, person)
     # a second wallets replica in the same consumer group: partitions split, locks contend

@@ -237,9 +237,7 @@ async def test_bad_receivers_notes_keys_and_tokens_are_clear_4xx(
         assert answer.headers["content-type"] == "application/problem+json", answer.text
         return answer.status_code, answer.json()["code"]
 
-    unknown = await gateway.post(
-        "/api/transactions", json={"receiver": "+919000000001", "amount": 1}, headers=asha.auth
-    )
+    unknown = await send(gateway, asha, "+919000000001", 1, wait_known=0)
     assert await problem(unknown) == (404, "receiver_not_found")
     for receiver in ("not a phone", "12", "@", "a@b", "x" * 300, ""):
         answer = await send(gateway, asha, receiver, 1)

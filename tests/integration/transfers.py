@@ -1,15 +1,17 @@
-"""Helpers for tests that move money through the gateway."""
+"""Helpers for tests that move money through the gateway: each transfer carries the
+payment token its sender's PIN bought for it, as the web client's do."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from typing import Any
 
 import httpx
 
 from tests.conftest import poll
-from tests.integration.conftest import Person, sign_up, wallet_of
+from tests.integration.conftest import PIN, Person, set_pin, sign_up, wallet_of
 
 # eventual consistency: a new wallet reaches the transactions directory a moment later
 NOT_KNOWN_YET = {"receiver_not_found", "wallet_not_found"}
@@ -18,28 +20,59 @@ NOT_KNOWN_YET = {"receiver_not_found", "wallet_not_found"}
 async def two_people(
     client: httpx.AsyncClient, names: tuple[str, str] = ("Asha Rao", "Ravi Kumar")
 ) -> tuple[Person, Person]:
-    """Sign up two people and wait for both wallets to open."""
-    first, second = await sign_up(client, name=names[0]), await sign_up(client, name=names[1])
+    """Sign up two people with their PINs and wait for both wallets to open."""
+    first = await sign_up(client, name=names[0], pin=PIN)
+    second = await sign_up(client, name=names[1], pin=PIN)
     await wallet_of(client, first)
     await wallet_of(client, second)
     return first, second
 
 
+async def payment_token(
+    client: httpx.AsyncClient, sender: Person, receiver: Any, amount: Any, key: str | bytes
+) -> str | None:
+    """The payment token ``sender``'s PIN buys for this one transfer (their PIN is set
+    first if need be); ``None`` when users refuses to sign one for a malformed amount,
+    receiver or key (the transfer then hears its own 422)."""
+    if sender.pin is None:
+        await set_pin(client, sender)
+    body = {
+        "pin": sender.pin,
+        "amount": amount,
+        "receiver": receiver,
+        # a header is bytes; the service reads them as Latin-1
+        "idempotency_key": key.decode("latin-1") if isinstance(key, bytes) else key,
+    }
+    answer = await client.post("/api/auth/payment-token", json=body, headers=sender.auth)
+    if answer.status_code == 422:
+        return None
+    assert answer.status_code == 200, answer.text
+    token: str = answer.json()["payment_token"]
+    return token
+
+
 async def send(
     client: httpx.AsyncClient,
     sender: Person,
-    receiver: str,
+    receiver: Any,
     amount: Any,
     *,
     note: str | None = None,
     key: str | bytes | None = None,
+    token: str | None = None,
+    pay: bool = True,
     wait_known: float = 20,
 ) -> httpx.Response:
-    """POST a transfer; retry while the parties are not yet known to the transactions service."""
+    """POST a transfer with its Idempotency-Key (a new one unless ``key``) and its
+    payment token (``token``, else one bought with the sender's PIN; none when not
+    ``pay``); retry while the parties are not yet known to the transactions service."""
     body: dict[str, Any] = {"receiver": receiver, "amount": amount}
     if note is not None:
         body["note"] = note
-    headers = sender.auth | ({"Idempotency-Key": key} if key else {})
+    key = key if key is not None else str(uuid.uuid4())
+    if token is None and pay:
+        token = await payment_token(client, sender, receiver, amount, key)
+    headers = sender.auth | {"Idempotency-Key": key} | ({"X-Payment-Token": token} if token else {})
     deadline = time.monotonic() + wait_known
     while True:
         answer = await client.post("/api/transactions", json=body, headers=headers)

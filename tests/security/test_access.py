@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from tests.conftest import unique_email
-from tests.integration.conftest import Person, sign_up, wallet_of
+from tests.integration.conftest import PIN, Person, sign_up, wallet_of
 from tests.integration.stack import Stack
-from tests.integration.transfers import send, settled
+from tests.integration.transfers import payment_token, send, settled
 
 INJECTIONS = [
     "Robert'); DROP TABLE users;--",
@@ -170,3 +170,25 @@ async def test_brute_force_is_limited_and_unknown_users_look_like_wrong_password
     assert 0.33 < ratio < 3, ratio
     blocked = [await attempt(victim.email) for _ in range(3)]
     assert {status for status, _, _ in blocked} == {429}
+
+
+async def test_a_payment_token_is_no_access_token_and_an_access_token_pays_nothing(
+    secure_gateway: httpx.AsyncClient,
+) -> None:
+    payer = await sign_up(secure_gateway, name="Payer", pin=PIN)
+    payee = await sign_up(secure_gateway, name="Payee")
+    for person in (payer, payee):
+        await wallet_of(secure_gateway, person)
+    token = await payment_token(secure_gateway, payer, payee.phone, "1.00", "stolen")
+    as_bearer = await secure_gateway.get(
+        "/api/wallets/me", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert (as_bearer.status_code, as_bearer.json()["code"]) == (401, "invalid_token")
+    # the thief pays with the payer's token from the thief's own wallet: refused
+    thief = await send(secure_gateway, payee, payer.phone, "1.00", key="stolen", token=token)
+    assert (thief.status_code, thief.json()["code"]) == (403, "payment_token_invalid")
+    access = await send(secure_gateway, payer, payee.phone, "1.00", token=payer.token)
+    assert (access.status_code, access.json()["code"]) == (403, "payment_token_invalid")
+    assert (await secure_gateway.get("/api/wallets/me", headers=payer.auth)).json()[
+        "balance"
+    ] == "100.00"

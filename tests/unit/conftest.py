@@ -11,8 +11,11 @@ from typing import Any
 
 import pytest
 
+from tests.unit.transfers import wallet_created
+from tijori.common.cache import MemoryCache
 from tijori.common.db import UnitOfWork, UnitOfWorkFactory, create_engine, create_sessionmaker
 from tijori.common.migrations import upgrade
+from tijori.transactions import directory
 
 
 @asynccontextmanager
@@ -77,3 +80,14 @@ async def transactions_units(
 ) -> AsyncIterator[UnitOfWorkFactory]:
     async with _units_of(sqlite_url("transactions")) as units:
         yield units
+
+
+@pytest.fixture
+async def known(transactions_units: UnitOfWorkFactory) -> MemoryCache:
+    """A transactions directory that knows Asha's and Ravi's wallets (₹100 each)."""
+    cache = MemoryCache()
+    async with transactions_units() as uow:
+        for user_id in ("asha", "ravi"):
+            await directory.remember_wallet(uow, cache, wallet_created(user_id), ttl_seconds=60)
+        await uow.commit()
+    return cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -134,3 +135,38 @@ def test_payment_and_access_tokens_do_not_pass_for_each_other_and_expire() -> No
     expired = keys.issue_payment(**bound, ttl=timedelta(seconds=-1))
     with pytest.raises(PaymentTokenError):
         keys.verify_payment(expired, **bound)
+
+
+async def test_right_pins_checked_at_once_are_never_taken_for_a_lock() -> None:
+    """Checks in flight hold tries: a burst of right PINs (a phone and a browser, many
+    payments) waits for them instead of being refused as locked, and clears the count."""
+    cache = MemoryCache()
+    settings = UsersSettings(pin_max_failures=3, pin_lock_seconds=60)
+    guards = [pin.PinGuard(cache, settings, user_id="asha") for _ in range(12)]
+    await _guess(guards[0], right=False)  # one wrong PIN counted before the burst
+
+    async def right(guard: pin.PinGuard) -> None:
+        await guard.attempt()
+        await asyncio.sleep(0.01)  # the PIN is compared, the user read
+        await guard.succeeded()
+
+    await asyncio.gather(*(right(guard) for guard in guards))
+    assert await _guess(guards[0], right=False) is not None  # counted afresh: 2 left
+    assert (await _guess(guards[0], right=False)).extra == {"attempts_left": 1}  # type: ignore[union-attr]
+
+
+async def test_wrong_pins_checked_at_once_get_three_guesses_then_the_lock() -> None:
+    cache = MemoryCache()
+    settings = UsersSettings(pin_max_failures=3, pin_lock_seconds=60)
+
+    async def wrong() -> str:
+        guard = pin.PinGuard(cache, settings, user_id="asha")
+        try:
+            left = await guard.attempt()
+        except ProblemError as refused:
+            return refused.code
+        await asyncio.sleep(0.01)
+        return (await guard.failed(left)).code
+
+    codes = sorted(await asyncio.gather(*(wrong() for _ in range(10))))
+    assert codes == ["invalid_pin"] * 3 + ["pin_locked"] * 7

@@ -125,11 +125,24 @@ def sender(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
         yield client
 
 
-def _send(client: TestClient, amount_json: str) -> Any:
-    body = '{"receiver": "nobody@example.com", "amount": ' + amount_json + "}"
-    return client.post(
-        "/api/transactions", content=body, headers={"content-type": "application/json"}
+def _send(client: TestClient, amount_json: str, paise: int) -> Any:
+    """POST the amount as written, with the payment token users would sign for ``paise``
+    (a refused amount is refused before its token is checked)."""
+    keys: TokenKeys = client.app.state.token_keys  # type: ignore[attr-defined]
+    token = keys.issue_payment(
+        user_id="sender-1",
+        amount_paise=paise,
+        receiver="nobody@example.com",
+        idempotency_key="amounts",
+        ttl=timedelta(minutes=2),
     )
+    body = '{"receiver": "nobody@example.com", "amount": ' + amount_json + "}"
+    headers = {
+        "content-type": "application/json",
+        "Idempotency-Key": "amounts",
+        "X-Payment-Token": token,
+    }
+    return client.post("/api/transactions", content=body, headers=headers)
 
 
 def _is_json_number(text: str) -> bool:
@@ -169,8 +182,9 @@ def test_an_amount_is_taken_as_written_or_refused_never_a_5xx(
     invalid_amount; nothing is a 5xx and nothing is rounded into an amount."""
     is_amount = AMOUNT.fullmatch(text) is not None and 0 < Decimal(text) * 100 <= MAX_PAISE
     sent = [json.dumps(text)] + ([text] if _is_json_number(text) else [])
+    paise = int(Decimal(text) * 100) if is_amount else 1
     for amount_json in sent:
-        response = _send(sender, amount_json)
+        response = _send(sender, amount_json, paise)
         assert response.status_code < 500, (amount_json, response.text)
         code = response.json()["code"]
         if is_amount:

@@ -8,7 +8,9 @@ import uuid
 import pytest
 from sqlalchemy import func, select, update
 
-from tijori.common.auth import Principal
+from tests.unit import transfers
+from tests.unit.signing import new_token_keys
+from tijori.common.auth import PaymentTokenError
 from tijori.common.cache import MemoryCache
 from tijori.common.db import UnitOfWorkFactory
 from tijori.common.errors import ConflictError, NotFoundError, ProblemError, UnprocessableError
@@ -23,14 +25,15 @@ from tijori.common.events import (
 from tijori.common.phone import normalize_handle
 from tijori.transactions import acceptance, directory, settlement
 from tijori.transactions.acceptor import TransferAcceptor
-from tijori.transactions.config import TransactionsSettings
 from tijori.transactions.models import Account, Transaction
 from tijori.transactions.models import OutboxMessage as TxOutbox
 from tijori.transactions.repository import TransactionRepository
-from tijori.transactions.schemas import TransferRequest
 from tijori.wallets import service as wallets
 from tijori.wallets.models import LedgerEntry, Wallet
 from tijori.wallets.models import OutboxMessage as WalletOutbox
+
+# users' keys: what signs the payment tokens the transfers here carry
+KEYS = new_token_keys()
 
 
 async def _open(units: UnitOfWorkFactory, user_id: str) -> Wallet:
@@ -140,77 +143,13 @@ async def test_the_same_transaction_applied_again_repeats_its_outcome_and_moves_
     assert entries == 4 + 2
 
 
-def _wallet_created(user_id: str, balance: int = 10_000, version: int = 1) -> WalletCreated:
-    return WalletCreated(
-        wallet_id=f"w-{user_id}",
-        user_id=user_id,
-        name=user_id.title(),
-        email=f"{user_id}@x.co",
-        phone=f"+9198765{abs(hash(user_id)) % 100000:05d}",
-        balance_paise=balance,
-        version=version,
-    )
-
-
-@pytest.fixture
-async def known(transactions_units: UnitOfWorkFactory) -> MemoryCache:
-    cache = MemoryCache()
-    async with transactions_units() as uow:
-        for user_id in ("asha", "ravi"):
-            await directory.remember_wallet(uow, cache, _wallet_created(user_id), ttl_seconds=60)
-        await uow.commit()
-    return cache
-
-
-async def _check(
-    units: UnitOfWorkFactory,
-    cache: MemoryCache,
-    amount: str,
-    *,
-    key: str | None = None,
-    note: str | None = None,
-) -> acceptance.TransferCandidate | acceptance.Accepted:
-    async with units() as uow:
-        return await acceptance.check_transfer(
-            uow,
-            cache=cache,
-            settings=TransactionsSettings(),
-            sender=Principal(user_id="asha", authority="USER"),
-            request=TransferRequest(receiver="RAVI@x.co", amount=amount, note=note),
-            idempotency_key=key,
-        )
-
-
-async def _candidate(
-    units: UnitOfWorkFactory, cache: MemoryCache, amount: str, *, key: str | None = None
-) -> acceptance.TransferCandidate:
-    checked = await _check(units, cache, amount, key=key)
-    assert isinstance(checked, acceptance.TransferCandidate)
-    return checked
-
-
-async def _accept(
-    units: UnitOfWorkFactory,
-    cache: MemoryCache,
-    amount: str,
-    *,
-    key: str | None = None,
-    note: str | None = None,
-) -> acceptance.Accepted:
-    """As the API does: check alone, then decide and store with the acceptor."""
-    checked = await _check(units, cache, amount, key=key, note=note)
-    if isinstance(checked, acceptance.Accepted):
-        return checked
-    return await TransferAcceptor(units).accept(checked)
-
-
 async def test_accepting_stores_pending_with_its_event_and_counts_pending_debits(
     transactions_units: UnitOfWorkFactory, known: MemoryCache
 ) -> None:
-    accepted = await _accept(transactions_units, known, "60.00")
+    accepted = await transfers.accept(transactions_units, known, "60.00")
     assert accepted.transaction.status == "PENDING" and not accepted.replayed
     with pytest.raises(UnprocessableError) as refused:
-        await _accept(transactions_units, known, "40.01")
+        await transfers.accept(transactions_units, known, "40.01")
     assert refused.value.code == "insufficient_funds"
     async with transactions_units() as uow:
         [row] = (await uow.session.scalars(select(TxOutbox))).all()
@@ -222,11 +161,11 @@ async def test_accepting_stores_pending_with_its_event_and_counts_pending_debits
 async def test_idempotency_keys_replay_or_conflict(
     transactions_units: UnitOfWorkFactory, known: MemoryCache
 ) -> None:
-    first = await _accept(transactions_units, known, "1.00", key="k1", note="x")
-    again = await _accept(transactions_units, known, "1", key="k1", note="x")
+    first = await transfers.accept(transactions_units, known, "1.00", key="k1", note="x")
+    again = await transfers.accept(transactions_units, known, "1", key="k1", note="x")
     assert again.replayed and again.transaction.id == first.transaction.id
     with pytest.raises(ConflictError):
-        await _accept(transactions_units, known, "1.00", key="k1", note="y")
+        await transfers.accept(transactions_units, known, "1.00", key="k1", note="y")
 
 
 async def test_unknown_receivers_self_transfers_and_ceilings_are_refused(
@@ -236,26 +175,18 @@ async def test_unknown_receivers_self_transfers_and_ceilings_are_refused(
         with pytest.raises(NotFoundError):
             await directory.resolve_recipient(uow, known, "nobody@x.co", ttl_seconds=60)
     for receiver, code in (("asha@x.co", "self_transfer"), ("not-a-phone", "invalid_receiver")):
-        async with transactions_units() as uow:
-            with pytest.raises(UnprocessableError) as refused:
-                await acceptance.check_transfer(
-                    uow,
-                    cache=known,
-                    settings=TransactionsSettings(),
-                    sender=Principal(user_id="asha", authority="USER"),
-                    request=TransferRequest(receiver=receiver, amount="1"),
-                    idempotency_key=None,
-                )
+        with pytest.raises(UnprocessableError) as refused:
+            await transfers.check(transactions_units, known, "1", receiver=receiver)
         assert refused.value.code == code
     with pytest.raises(UnprocessableError) as ceiling:
-        await _accept(transactions_units, known, "100000.01")
+        await transfers.accept(transactions_units, known, "100000.01")
     assert ceiling.value.code == "invalid_amount"
 
 
 async def test_an_outcome_settles_a_transaction_once_and_stale_balances_are_ignored(
     transactions_units: UnitOfWorkFactory, known: MemoryCache
 ) -> None:
-    txn = (await _accept(transactions_units, known, "10.00")).transaction
+    txn = (await transfers.accept(transactions_units, known, "10.00")).transaction
     completed = TransferCompleted(
         transaction_id=txn.id,
         sender_id="asha",
@@ -271,7 +202,7 @@ async def test_an_outcome_settles_a_transaction_once_and_stale_balances_are_igno
             await settlement.settle(uow, outcome=completed)
             await uow.commit()
     stale = WalletCreated(
-        **(_wallet_created("asha").model_dump() | {"balance_paise": 1, "version": 3})
+        **(transfers.wallet_created("asha").model_dump() | {"balance_paise": 1, "version": 3})
     )
     async with transactions_units() as uow:
         await directory.remember_wallet(uow, known, stale, ttl_seconds=60)
@@ -292,8 +223,8 @@ async def test_an_outcome_settles_a_transaction_once_and_stale_balances_are_igno
 async def test_outcomes_settled_in_one_batch_settle_each_once_with_the_newest_balances(
     transactions_units: UnitOfWorkFactory, known: MemoryCache
 ) -> None:
-    first = (await _accept(transactions_units, known, "10.00")).transaction
-    second = (await _accept(transactions_units, known, "20.00")).transaction
+    first = (await transfers.accept(transactions_units, known, "10.00")).transaction
+    second = (await transfers.accept(transactions_units, known, "20.00")).transaction
 
     def completed(txn: Transaction, sender: int, receiver: int, version: int) -> TransferCompleted:
         return TransferCompleted(
@@ -339,7 +270,7 @@ async def test_a_batch_decides_in_order_counting_what_it_accepted_before(
     transactions_units: UnitOfWorkFactory, known: MemoryCache
 ) -> None:
     batch = [
-        await _candidate(transactions_units, known, amount)
+        await transfers.candidate(transactions_units, known, amount)
         for amount in ("60.00", "30.00", "20.00", "10.00")
     ]
     async with transactions_units() as uow:
@@ -356,12 +287,12 @@ async def test_a_batch_decides_in_order_counting_what_it_accepted_before(
 async def test_a_key_used_twice_in_one_batch_or_before_it_replays_or_conflicts(
     transactions_units: UnitOfWorkFactory, known: MemoryCache
 ) -> None:
-    earlier = await _accept(transactions_units, known, "5.00", key="before")
+    earlier = await transfers.accept(transactions_units, known, "5.00", key="before")
     batch = [
-        await _candidate(transactions_units, known, "1.00", key="k"),
-        await _candidate(transactions_units, known, "1.00", key="k"),
-        await _candidate(transactions_units, known, "2.00", key="k"),
-        await _candidate(transactions_units, known, "5.00", key="before"),
+        await transfers.candidate(transactions_units, known, "1.00", key="k"),
+        await transfers.candidate(transactions_units, known, "1.00", key="k"),
+        await transfers.candidate(transactions_units, known, "2.00", key="k"),
+        await transfers.candidate(transactions_units, known, "5.00", key="before"),
     ]
     async with transactions_units() as uow:
         results = await acceptance.accept_batch(uow, batch)
@@ -381,7 +312,7 @@ async def test_concurrent_requests_are_stored_together_and_each_gets_its_answer(
     transactions_units: UnitOfWorkFactory, known: MemoryCache
 ) -> None:
     acceptor = TransferAcceptor(transactions_units)
-    candidates = [await _candidate(transactions_units, known, "9.00") for _ in range(12)]
+    candidates = [await transfers.candidate(transactions_units, known, "9.00") for _ in range(12)]
     outcomes = await asyncio.gather(
         *(acceptor.accept(candidate) for candidate in candidates), return_exceptions=True
     )
@@ -406,13 +337,14 @@ def test_the_request_hash_ignores_formatting_but_not_content() -> None:
 async def test_a_key_stored_by_a_twin_request_meanwhile_answers_with_its_transaction(
     transactions_units: UnitOfWorkFactory, known: MemoryCache
 ) -> None:
-    """What the acceptor answers when inserting a candidate's key failed because
-    another process stored it while the candidate was being decided."""
+    """What the acceptor answers when inserting a candidate's rows failed because
+    another process stored its key while the candidate was being decided, or (no key
+    stored) because its payment token authorised another transaction."""
     # checked before the twin was stored, as a racing request is
-    same = await _candidate(transactions_units, known, "3.00", key="twin")
-    other = await _candidate(transactions_units, known, "4.00", key="twin")
-    fresh = await _candidate(transactions_units, known, "3.00", key="never-stored")
-    twin = await _accept(transactions_units, known, "3.00", key="twin")
+    same = await transfers.candidate(transactions_units, known, "3.00", key="twin")
+    other = await transfers.candidate(transactions_units, known, "4.00", key="twin")
+    fresh = await transfers.candidate(transactions_units, known, "3.00", key="never-stored")
+    twin = await transfers.accept(transactions_units, known, "3.00", key="twin")
     async with transactions_units() as uow:
         replayed = await acceptance.replay_after_race(uow, same)
         assert replayed.replayed and replayed.transaction.id == twin.transaction.id
@@ -420,5 +352,6 @@ async def test_a_key_stored_by_a_twin_request_meanwhile_answers_with_its_transac
         with pytest.raises(ConflictError) as conflict:
             await acceptance.replay_after_race(uow, other)
         assert conflict.value.code == "idempotency_key_reused"
-        with pytest.raises(LookupError):
+        with pytest.raises(PaymentTokenError) as used:
             await acceptance.replay_after_race(uow, fresh)
+        assert used.value.code == "payment_token_invalid"

@@ -1,6 +1,6 @@
 // Labelled fields with their own error line, and problem+json errors mapped onto them.
 
-import { h } from "./dom.js";
+import { h, replace } from "./dom.js";
 
 let fieldCount = 0;
 
@@ -121,8 +121,9 @@ export function formError() {
   const element = h("div", { class: "form-error", role: "alert" });
   return {
     element,
-    show(message) {
-      element.textContent = message || "";
+    /** Show `message`, followed by any nodes (a link to where it can be put right). */
+    show(message, ...nodes) {
+      replace(element, message || "", ...nodes);
     },
     clear() {
       element.textContent = "";

@@ -1,15 +1,19 @@
-// Home: the balance, sending money (with its live status) and the latest payments.
+// Home: the balance, sending money (confirmed with the PIN, with its live status) and the
+// latest payments.
 
 import { ApiError, OfflineError, api, isTransient, newIdempotencyKey, sleep } from "./api.js";
 import { announce, h, heading, icon, replace, spinner } from "./dom.js";
-import { reasonText, rupees, shortDateTime } from "./format.js";
+import { reasonText, rupees, shortDateTime, waitText } from "./format.js";
 import { Fields, busy, errorText, field, formError, sentence } from "./forms.js";
+import { confirmWithPin } from "./pinpad.js";
 import { POLL_MS, isFinal, transactionHref, transactionList } from "./transactions.js";
 
 const NOTE_MAX = 140;
 const WALLET_RETRY_MS = 1000;
 const STATUS_TIMEOUT_MS = 120_000;
 const AMOUNT_SHAPE = /^\d+(\.\d{1,2})?$/;
+// a payment token this close to its expiry is not sent: the PIN is asked again
+const TOKEN_MARGIN_MS = 15_000;
 
 /** The balance card: loading, "opening your wallet", the balance, or what went wrong. */
 function balanceCard(signal, onRefresh) {
@@ -178,7 +182,7 @@ function checkTransfer({ receiver, amount, note }) {
   return errors;
 }
 
-function sendForm({ signal, onSettled }) {
+function sendForm({ signal, onSettled, hasPin }) {
   const problem = formError();
   const receiver = field({
     name: "receiver",
@@ -208,8 +212,10 @@ function sendForm({ signal, onSettled }) {
     note.wrapper,
     submit,
   );
-  // the payment under way, with its key: the same details keep the same key (a retry after a
-  // network error cannot pay twice) until the payment is settled or the user starts a new one
+  // the payment under way, with its key and the payment token the PIN bought for it: the same
+  // details keep the same key (a retry after a network error cannot pay twice, and the token,
+  // while it lasts, spares asking the PIN again) until the payment is settled or the user
+  // starts a new one
   let attempt = null;
   // only the latest payment may write to the status panel
   let followed = 0;
@@ -278,9 +284,33 @@ function sendForm({ signal, onSettled }) {
     const payload = { receiver: body.receiver, amount: body.amount };
     if (body.note) payload.note = body.note;
     const fingerprint = JSON.stringify(payload);
-    if (!attempt || attempt.fingerprint !== fingerprint) attempt = { fingerprint, key: newIdempotencyKey() };
+    if (!attempt || attempt.fingerprint !== fingerprint) {
+      attempt = { fingerprint, key: newIdempotencyKey(), token: null };
+    }
 
     lock(true);
+    if (!(await hasPin())) {
+      lock(false);
+      showNoPin();
+      return;
+    }
+    const current = attempt;
+    if (!current.token || current.token.expiresAt - Date.now() < TOKEN_MARGIN_MS) {
+      const confirmed = await confirmWithPin({
+        amount: payload.amount,
+        receiver: payload.receiver,
+        idempotencyKey: current.key,
+        signal,
+      });
+      if (signal.aborted) return;
+      if (!confirmed || confirmed.refusal) {
+        lock(false);
+        if (confirmed) showPinRefusal(confirmed.refusal);
+        else submit.focus(); // cancelled: nothing was sent
+        return;
+      }
+      current.token = confirmed;
+    }
     followed += 1; // an earlier payment still being followed stops writing to the panel
     status.clear();
     let transaction;
@@ -288,12 +318,17 @@ function sendForm({ signal, onSettled }) {
       transaction = await api("/api/transactions", {
         method: "POST",
         json: payload,
-        headers: { "Idempotency-Key": attempt.key },
+        headers: { "Idempotency-Key": current.key, "X-Payment-Token": current.token.token },
         signal,
       });
     } catch (error) {
       if (error?.name === "AbortError") return;
       lock(false);
+      if (error instanceof ApiError && error.code === "payment_token_invalid") {
+        current.token = null; // nothing was made: the same payment, confirmed again
+        problem.show("The confirmation of this payment has expired. Press Send money and enter your PIN again.");
+        return;
+      }
       if (isTransient(error)) {
         // the same key goes with the same payment: a retry cannot pay twice
         problem.show(
@@ -309,6 +344,31 @@ function sendForm({ signal, onSettled }) {
     }
     follow(transaction); // still locked, until it settles
   });
+
+  function showNoPin() {
+    problem.show(
+      "Set a transaction PIN first: every payment is confirmed with it. ",
+      h("a", { href: "#/security", text: "Set your PIN" }),
+    );
+  }
+
+  /** Why the PIN pad closed without a token: the lock, no PIN, or the payment itself. */
+  function showPinRefusal(error) {
+    if (error instanceof ApiError && error.code === "pin_not_set") {
+      showNoPin();
+    } else if (error instanceof ApiError && (error.code === "pin_locked" || error.code === "invalid_pin")) {
+      const wait = waitText(error.retryAfter);
+      problem.show(
+        error.code === "pin_locked"
+          ? `Too many wrong PINs: payments are locked for ${wait}. `
+          : "Wrong PIN again: payments are now locked for a while. ",
+        h("a", { href: "#/security", text: "Reset your PIN with your password" }),
+      );
+    } else {
+      attempt = null; // refused: nothing was made, the next press is a new payment
+      showTransferError(error);
+    }
+  }
 
   function showTransferError(error) {
     if (!(error instanceof ApiError)) {
@@ -368,6 +428,8 @@ export function renderHome(main, ctx) {
   const balance = balanceCard(ctx.signal, showRecent);
   const send = sendForm({
     signal: ctx.signal,
+    // the cached user may predate a PIN set since: ask again before saying there is none
+    hasPin: async () => (await ctx.user())?.pin_set || (await ctx.freshUser())?.pin_set !== false,
     onSettled: () => {
       balance.reload();
       showRecent();

@@ -2,6 +2,12 @@
 
 Keys come from ``TIJORI_JWT_PRIVATE_KEY`` / ``TIJORI_JWT_PUBLIC_KEY`` (PEM). When they
 are unset (development), a key pair is generated once under the data directory.
+
+Payment tokens (``POST /api/auth/payment-token``) authorise one debit each. A debiting
+route takes :data:`PaymentTokenDep` and, once it has validated the request, calls
+:meth:`PaymentAuthorisation.grant` before it reads or writes anything; single use is
+then the debiting service's, in the row the debit writes anyway (see
+:class:`PaymentAuthorisation`).
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -17,7 +24,7 @@ from typing import Annotated, Any, Literal
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tijori.common.clock import utcnow
@@ -34,6 +41,13 @@ VERIFIED_TOKENS_KEPT = 10_000
 
 # a payment token's audience: never accepted as an access token, nor one as it
 PAYMENT_AUDIENCE = "tijori-payment"
+# the header a debit carries its payment token in
+PAYMENT_TOKEN_HEADER = "X-Payment-Token"  # noqa: S105 - a header name
+# the problem codes of a debiting route, for its OpenAPI ``responses`` (by status)
+PAYMENT_PROBLEMS: dict[int, Sequence[str]] = {
+    400: ["idempotency_key_required"],
+    403: ["payment_token_required", "payment_token_invalid"],
+}
 
 Authority = Literal["USER", "ADMIN"]
 
@@ -51,6 +65,21 @@ class PaymentTokenError(ProblemError):
     payment."""
 
     status, code = 403, "payment_token_invalid"
+
+
+class PaymentTokenRequiredError(ProblemError):
+    """A debit sent without an ``X-Payment-Token``."""
+
+    status, code = 403, "payment_token_required"
+
+
+class IdempotencyKeyRequiredError(ProblemError):
+    """A debit sent without an ``Idempotency-Key``: its payment token is bound to one.
+
+    400, as the IETF draft on the Idempotency-Key header (section 2.7) asks of a
+    resource that requires the header."""
+
+    status, code = 400, "idempotency_key_required"
 
 
 @dataclass(frozen=True)
@@ -254,3 +283,79 @@ async def current_principal(
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 """The verified caller of a route."""
+
+
+@dataclass(frozen=True)
+class PaymentAuthorisation:
+    """The payment token a debit came with (``None``: none), for the caller who sent it;
+    nothing is checked until :meth:`grant` is given the debit.
+
+    How a debiting service uses it (transfers do; a withdrawal does the same):
+
+    1. the route takes :data:`PaymentTokenDep` and lists :data:`PAYMENT_PROBLEMS` in its
+       OpenAPI;
+    2. once the request itself is valid (a malformed one hears its 422 first), and
+       before anything is read or written, it calls :meth:`grant` with the amount, the
+       normalised receiver (``None`` for a debit without one) and the Idempotency-Key:
+       403 ``payment_token_required`` without a token, 400
+       ``idempotency_key_required`` without a key, 403 ``payment_token_invalid`` for a
+       bad, expired or foreign token, so a refused token changes nothing;
+    3. it stores ``grant.token_id`` in a unique column of the row the debit inserts, in
+       the same statement: the database remembers used tokens at no extra statement,
+       and a token already used (the unique column refuses it) is refused too. A
+       request that replays its Idempotency-Key answers with the debit stored before,
+       whichever valid token for that same payment it carries: that is no new debit.
+
+    A token is bound to its Idempotency-Key, and one key names one debit, so the key
+    alone already stops a token paying twice; the unique column holds even where keys
+    are purged.
+    """
+
+    token: str | None
+    user_id: str
+    keys: TokenKeys
+
+    def grant(
+        self, *, amount_paise: int, receiver: str | None, idempotency_key: str | None
+    ) -> PaymentGrant:
+        """The grant of the token for exactly this debit of the caller's; raises
+        ``PaymentTokenRequiredError``, ``IdempotencyKeyRequiredError`` or
+        ``PaymentTokenError`` otherwise."""
+        if not self.token:
+            raise PaymentTokenRequiredError(
+                f"a payment needs the {PAYMENT_TOKEN_HEADER} header from "
+                "POST /api/auth/payment-token"
+            )
+        if idempotency_key is None:
+            raise IdempotencyKeyRequiredError(
+                "a payment needs an Idempotency-Key: its payment token is bound to one"
+            )
+        return self.keys.verify_payment(
+            self.token,
+            user_id=self.user_id,
+            amount_paise=amount_paise,
+            receiver=receiver,
+            idempotency_key=idempotency_key,
+        )
+
+
+async def payment_authorisation(
+    request: Request,
+    principal: CurrentPrincipal,
+    token: Annotated[
+        str | None,
+        Header(
+            alias=PAYMENT_TOKEN_HEADER,
+            description="The payment token from POST /api/auth/payment-token for this "
+            "very debit (amount, receiver and Idempotency-Key); single use.",
+        ),
+    ] = None,
+) -> PaymentAuthorisation:
+    """The debit's payment token, if any, to be checked against it by
+    :meth:`PaymentAuthorisation.grant`."""
+    keys: TokenKeys = request.app.state.token_keys
+    return PaymentAuthorisation(token=token, user_id=principal.user_id, keys=keys)
+
+
+PaymentTokenDep = Annotated[PaymentAuthorisation, Depends(payment_authorisation)]
+"""The payment token of a debiting route, checked by :meth:`PaymentAuthorisation.grant`."""

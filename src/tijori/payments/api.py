@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Header, Request, Response, status
 from fastapi.responses import RedirectResponse
 
 from tijori.common.app import UnitOfWorkDep
-from tijori.common.auth import CurrentPrincipal
+from tijori.common.auth import PAYMENT_PROBLEMS, CurrentPrincipal, PaymentTokenDep
 from tijori.common.body import StrictJsonRoute
 from tijori.common.errors import NotFoundError, ProblemError
 from tijori.common.idempotency import idempotency_key_header
@@ -241,8 +241,9 @@ async def razorpay_webhook(
 
 
 idempotency_key = idempotency_key_header(
-    "Required: any string up to 255 characters; the same key and body give the same "
-    "withdrawal, the same key with another body a 409."
+    "Required (400 without it): any string up to 255 characters, the one the payment "
+    "token was asked for; the same key and body give the same withdrawal, the same key "
+    "with another body a 409."
 )
 
 
@@ -253,14 +254,13 @@ idempotency_key = idempotency_key_header(
     summary="Withdraw to a bank account",
     responses=problems(
         {
-            403: ["payment_token_required", "payment_token_invalid"],
+            **PAYMENT_PROBLEMS,
             409: ["idempotency_key_reused"],
             422: [
                 "validation_error",
                 "invalid_amount",
                 "invalid_bank_account",
                 "invalid_idempotency_key",
-                "idempotency_key_required",
                 "limit_exceeded",
             ],
         }
@@ -272,20 +272,13 @@ async def withdraw(
     principal: CurrentPrincipal,
     desk: DeskDep,
     key: Annotated[str | None, Depends(idempotency_key)],
-    payment_token: Annotated[
-        str | None,
-        Header(
-            alias="X-Payment-Token",
-            description="From POST /api/auth/payment-token with the PIN, for this amount "
-            "and Idempotency-Key and no receiver.",
-        ),
-    ] = None,
+    payment: PaymentTokenDep,
 ) -> WithdrawalRead:
     """Withdraw to a bank account: the amount is held in the wallet at once, then paid
     out by the gateway; REQUESTED until then. It fails (and the hold is released) if the
     available balance does not cover it or the payout fails."""
     requested = await withdrawals.request_withdrawal(
-        desk, principal=principal, body=body, idempotency_key=key, payment_token=payment_token
+        desk, principal=principal, body=body, idempotency_key=key, payment=payment
     )
     if requested.replayed:
         response.headers["Idempotent-Replayed"] = "true"

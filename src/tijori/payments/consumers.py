@@ -48,7 +48,6 @@ def register_consumers(runtime: ServiceRuntime) -> None:
         units=runtime.unit_of_work,
         gateway=create_gateway(settings),
         settings=settings,
-        token_keys=runtime.token_keys,
     )
     runtime.components["payments_desk"] = desk
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from tijori.common.auth import TokenKeys
 from tijori.common.db import UnitOfWorkFactory
 from tijori.common.errors import ProblemError
 from tijori.payments.config import PaymentsSettings
@@ -27,7 +26,6 @@ class PaymentsDesk:
     units: UnitOfWorkFactory
     gateway: RazorpayClient
     settings: PaymentsSettings
-    token_keys: TokenKeys
     checks_due: asyncio.Event = field(default_factory=asyncio.Event)
 
     def wake_checks(self) -> None:

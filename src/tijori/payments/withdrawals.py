@@ -16,10 +16,10 @@ from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 
-from tijori.common.auth import PaymentTokenError, Principal
+from tijori.common.auth import PaymentAuthorisation, PaymentTokenError, Principal
 from tijori.common.clock import utcnow
 from tijori.common.db import UnitOfWork
-from tijori.common.errors import ConflictError, ProblemError, UnprocessableError
+from tijori.common.errors import ConflictError, UnprocessableError
 from tijori.common.events import (
     HoldUpdated,
     Party,
@@ -58,12 +58,6 @@ PAYOUT_STATUSES = {
 # how far each hold state is along, as payments has applied them
 HOLD_RANKS = {None: 0, "HELD": 1, "REFUSED": 2, "POSTED": 2, "VOIDED": 2, "RETURNED": 3}
 MAX_RETRY_SECONDS = 300.0
-
-
-class PaymentTokenRequiredError(ProblemError):
-    """A debit without the header ``X-Payment-Token``."""
-
-    status, code = 403, "payment_token_required"
 
 
 def request_hash(body: WithdrawalRequest) -> str:
@@ -109,21 +103,19 @@ async def request_withdrawal(
     principal: Principal,
     body: WithdrawalRequest,
     idempotency_key: str | None,
-    payment_token: str | None,
+    payment: PaymentAuthorisation,
 ) -> Requested:
     """Accept a withdrawal: REQUESTED, and ``withdrawal.requested`` for wallets to hold
     the amount. The same key and body replay it; a new one needs a payment token bound
-    to this amount and key (and to no receiver), used once."""
+    to this amount and key (and to no receiver), used once (its id is a unique column of
+    the withdrawal, as transfers keep theirs)."""
     settings = desk.settings
-    if idempotency_key is None:
-        raise UnprocessableError(
-            "a withdrawal needs an Idempotency-Key header", code="idempotency_key_required"
-        )
     fingerprint = request_hash(body)
-    async with desk.units() as uow:
-        replayed = await _replay(uow, principal.user_id, idempotency_key, fingerprint)
-    if replayed is not None:
-        return replayed
+    if idempotency_key is not None:
+        async with desk.units() as uow:
+            replayed = await _replay(uow, principal.user_id, idempotency_key, fingerprint)
+        if replayed is not None:
+            return replayed
     if body.amount < settings.min_withdrawal:
         raise UnprocessableError(
             f"a withdrawal is at least {format_paise(settings.min_withdrawal)}",
@@ -135,17 +127,8 @@ async def request_withdrawal(
             code="limit_exceeded",
             limit="withdrawal_max",
         )
-    if not payment_token:
-        raise PaymentTokenRequiredError(
-            "a withdrawal needs X-Payment-Token: confirm it with your PIN"
-        )
-    grant = desk.token_keys.verify_payment(
-        payment_token,
-        user_id=principal.user_id,
-        amount_paise=body.amount,
-        receiver=None,
-        idempotency_key=idempotency_key,
-    )
+    grant = payment.grant(amount_paise=body.amount, receiver=None, idempotency_key=idempotency_key)
+    assert idempotency_key is not None  # a grant is bound to one
     now = utcnow()
     withdrawal = Withdrawal(
         user_id=principal.user_id,

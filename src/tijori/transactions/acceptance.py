@@ -1,4 +1,14 @@
-"""Accepting a transfer: checks, Idempotency-Keys, the sender's known balance, PENDING."""
+"""Accepting a transfer: its payment token, checks, Idempotency-Keys, the sender's known
+balance, PENDING.
+
+Single use of payment tokens: the token's id is stored with the transaction it
+authorised (``transactions.payment_token_id``, unique), in the one insert of a batch
+that stores its transactions anyway, rather than in a table of used tokens of its own,
+which would cost a statement per batch and a purge. A token is bound to its
+Idempotency-Key, so a request that replays the key (the same payment, whichever valid
+token it carries) is answered with the transaction stored before and authorises
+nothing new; a second transaction with a used token cannot be stored.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +18,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tijori.common.auth import Principal
+from tijori.common.auth import PaymentAuthorisation, PaymentTokenError, Principal
 from tijori.common.cache import Cache
 from tijori.common.clock import utcnow
 from tijori.common.db import UnitOfWork
@@ -65,7 +75,9 @@ class TransferCandidate:
     recipient: Recipient
     amount_paise: int
     note: str | None
-    idempotency_key: str | None
+    idempotency_key: str
+    # the id of the payment token that authorised it, stored with the transaction
+    payment_token_id: str
     fingerprint: str
     correlation_id: str | None
     # the request's trace, for the event that a batch stores after the request's turn
@@ -80,10 +92,12 @@ async def check_transfer(
     sender: Principal,
     request: TransferRequest,
     idempotency_key: str | None,
+    payment: PaymentAuthorisation,
     correlation_id: str | None = None,
 ) -> TransferCandidate | Accepted:
-    """The checks of a transfer request before it is decided: the amount's ceiling, the
-    receiver, self-transfer.
+    """The checks of a transfer request before it is decided: the amount's ceiling and
+    the receiver's form, then its payment token (nothing is read before it passes),
+    then the receiver and self-transfer.
 
     When the receiver or self-transfer check fails and the Idempotency-Key was used
     before, the stored key answers instead (the same request: its transaction; another
@@ -95,6 +109,10 @@ async def check_transfer(
             code="invalid_amount",
         )
     handle = normalize_handle(request.receiver)
+    grant = payment.grant(
+        amount_paise=request.amount, receiver=handle, idempotency_key=idempotency_key
+    )
+    assert idempotency_key is not None  # the grant requires one
     fingerprint = request_hash(handle=handle, amount_paise=request.amount, note=request.note)
     try:
         recipient = await resolve_recipient(
@@ -103,11 +121,10 @@ async def check_transfer(
         if recipient.user_id == sender.user_id:
             raise UnprocessableError("you cannot send money to yourself", code="self_transfer")
     except ProblemError:
-        if idempotency_key is not None:
-            repository = TransactionRepository(uow)
-            stored = await repository.get_idempotency_key(sender.user_id, idempotency_key)
-            if stored is not None:
-                return await _replay(repository, stored, fingerprint)
+        repository = TransactionRepository(uow)
+        stored = await repository.get_idempotency_key(sender.user_id, idempotency_key)
+        if stored is not None:
+            return await _replay(repository, stored, fingerprint)
         raise
     return TransferCandidate(
         sender_id=sender.user_id,
@@ -115,6 +132,7 @@ async def check_transfer(
         amount_paise=request.amount,
         note=request.note,
         idempotency_key=idempotency_key,
+        payment_token_id=grant.token_id,
         fingerprint=fingerprint,
         correlation_id=correlation_id,
         traceparent=current_traceparent(),
@@ -131,13 +149,13 @@ async def accept_batch(
     batch), then the sender's known balance less what is pending, including what the
     batch accepted before it. The wallets service stays the authority: this only
     spares it hopeless transfers. What the batch needs is read in two queries, however
-    many transfers it holds. A key taken meanwhile by another process raises
-    ``IntegrityError`` when the keys are inserted: decide again, one at a time.
+    many transfers it holds. A key (or payment token) taken meanwhile by another process
+    raises ``IntegrityError`` when the rows are inserted: decide again, one at a time.
     """
     repository = TransactionRepository(uow)
     senders = await repository.sender_states({c.sender_id for c in candidates})
     stored_keys = await repository.idempotency_keys(
-        {(c.sender_id, c.idempotency_key) for c in candidates if c.idempotency_key is not None}
+        {(c.sender_id, c.idempotency_key) for c in candidates}
     )
     results: list[Accepted | ProblemError] = []
     taken: dict[str, int] = {}  # paise this batch accepted, by sender
@@ -145,14 +163,14 @@ async def accept_batch(
     accepted: list[tuple[TransferCandidate, Transaction]] = []
     for candidate in candidates:
         sender_id = candidate.sender_id
-        key = (sender_id, candidate.idempotency_key) if candidate.idempotency_key else None
+        key = (sender_id, candidate.idempotency_key)
         try:
-            if key is not None and key in keyed:
+            if key in keyed:
                 fingerprint, first = keyed[key]
                 _same_request(fingerprint, candidate.fingerprint)
                 results.append(Accepted(first.transaction, replayed=True, names=first.names))
                 continue
-            if key is not None and key in stored_keys:
+            if key in stored_keys:
                 stored = stored_keys[key]
                 results.append(await _replay(repository, stored, candidate.fingerprint))
                 continue
@@ -173,8 +191,7 @@ async def accept_batch(
         taken[sender_id] = taken.get(sender_id, 0) + candidate.amount_paise
         names = {sender_id: known.name, candidate.recipient.user_id: candidate.recipient.name}
         result = Accepted(transaction=transaction, replayed=False, names=names)
-        if key is not None:
-            keyed[key] = (candidate.fingerprint, result)
+        keyed[key] = (candidate.fingerprint, result)
         accepted.append((candidate, transaction))
         results.append(result)
     if accepted:
@@ -201,6 +218,7 @@ def _pending(candidate: TransferCandidate) -> Transaction:
         status="PENDING",
         reason=None,
         redrives=0,
+        payment_token_id=candidate.payment_token_id,
         created_at=now,
         updated_at=now,
     )
@@ -221,10 +239,9 @@ async def _stage(
             "created_at": transaction.created_at,
         }
         for candidate, transaction in accepted
-        if candidate.idempotency_key is not None
     ]
-    if keys:  # after the transactions they refer to
-        await repository.insert_idempotency_keys(keys)  # a twin request elsewhere fails here
+    # after the transactions they refer to; a twin request elsewhere fails here
+    await repository.insert_idempotency_keys(keys)
     for candidate, transaction in accepted:
         initiate(
             uow,
@@ -236,13 +253,13 @@ async def _stage(
 
 
 async def replay_after_race(uow: UnitOfWork, candidate: TransferCandidate) -> Accepted:
-    """The answer to a candidate whose Idempotency-Key another process stored while it
-    was being decided (inserting it failed): that transaction, or a 409."""
+    """The answer to a candidate whose rows could not be inserted alone: when another
+    process stored its Idempotency-Key meanwhile, that transaction (or a 409); when
+    not, its payment token had authorised another transaction: refused."""
     repository = TransactionRepository(uow)
-    key = candidate.idempotency_key
-    stored = await repository.get_idempotency_key(candidate.sender_id, key) if key else None
+    stored = await repository.get_idempotency_key(candidate.sender_id, candidate.idempotency_key)
     if stored is None:
-        raise LookupError("the key whose insert failed is not there")
+        raise PaymentTokenError("this payment token was used already")
     return await _replay(repository, stored, candidate.fingerprint)
 
 

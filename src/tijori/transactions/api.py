@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from tijori.common.app import UnitOfWorkDep
-from tijori.common.auth import CurrentPrincipal
+from tijori.common.auth import PAYMENT_PROBLEMS, CurrentPrincipal, PaymentTokenDep
 from tijori.common.body import StrictJsonRoute
 from tijori.common.errors import NotFoundError
 from tijori.common.idempotency import idempotency_key_header
@@ -43,8 +43,9 @@ DeskDep = Annotated[TransferDesk, Depends(get_desk)]
 
 
 idempotency_key = idempotency_key_header(
-    "Any string up to 255 characters; the same key and body give the same transaction, "
-    "the same key with another body a 409."
+    "Required (400 without it): any string up to 255 characters, the one the payment "
+    "token was asked for; the same key and body give the same transaction, the same key "
+    "with another body a 409."
 )
 
 
@@ -54,7 +55,8 @@ idempotency_key = idempotency_key_header(
     response_model=TransactionRead,
     summary="Send money",
     responses=problems(
-        {
+        PAYMENT_PROBLEMS
+        | {
             404: ["receiver_not_found", "wallet_not_found"],
             409: ["idempotency_key_reused"],
             422: [
@@ -76,8 +78,11 @@ async def send_money(
     principal: CurrentPrincipal,
     desk: DeskDep,
     key: Annotated[str | None, Depends(idempotency_key)],
+    payment: PaymentTokenDep,
 ) -> TransactionRead:
-    """Accept a transfer; it is PENDING until the wallets service applies it."""
+    """Accept a transfer authorised by its payment token (`X-Payment-Token`, from
+    `POST /api/auth/payment-token` for this amount, receiver and Idempotency-Key; one
+    transfer per token); it is PENDING until the wallets service applies it."""
     async with desk.units() as uow:  # closed before the acceptor stores it
         checked = await acceptance.check_transfer(
             uow,
@@ -86,6 +91,7 @@ async def send_money(
             sender=principal,
             request=body,
             idempotency_key=key,
+            payment=payment,
             correlation_id=request.state.correlation_id,
         )
     accepted = checked if isinstance(checked, Accepted) else await desk.acceptor.accept(checked)

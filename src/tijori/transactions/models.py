@@ -29,6 +29,7 @@ class Transaction(StagedRow, Base):
         Index("ix_transactions_receiver_id_seq", "receiver_id", "seq"),
         Index("ix_transactions_sender_id_status", "sender_id", "status"),
         Index("ix_transactions_status_updated_at", "status", "updated_at"),
+        Index("uq_transactions_payment_token_id", "payment_token_id", unique=True),
     )
 
     # the order of acceptance, for newest-first pages; ``id`` is what the API shows
@@ -42,6 +43,9 @@ class Transaction(StagedRow, Base):
     status: Mapped[str] = mapped_column(String(10), default="PENDING")
     reason: Mapped[str | None] = mapped_column(String(40))
     redrives: Mapped[int] = mapped_column(BigInteger, default=0)
+    # the payment token (its jti) that authorised it: one transaction per token
+    # (migration 0004; NULL before tokens were required)
+    payment_token_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 

@@ -222,6 +222,7 @@ async def read_user(
             404: ["user_not_found"],
             422: ["validation_error", "weak_pin", "current_pin_required"],
             423: ["pin_locked"],
+            429: ["rate_limited"],
         }
     ),
 )
@@ -266,6 +267,7 @@ async def set_my_pin(
             409: ["pin_not_set"],
             422: ["validation_error", "invalid_amount", "invalid_receiver"],
             423: ["pin_locked"],
+            429: ["rate_limited"],
         }
     ),
 )

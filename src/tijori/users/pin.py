@@ -10,20 +10,32 @@ security").
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import itertools
 import logging
 import os
+import time
 from pathlib import Path
 
 from tijori.common.cache import Cache, CacheUnavailableError
-from tijori.common.errors import ProblemError, UnauthorizedError, UnprocessableError
+from tijori.common.errors import (
+    ProblemError,
+    RateLimitedError,
+    UnauthorizedError,
+    UnprocessableError,
+)
 from tijori.users.config import UsersSettings
 
 log = logging.getLogger(__name__)
 
 PIN_LENGTHS = (4, 6)
+# what a lock sets the counter to: far above any count that checks in flight reach
+LOCKED = 1_000_000
+# how long a check waits for others of the same user in flight, and how often it looks
+CONTENDED_WAIT_SECONDS = 2.0
+CONTENDED_POLL_SECONDS = 0.02
 
 
 class PinLockedError(ProblemError):
@@ -94,8 +106,12 @@ class PinGuard:
     """Counts wrong PINs per user in the cache, before each PIN is checked.
 
     The counter is taken (one atomic ``INCR``) before the PIN is compared, so concurrent
-    guesses cannot all slip under the limit; a right PIN clears it. Unlike the log-in
-    limit it fails closed: without the counter no PIN is checked.
+    guesses cannot all slip under the limit; a right PIN clears it. A count past the
+    limit is then either the lock (the last wrong PIN set the counter to
+    :data:`LOCKED`) or checks of the same user still in flight: those wait for them
+    (milliseconds), so right PINs sent at once (a phone and a browser, or a burst of
+    payments) are never taken for a lock. Unlike the log-in limit it fails closed:
+    without the counter no PIN is checked.
     """
 
     def __init__(self, cache: Cache, settings: UsersSettings, *, user_id: str) -> None:
@@ -106,18 +122,29 @@ class PinGuard:
 
     async def attempt(self) -> int:
         """Count one attempt; the attempts left after it, should it fail. Refuses with
-        423 when payments are locked."""
-        try:
-            count = await self.cache.incr(self.key, ttl_seconds=self.lock_seconds)
-        except CacheUnavailableError as error:
-            log.warning("PIN not checked: cache unavailable")
-            raise PinUnavailableError("PINs cannot be checked right now; try again") from error
-        if count > self.limit:
-            raise PinLockedError(
-                "too many wrong PINs: payments are locked for a while",
-                headers={"Retry-After": str(self.lock_seconds)},
-            )
-        return self.limit - count
+        423 when payments are locked, and with 429 when other checks of this user kept
+        every try busy for :data:`CONTENDED_WAIT_SECONDS`."""
+        deadline = time.monotonic() + CONTENDED_WAIT_SECONDS
+        while True:
+            try:
+                count = await self.cache.incr(self.key, ttl_seconds=self.lock_seconds)
+            except CacheUnavailableError as error:
+                log.warning("PIN not checked: cache unavailable")
+                raise PinUnavailableError("PINs cannot be checked right now; try again") from error
+            if count > LOCKED:
+                raise PinLockedError(
+                    "too many wrong PINs: payments are locked for a while",
+                    headers={"Retry-After": str(self.lock_seconds)},
+                )
+            if count <= self.limit:
+                return self.limit - count
+            if time.monotonic() > deadline:
+                raise RateLimitedError(
+                    "too many PIN checks at once: try again", headers={"Retry-After": "1"}
+                )
+            # the tries are held by checks in flight: a right one clears the count, the
+            # wrong ones end in the lock
+            await asyncio.sleep(CONTENDED_POLL_SECONDS)
 
     async def succeeded(self) -> None:
         """A right PIN: the wrong ones before it no longer count."""
@@ -132,7 +159,7 @@ class PinGuard:
         if attempts_left == 0:
             try:
                 await self.cache.set(
-                    self.key, str(self.limit).encode(), ttl_seconds=self.lock_seconds
+                    self.key, str(LOCKED + self.limit).encode(), ttl_seconds=self.lock_seconds
                 )
             except CacheUnavailableError:
                 log.warning("PIN lock of %s not extended: cache unavailable", self.key)
