@@ -20,8 +20,8 @@ from tijori.payments.config import PaymentsSettings
 from tijori.payments.desk import create_gateway
 from tijori.payments.razorpay import Payment, Payout, Refund
 from tijori.services import SERVICES
+from tijori.wallets.models import GATEWAY_WALLET_ID
 
-GATEWAY_WALLET_ID = "00000000-0000-0000-0000-000000000002"  # wallets' system account
 # a withdrawal's state that a payout's final state at the gateway agrees with
 PAYOUT_AGREES = {"processed": {"PROCESSED"}, "reversed": {"REVERSED"}}
 

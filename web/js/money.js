@@ -382,7 +382,10 @@ export function renderWithdraw(main, ctx) {
         show,
         ctx.signal,
       );
-      if (final && WITHDRAWAL_FINAL.has(final.status)) attempt = null;
+      if (final && WITHDRAWAL_FINAL.has(final.status)) {
+        attempt = null;
+        if (final.status === "PROCESSED") amount.value = ""; // the next one is a new withdrawal
+      }
     } finally {
       locked = false;
       busy(submit, false);

@@ -166,7 +166,9 @@ def _refund(body: Mapping[str, Any]) -> Refund:
     )
 
 
-def _payout(body: Mapping[str, Any]) -> Payout:
+def payout_of(body: Mapping[str, Any]) -> Payout:
+    """A payout entity as the API and the webhooks give it; GatewayUnavailableError if
+    it is malformed."""
     return Payout(
         id=_field(body, "id", str),
         amount_paise=_field(body, "amount", int),
@@ -333,18 +335,18 @@ class RazorpayClient:
             "notes": notes,
         }
         headers = {"X-Payout-Idempotency": idempotency_key}
-        return _payout(await self._call("POST", "/v1/payouts", json=body, headers=headers))
+        return payout_of(await self._call("POST", "/v1/payouts", json=body, headers=headers))
 
     async def fetch_payout(self, payout_id: str) -> Payout:
         """A payout as the gateway has it now."""
-        return _payout(await self._call("GET", f"/v1/payouts/{payout_id}"))
+        return payout_of(await self._call("GET", f"/v1/payouts/{payout_id}"))
 
     async def payouts_by_reference(self, reference_id: str) -> list[Payout]:
         """The payouts made with this ``reference_id``: did a payout whose answer was
         lost happen?"""
         params = {"account_number": self.payout_account_number, "reference_id": reference_id}
         body = await self._call("GET", "/v1/payouts", params={**params, "count": PAGE})
-        return [_payout(item) for item in _items(body)]
+        return [payout_of(item) for item in _items(body)]
 
     # lists, for reconciliation
 
@@ -380,7 +382,7 @@ class RazorpayClient:
         if since is not None:
             params["from"] = since
         async for item in self._pages("/v1/payouts", params):
-            yield _payout(item)
+            yield payout_of(item)
 
     def checkout_url(self, *, order_id: str, callback_url: str, name: str, description: str) -> str:
         """Where to send the customer to pay an order: the gateway's hosted checkout.

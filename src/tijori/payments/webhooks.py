@@ -20,7 +20,7 @@ from tijori.common.db import UnitOfWork
 from tijori.common.errors import ProblemError
 from tijori.common.metrics import WEBHOOKS
 from tijori.payments import topups, withdrawals
-from tijori.payments.razorpay import Payout
+from tijori.payments.razorpay import GatewayUnavailableError, payout_of
 from tijori.payments.repository import PaymentsRepository
 
 log = logging.getLogger(__name__)
@@ -55,18 +55,6 @@ class PaymentEntity(_Entity):
     amount: int
     status: str
     error_code: str | None = None
-
-
-class PayoutEntity(_Entity):
-    """The fields of a payout this service reads."""
-
-    id: str
-    amount: int
-    status: str
-    reference_id: str | None = None
-    failure_reason: str | None = None
-    utr: str | None = None
-    created_at: int = 0
 
 
 def parse(body: bytes) -> tuple[str, dict[str, Any]]:
@@ -112,24 +100,18 @@ async def apply(uow: UnitOfWork, *, event_id: str, event: str, payload: dict[str
             order_id=payment.order_id,
         )
     if event in PAYOUT_EVENTS:
-        entity: PayoutEntity = _entity(payload, "payout", PayoutEntity)
+        try:
+            payout = payout_of(payload["payout"]["entity"])
+        except (KeyError, TypeError, GatewayUnavailableError) as error:
+            raise InvalidWebhookError("the event has no valid payout entity") from error
         withdrawal = (
-            await repository.withdrawal(entity.reference_id, lock=True)
-            if entity.reference_id and len(entity.reference_id) <= 36
+            await repository.withdrawal(payout.reference_id, lock=True)
+            if payout.reference_id and len(payout.reference_id) <= 36
             else None
         )
         if withdrawal is None:
-            log.warning("webhook %s: %s for unknown payout %s", event_id, event, entity.id)
+            log.warning("webhook %s: %s for unknown payout %s", event_id, event, payout.id)
             return "unknown_payout"
-        payout = Payout(
-            id=entity.id,
-            amount_paise=entity.amount,
-            status=entity.status,
-            reference_id=entity.reference_id,
-            failure_reason=entity.failure_reason,
-            utr=entity.utr,
-            created_at=entity.created_at,
-        )
         return withdrawals.apply_payout(uow, withdrawal, payout)
     return "ignored"
 
