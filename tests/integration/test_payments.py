@@ -101,6 +101,54 @@ async def test_a_lost_webhook_is_settled_by_asking_the_gateway(
     assert (await wallet_of(gateway, payer))["balance"] == "130.00"
 
 
+async def test_a_webhook_later_than_the_gateway_check_credits_nothing_more(
+    gateway: httpx.AsyncClient, payer: Person, stack: Stack, wallets_db: AsyncEngine
+) -> None:
+    async with sandbox(stack) as control:
+        # later than TIJORI_TOPUP_CHECK_AFTER_SECONDS (3 s here): payments asks first
+        await control.put("/webhooks/behaviour", json={"delay_seconds": 6})
+        topup = await add_money(gateway, payer, "35.00")
+        await checkout(topup["checkout_url"], follow_return=False)
+        await topup_status(gateway, payer, topup["id"], "CREDITED", timeout=30)
+        await webhooks_settled(control)  # the late events, delivered and answered 200
+        deliveries = (await control.get("/webhooks")).json()["items"]
+    late = [
+        item
+        for item in deliveries
+        if item["event"] == "payment.captured"
+        and item["body"]["payload"]["payment"]["entity"]["order_id"] == topup["order_id"]
+    ]
+    assert [item["status"] for item in late] == ["delivered"]
+    assert (await wallet_of(gateway, payer))["balance"] == "135.00"
+    assert await _entries(wallets_db, f"topup:{topup['id']}") == 2
+
+
+async def test_webhooks_delivered_newest_first_never_move_a_top_up_back(
+    gateway: httpx.AsyncClient, payer: Person, stack: Stack, wallets_db: AsyncEngine
+) -> None:
+    async with sandbox(stack) as control:
+        # payment.authorized, payment.captured and order.paid arrive in reverse
+        await control.put("/webhooks/behaviour", json={"reorder": 3})
+        topup = await add_money(gateway, payer, "45.00")
+        await checkout(topup["checkout_url"], follow_return=False)
+        await webhooks_settled(control)
+        await topup_status(gateway, payer, topup["id"], "CREDITED")
+        order = [
+            item["event"]
+            for item in sorted(
+                (await control.get("/webhooks")).json()["items"],
+                key=lambda item: item["delivered_at"] or 0,
+            )
+            if item["body"]["payload"].get("payment", {}).get("entity", {}).get("order_id")
+            == topup["order_id"]
+        ]
+    assert order[0] != "payment.authorized", order  # the events really came out of order
+    await asyncio.sleep(1)  # a late event that moved it back would show by now
+    assert (await topup_status(gateway, payer, topup["id"], "CREDITED"))["status"] == "CREDITED"
+    assert (await wallet_of(gateway, payer))["balance"] == "145.00"
+    assert await _entries(wallets_db, f"topup:{topup['id']}") == 2
+
+
 async def test_a_failed_payment_fails_the_top_up_and_a_late_failure_never_undoes_a_credit(
     gateway: httpx.AsyncClient, payer: Person, stack: Stack
 ) -> None:
@@ -290,6 +338,31 @@ async def test_a_failed_or_reversed_payout_gives_the_money_back(
         return any(subject in str(mail["Subject"]) for mail in stack.mails_to(payer.email))
 
     await poll(told, what=f"the e-mail that the withdrawal {subject}")
+
+
+async def test_payout_webhooks_delivered_newest_first_post_and_return_once(
+    gateway: httpx.AsyncClient, payer: Person, stack: Stack, wallets_db: AsyncEngine
+) -> None:
+    async with sandbox(stack) as control:
+        await control.post("/payouts/outcomes", json={"outcomes": ["reversed"]})
+        # payout.initiated, payout.processed and payout.reversed arrive reversed first
+        await control.put("/webhooks/behaviour", json={"reorder": 3})
+        answer = await withdraw(gateway, payer, "25.00")
+        assert answer.status_code == 202, answer.text
+        withdrawal = await withdrawal_status(gateway, payer, answer.json()["id"], "REVERSED")
+        await webhooks_settled(control)
+
+    async def back() -> bool:
+        wallet = await wallet_of(gateway, payer)
+        return bool(wallet["balance"] == "100.00" and wallet["available"] == "100.00")
+
+    await poll(back, what="the reversed payout's money back")
+    await asyncio.sleep(1)  # a late processed or initiated event would show by now
+    assert (await withdrawal_status(gateway, payer, withdrawal["id"], "REVERSED"))["payout_id"]
+    assert (await wallet_of(gateway, payer))["balance"] == "100.00"
+    posted = await _entries(wallets_db, f"withdrawal:{withdrawal['id']}")
+    returned = await _entries(wallets_db, f"return:{withdrawal['id']}")
+    assert (posted, returned) == (2, 2)
 
 
 async def test_bad_withdrawals_get_a_clear_error_and_change_nothing(

@@ -50,6 +50,8 @@ class ServiceRuntime:
     workers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # what a service's setup builds at start-up for its routes, set on ``app.state``
     components: dict[str, Any] = field(default_factory=dict)
+    # what the setup opened that must be closed at shutdown, once the loops have stopped
+    closing: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     database_url: str = ""
     read_engine: AsyncEngine | None = None
     read_sessions: async_sessionmaker[AsyncSession] | None = None
@@ -196,6 +198,8 @@ def create_service_app(
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            for close in runtime.closing:
+                await close()
             await runtime.cache.close()
             await runtime.engine.dispose()
             if runtime.read_engine is not None:

@@ -50,6 +50,7 @@ def register_consumers(runtime: ServiceRuntime) -> None:
         settings=settings,
     )
     runtime.components["payments_desk"] = desk
+    runtime.closing.append(desk.gateway.aclose)
 
     async def check_forever() -> None:
         while True:
