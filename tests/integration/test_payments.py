@@ -408,6 +408,20 @@ async def test_bad_withdrawals_get_a_clear_error_and_change_nothing(
           "payment_token_invalid")  # fmt: skip
 
 
+async def test_a_withdrawal_of_more_than_is_available_is_refused_at_once(
+    gateway: httpx.AsyncClient, payer: Person
+) -> None:
+    body = problem(await withdraw(gateway, payer, "100.01"), 422, "insufficient_funds")
+    assert "₹100.00 is available" in body["detail"]
+    held = await withdraw(gateway, payer, "60.00")
+    assert held.status_code == 202, held.text
+    await withdrawal_status(gateway, payer, held.json()["id"], "PROCESSED")
+    # what is available counts the money already withdrawn (or still held)
+    problem(await withdraw(gateway, payer, "40.01"), 422, "insufficient_funds")
+    listed = await gateway.get("/api/payments/withdrawals", headers=payer.auth)
+    assert [item["id"] for item in listed.json()["items"]] == [held.json()["id"]]
+
+
 async def test_twenty_concurrent_withdrawals_of_the_whole_balance_hold_at_most_once(
     gateway: httpx.AsyncClient, payer: Person, wallets_db: AsyncEngine
 ) -> None:
@@ -419,15 +433,27 @@ async def test_twenty_concurrent_withdrawals_of_the_whole_balance_hold_at_most_o
             for key, token in zip(keys, tokens, strict=True)
         )
     )
-    assert all(answer.status_code == 202 for answer in answers), [a.text for a in answers]
+    # refused at once once wallets shows the first hold (the pre-check), or accepted and
+    # then refused by wallets' own hold, under the wallet's lock
+    refused = [answer for answer in answers if answer.status_code == 422]
+    assert {answer.json()["code"] for answer in refused} <= {"insufficient_funds"}
+    accepted = [answer for answer in answers if answer.status_code != 422]
+    assert all(answer.status_code == 202 for answer in accepted), [a.text for a in accepted]
     finals = [
         await withdrawal_status(gateway, payer, answer.json()["id"], "PROCESSED", "FAILED")
-        for answer in answers
+        for answer in accepted
     ]
     assert sorted(final["status"] for final in finals).count("PROCESSED") == 1
-    assert {final["reason"] for final in finals if final["status"] == "FAILED"} == {
+    assert {final["reason"] for final in finals if final["status"] == "FAILED"} <= {
         "insufficient_funds"
     }
+
+    async def emptied() -> bool:  # the one hold posted: wallets applies it a moment later
+        wallet = await wallet_of(gateway, payer)
+        return bool(wallet["balance"] == "0.00" and wallet["available"] == "0.00")
+
+    await poll(emptied, what="the one hold to be posted")
+    await asyncio.sleep(0.5)
     wallet = await wallet_of(gateway, payer)
     assert wallet["balance"] == "0.00" and wallet["available"] == "0.00"
 

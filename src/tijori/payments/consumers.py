@@ -15,7 +15,7 @@ from tijori.common.db import UnitOfWork, retry_transient
 from tijori.common.events import Envelope
 from tijori.payments import topups, withdrawals
 from tijori.payments.config import PaymentsSettings
-from tijori.payments.desk import PaymentsDesk, create_gateway
+from tijori.payments.desk import PaymentsDesk, create_gateway, create_wallets_reader
 from tijori.payments.models import ProcessedEvent
 from tijori.payments.repository import PaymentsRepository
 
@@ -47,10 +47,11 @@ def register_consumers(runtime: ServiceRuntime) -> None:
     desk = PaymentsDesk(
         units=runtime.unit_of_work,
         gateway=create_gateway(settings),
+        wallets=create_wallets_reader(settings),
         settings=settings,
     )
     runtime.components["payments_desk"] = desk
-    runtime.closing.append(desk.gateway.aclose)
+    runtime.closing += [desk.gateway.aclose, desk.wallets.aclose]
 
     async def check_forever() -> None:
         while True:

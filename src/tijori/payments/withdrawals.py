@@ -104,11 +104,14 @@ async def request_withdrawal(
     body: WithdrawalRequest,
     idempotency_key: str | None,
     payment: PaymentAuthorisation,
+    authorization: str | None = None,
 ) -> Requested:
     """Accept a withdrawal: REQUESTED, and ``withdrawal.requested`` for wallets to hold
-    the amount. The same key and body replay it; a new one needs a payment token bound
-    to this amount and key (and to no receiver), used once (its id is a unique column of
-    the withdrawal, as transfers keep theirs)."""
+    the amount, unless wallets says at once that too little is available (asked with
+    the caller's ``authorization``; payments/balances.py). The same key and body replay
+    it; a new one needs a payment token bound to this amount and key (and to no
+    receiver), used once (its id is a unique column of the withdrawal, as transfers keep
+    theirs)."""
     settings = desk.settings
     fingerprint = request_hash(body)
     if idempotency_key is not None:
@@ -129,6 +132,12 @@ async def request_withdrawal(
         )
     grant = payment.grant(amount_paise=body.amount, receiver=None, idempotency_key=idempotency_key)
     assert idempotency_key is not None  # a grant is bound to one
+    available = await desk.wallets.available(authorization)
+    if available is not None and available < body.amount:
+        raise UnprocessableError(
+            f"₹{format_paise(max(available, 0))} is available: too little for this withdrawal",
+            code="insufficient_funds",
+        )
     now = utcnow()
     withdrawal = Withdrawal(
         user_id=principal.user_id,
