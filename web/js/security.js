@@ -157,7 +157,7 @@ export function renderSecurity(main, ctx) {
       "div",
       { class: "screen-header" },
       heading("Security"),
-      h("p", { text: "Your transaction PIN: every payment will be confirmed with it." }),
+      h("p", { text: "Your transaction PIN, which confirms every payment, and where you are logged in." }),
     ),
     slot,
   );
@@ -172,5 +172,14 @@ export function renderSecurity(main, ctx) {
     }
     slot.replaceChildren(pinForm(main, ctx, { ...user }));
   });
+  section.append(
+    h(
+      "div",
+      { class: "card link-card" },
+      h("h2", { text: "Sessions" }),
+      h("p", { class: "hint", text: "See where you are logged in, end a session you do not recognise, or log out everywhere else." }),
+      h("a", { class: "btn btn-secondary btn-block", href: "#/sessions", text: "Manage sessions" }),
+    ),
+  );
   return { title: "Security" };
 }
