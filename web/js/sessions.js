@@ -73,8 +73,14 @@ export function renderSessions(main, ctx) {
       return;
     }
     if (ctx.signal.aborted) return;
-    replace(slot, h("ul", { class: "list sessions", "aria-label": "Your sessions" }, items.map((item) => sessionItem(item, endOne))));
-    const others = items.filter((item) => !item.current).length;
+    // this device first, then the others as the API orders them (most recently used first)
+    const ordered = [...items.filter((item) => item.current), ...items.filter((item) => !item.current)];
+    const others = ordered.length - items.filter((item) => item.current).length;
+    replace(
+      slot,
+      h("ul", { class: "list sessions", "aria-label": "Your sessions" }, ordered.map((item) => sessionItem(item, endOne))),
+      others === 0 ? h("p", { class: "hint only-here", text: "You are not logged in anywhere else." }) : null,
+    );
     footer.hidden = others === 0;
     everywhere.hidden = others === 0;
   }
