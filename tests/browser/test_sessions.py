@@ -126,3 +126,39 @@ async def test_an_access_token_is_renewed_before_it_expires_and_after_a_401(
     assert renewed not in (None, "no-longer-valid") and next_refresh not in (None, refresh)
     await expect(page.get_by_role("heading", level=1)).to_have_text("Sessions")
     assert watched.page_errors == [] and watched.dialogs == []
+
+
+async def test_changing_the_password_logs_the_other_browser_out(new_page: NewPage) -> None:
+    laptop_tab, phone_tab = await new_page(DESKTOP), await new_page(user_agent=ANDROID_CHROME)
+    laptop, phone = laptop_tab.page, phone_tab.page
+    account = Account(unique_name("Kabir"))
+    await sign_up(laptop, account, pin=None)
+    await log_in(phone, account.email)
+    await expect(phone.get_by_role("heading", level=1)).to_contain_text("Hello")
+
+    await laptop.get_by_role("link", name="Security").click()
+    form = laptop.get_by_role("form", name="Password")
+    await form.get_by_label("Current password").fill("not my password")
+    await form.get_by_label("New password").fill("a much longer horse")
+    await form.get_by_role("button", name="Change password").click()
+    await expect(form.get_by_text("That is not your current password.")).to_be_visible()
+    await form.get_by_label("Current password").fill(account.password)
+    await form.get_by_label("New password").fill("short")
+    await form.get_by_role("button", name="Change password").click()
+    await expect(form.get_by_text("Use at least 8 characters.")).to_be_visible()
+    await form.get_by_label("New password").fill("a much longer horse")
+    await form.get_by_role("button", name="Change password").click()
+    await expect(form.get_by_role("status")).to_have_text(
+        "Your password is changed. You are logged out everywhere else."
+    )
+    await screenshots(laptop, "security-password-changed")
+
+    await phone.get_by_role("link", name="Security").click()
+    await phone.get_by_role("link", name="Manage sessions").click()
+    await expect(phone.get_by_text("This session was ended, from another device")).to_be_visible()
+    await log_in(phone, account.email, "a much longer horse")
+    # back where it was: this phone's new session beside the laptop's, which stayed
+    await expect(phone.get_by_role("heading", level=1)).to_have_text("Sessions")
+    await expect(phone.get_by_test_id("session")).to_have_count(2)
+    laptop_tab.assert_clean()
+    phone_tab.assert_clean()
