@@ -247,6 +247,27 @@ async def test_changing_the_password_ends_every_other_session(
     await _log_in(gateway, person, password=new)
 
 
+async def test_wrong_current_passwords_are_limited_per_user_as_log_ins_are(
+    gateway: httpx.AsyncClient, person: Person, other: Person
+) -> None:
+    wrong = {"current_password": "not it", "password": "a much longer horse"}
+    for _ in range(5):
+        answer = await gateway.put("/api/users/me/password", json=wrong, headers=person.auth)
+        problem(answer, 401, "invalid_credentials")
+    right = wrong | {"current_password": person.password}
+    limited = await gateway.put("/api/users/me/password", json=right, headers=person.auth)
+    problem(limited, 429, "too_many_attempts")
+    assert int(limited.headers["retry-after"]) > 0
+    # nobody else is locked out from the same address, not even of a password change
+    await _log_in(gateway, other)
+    answer = await gateway.put(
+        "/api/users/me/password",
+        json=right | {"current_password": other.password},
+        headers=other.auth,
+    )
+    assert answer.status_code == 204, answer.text
+
+
 @pytest.mark.parametrize(
     ("request_kwargs", "status", "code"),
     [

@@ -118,6 +118,17 @@ class LoginLimiter:
             f"tijori:login-failures:ip:{client_ip}": settings.login_max_failures_per_ip,
         }
 
+    @classmethod
+    def for_password_change(
+        cls, cache: Cache, settings: UsersSettings, *, user_id: str
+    ) -> LoginLimiter:
+        """Wrong current passwords of a password change, per user and as many as wrong
+        log-ins: a stolen access token is no way round the log-in limit. Not per address,
+        so that they never lock others behind it out of logging in."""
+        limiter = cls(cache, settings, username="", client_ip="")
+        limiter.limits = {f"tijori:password-failures:user:{user_id}": settings.login_max_failures}
+        return limiter
+
     async def check(self) -> None:
         """Refuse with 429 while either counter is at its limit."""
         try:
@@ -213,14 +224,13 @@ async def change_password(
     user_id: str,
     change: PasswordChange,
     current_session_id: str | None,
-    client_ip: str,
 ) -> None:
-    """Change the caller's password, proven with the current one (counted as a log-in
-    attempt), and end every other session of theirs (the caller commits)."""
+    """Change the caller's password, proven with the current one (wrong ones are limited
+    as log-ins are), and end every other session of theirs (the caller commits)."""
     user = await UserRepository(uow).get(user_id)
     if user is None:
         raise NotFoundError("no such user", code="user_not_found")
-    limiter = LoginLimiter(cache, settings, username=user.email, client_ip=client_ip)
+    limiter = LoginLimiter.for_password_change(cache, settings, user_id=user.id)
     await limiter.check()
     valid = await asyncio.to_thread(
         password_hash.verify, change.current_password, user.password_hash
