@@ -262,8 +262,9 @@ def create_service_app(
         return problem_response(503, "not_ready", f"{name} is not ready", checks=checks)
 
     install_http_metrics(app)
-    for router in routers:
-        app.include_router(router)
+    if settings.role != "worker":  # a worker settles: it answers probes and scrapes only
+        for router in routers:
+            app.include_router(router)
     return app
 
 
