@@ -207,6 +207,10 @@ def start_stack(
             "TIJORI_PAYOUT_RETRY_SECONDS": "0.5",
             "TIJORI_CHECK_POLL_SECONDS": "0.5",
             "TIJORI_LOG_LEVEL": "INFO",
+            # every test client is 127.0.0.1, so the per-address log-in limit would lock
+            # them all out after 50 wrong passwords in a run; it is tested on its own
+            # (tests/e2e/test_trusted_proxies.py), the per-account limit here
+            "TIJORI_LOGIN_MAX_FAILURES_PER_IP": "1000000",
         }
         | (settings or {})
     )

@@ -195,6 +195,46 @@ async def test_repeated_failed_log_ins_are_rate_limited(
     assert limited.headers["retry-after"].isdigit() and problem["status"] == 429
 
 
+async def test_every_spelling_of_one_account_shares_its_log_in_limit(
+    gateway: httpx.AsyncClient, person: Person
+) -> None:
+    """Failures count per account, not per username as typed (issue 17)."""
+    national = person.phone.removeprefix("+91")
+    spellings = [
+        f"0{national}",
+        f"+91-{national[:5]}-{national[5:]}",
+        f"(+91) {national}",
+        "".join(chr(ord(digit) + 0xFEE0) for digit in national),  # full-width digits
+        person.email.upper(),
+    ]
+    codes = []
+    for spelling in spellings:
+        answer = await gateway.post(
+            "/api/auth/token", data={"username": spelling, "password": "guess-guess"}
+        )
+        codes.append(answer.status_code)
+    assert codes == [401] * 5
+    limited = await gateway.post(
+        "/api/auth/token", data={"username": person.phone, "password": person.password}
+    )
+    _problem(limited, 429, "too_many_attempts")
+
+
+async def test_concurrent_wrong_passwords_get_the_limit_and_then_429(
+    gateway: httpx.AsyncClient, person: Person
+) -> None:
+    answers = await asyncio.gather(
+        *(
+            gateway.post(
+                "/api/auth/token", data={"username": person.email, "password": f"guess-{n:04d}"}
+            )
+            for n in range(30)
+        )
+    )
+    codes = sorted(answer.status_code for answer in answers)
+    assert codes == [401] * 5 + [429] * 25
+
+
 def _b64(data: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
 

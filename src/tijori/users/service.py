@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import unicodedata
 from datetime import timedelta
 
 from pwdlib import PasswordHash
@@ -105,19 +106,54 @@ async def load_by_username(uow: UnitOfWork, username: str) -> User | None:
 
 
 class LoginLimiter:
-    """Counts failed log-ins per username and per client address in the cache.
+    """Limits password tries per account and per client address, in the cache.
+
+    A try against an account is counted (one atomic ``INCR``) *before* the password is
+    checked, under the account's id when the username names one (however it was
+    spelled: ``+91 79454…``, ``07945…``, full-width digits or another case all resolve
+    to one account) and under the normalised username when it names none. So concurrent
+    guesses cannot all pass under the limit: past ``login_max_failures`` in the window
+    every try is 429 and no password is checked; a right password clears the count.
+    Failures are also counted per address (after the check: a right password costs
+    the address nothing), which stops one client trying many accounts.
 
     When the cache is down it lets attempts through (and says so in the log): the
     passwords stay Argon2id-hashed, and the wallet stays usable.
     """
 
-    def __init__(self, cache: Cache, settings: UsersSettings, *, username: str, client_ip: str):
+    def __init__(
+        self,
+        cache: Cache,
+        settings: UsersSettings,
+        *,
+        account_key: str,
+        address_key: str | None,
+    ) -> None:
         self.cache = cache
         self.window = settings.login_window_seconds
-        self.limits = {
-            f"tijori:login-failures:user:{username.strip().lower()}": settings.login_max_failures,
-            f"tijori:login-failures:ip:{client_ip}": settings.login_max_failures_per_ip,
-        }
+        self.account = (account_key, settings.login_max_failures)
+        self.address = (
+            None if address_key is None else (address_key, settings.login_max_failures_per_ip)
+        )
+
+    @classmethod
+    def for_log_in(
+        cls,
+        cache: Cache,
+        settings: UsersSettings,
+        *,
+        user: User | None,
+        username: str,
+        client_ip: str,
+    ) -> LoginLimiter:
+        """The limits of a log-in as ``username`` (resolved to ``user``, if any)."""
+        account = f"user:{user.id}" if user is not None else f"unknown:{_username_key(username)}"
+        return cls(
+            cache,
+            settings,
+            account_key=f"tijori:login-failures:{account}",
+            address_key=f"tijori:login-failures:ip:{client_ip}",
+        )
 
     @classmethod
     def for_password_change(
@@ -126,37 +162,61 @@ class LoginLimiter:
         """Wrong current passwords of a password change, per user and as many as wrong
         log-ins: a stolen access token is no way round the log-in limit. Not per address,
         so that they never lock others behind it out of logging in."""
-        limiter = cls(cache, settings, username="", client_ip="")
-        limiter.limits = {f"tijori:password-failures:user:{user_id}": settings.login_max_failures}
-        return limiter
+        return cls(
+            cache,
+            settings,
+            account_key=f"tijori:password-failures:user:{user_id}",
+            address_key=None,
+        )
 
-    async def check(self) -> None:
-        """Refuse with 429 while either counter is at its limit."""
+    def _refuse(self) -> RateLimitedError:
+        return RateLimitedError(
+            "too many failed log-in attempts; try again later",
+            code="too_many_attempts",
+            headers={"Retry-After": str(self.window)},
+        )
+
+    async def take_try(self) -> None:
+        """Count this try against the account (and check the address); refuse with 429
+        when either is past its limit. Call before the password is checked."""
         try:
-            for key, limit in self.limits.items():
+            if self.address is not None:
+                key, limit = self.address
                 if int(await self.cache.get(key) or 0) >= limit:
-                    raise RateLimitedError(
-                        "too many failed log-in attempts; try again later",
-                        code="too_many_attempts",
-                        headers={"Retry-After": str(self.window)},
-                    )
+                    raise self._refuse()
+            key, limit = self.account
+            if await self.cache.incr(key, ttl_seconds=self.window) > limit:
+                raise self._refuse()
         except CacheUnavailableError:
             log.warning("log-in rate limit skipped: cache unavailable")
 
     async def failed(self) -> None:
-        """Count one failure against the username and the address."""
+        """A wrong password: it stays counted against the account; count the address."""
+        if self.address is None:
+            return
         try:
-            for key in self.limits:
-                await self.cache.incr(key, ttl_seconds=self.window)
+            await self.cache.incr(self.address[0], ttl_seconds=self.window)
         except CacheUnavailableError:
             log.warning("log-in failure not counted: cache unavailable")
 
     async def succeeded(self) -> None:
-        """Forget the username's failures."""
+        """A right password: the account's tries before it no longer count."""
         try:
-            await self.cache.delete(next(iter(self.limits)))
+            await self.cache.delete(self.account[0])
         except CacheUnavailableError:
             pass
+
+
+def _username_key(username: str) -> str:
+    """A username that names no account, normalised as a lookup would normalise it, so
+    that its spellings share one count (NFKC folds full-width digits and letters)."""
+    text = unicodedata.normalize("NFKC", username).strip()
+    if looks_like_email(text):
+        return text.casefold()
+    try:
+        return normalize_phone(text)
+    except InvalidPhoneError:
+        return text.casefold()
 
 
 async def log_in(
@@ -172,9 +232,11 @@ async def log_in(
 ) -> TokenResponse:
     """Check the password, start a session on the device ``user_agent`` names and issue
     its tokens (the caller commits); too many failures answer 429 for a while."""
-    limiter = LoginLimiter(cache, settings, username=username, client_ip=client_ip)
-    await limiter.check()
     user = await load_by_username(uow, username)
+    limiter = LoginLimiter.for_log_in(
+        cache, settings, user=user, username=username, client_ip=client_ip
+    )
+    await limiter.take_try()
     # Argon2 is CPU-bound: hash off the event loop
     valid = await asyncio.to_thread(
         password_hash.verify, password, user.password_hash if user else _DUMMY_HASH
@@ -232,7 +294,7 @@ async def change_password(
     if user is None:
         raise NotFoundError("no such user", code="user_not_found")
     limiter = LoginLimiter.for_password_change(cache, settings, user_id=user.id)
-    await limiter.check()
+    await limiter.take_try()
     valid = await asyncio.to_thread(
         password_hash.verify, change.current_password, user.password_hash
     )
