@@ -248,6 +248,11 @@ async def test_changing_the_password_ends_every_other_session(
         422,
         "weak_password",
     )
+    problem(
+        await change({"current_password": person.password, "password": person.email.upper()}),
+        422,
+        "weak_password",
+    )
     problem(await change({"password": new}), 422, "validation_error")
     # nothing was changed by the refusals
     assert (await _refresh(gateway, phone.refresh_token)).status_code == 200

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from tijori.common.money import RupeeAmount
 from tijori.common.phone import InvalidPhoneError, normalize_phone
-
-MIN_PASSWORD_LENGTH = 8
-MAX_PASSWORD_LENGTH = 128
+from tijori.users.passwords import check_not_own, check_password
 
 
 def _email(value: str) -> str:
@@ -42,22 +40,10 @@ def _name(value: str) -> str:
     return name
 
 
-def _password(value: str) -> str:
-    if len(value) < MIN_PASSWORD_LENGTH:
-        raise PydanticCustomError(
-            "weak_password", f"a password has at least {MIN_PASSWORD_LENGTH} characters"
-        )
-    if len(value) > MAX_PASSWORD_LENGTH:
-        raise PydanticCustomError(
-            "weak_password", f"a password has at most {MAX_PASSWORD_LENGTH} characters"
-        )
-    return value
-
-
 Email = Annotated[str, Field(max_length=254), AfterValidator(_email)]
 Phone = Annotated[str, Field(max_length=32), AfterValidator(_phone)]
 Name = Annotated[str, Field(max_length=200), AfterValidator(_name)]
-Password = Annotated[str, Field(max_length=1024), AfterValidator(_password)]
+Password = Annotated[str, Field(max_length=1024), AfterValidator(check_password)]
 
 # The people of the API examples: Asha Rao signs up, logs in and sends money to Ravi Kumar.
 _ASHA_ID = "3f0c2b9e-8a41-4d6f-9b7a-2e5d1c4a6f10"
@@ -89,6 +75,11 @@ class UserCreate(BaseModel):
     email: Email
     password: Password
     phone: Phone
+
+    @model_validator(mode="after")
+    def _password_is_not_the_username(self) -> Self:
+        check_not_own(self.password, email=self.email, phone=self.phone)
+        return self
 
 
 class UserUpdate(BaseModel):

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
+from pydantic_core import PydanticCustomError
 from sqlalchemy.exc import IntegrityError
 
 from tijori.common.auth import Principal, TokenKeys
@@ -34,6 +35,7 @@ from tijori.common.phone import (
 from tijori.users import pin, sessions
 from tijori.users.config import UsersSettings
 from tijori.users.models import OutboxMessage, User
+from tijori.users.passwords import check_not_own
 from tijori.users.repository import UserRepository
 from tijori.users.schemas import (
     PasswordChange,
@@ -293,6 +295,10 @@ async def change_password(
     user = await UserRepository(uow).get(user_id)
     if user is None:
         raise NotFoundError("no such user", code="user_not_found")
+    try:
+        check_not_own(change.password, email=user.email, phone=user.phone)
+    except PydanticCustomError as weak:
+        raise UnprocessableError(weak.message(), code="weak_password") from None
     limiter = LoginLimiter.for_password_change(cache, settings, user_id=user.id)
     await limiter.take_try()
     valid = await asyncio.to_thread(
