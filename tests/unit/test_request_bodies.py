@@ -128,7 +128,9 @@ def sender(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
 def _send(client: TestClient, amount_json: str, paise: int) -> Any:
     """POST the amount as written, with the payment token users would sign for ``paise``
     (a refused amount is refused before its token is checked)."""
-    keys: TokenKeys = client.app.state.token_keys  # type: ignore[attr-defined]
+    # signed as users signs (with the data dir's key): transactions holds no signing key
+    data_dir = client.app.state.runtime.settings.data_dir  # type: ignore[attr-defined]
+    keys = TokenKeys.from_settings(CommonSettings(data_dir=data_dir))
     token = keys.issue_payment(
         user_id="sender-1",
         amount_paise=paise,
