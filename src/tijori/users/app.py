@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from tijori.common.app import ServiceRuntime, create_service_app
-from tijori.users import pin
+from tijori.users import kyc, pin
 from tijori.users.api import router
 from tijori.users.config import UsersSettings
 from tijori.users.models import OutboxMessage
@@ -17,14 +17,15 @@ def create_app(settings: UsersSettings | None = None) -> FastAPI:
 
     def setup(runtime: ServiceRuntime) -> None:
         runtime.components["pin_secret"] = pin.load_secret(settings)
+        kyc.register_kyc_loop(runtime, settings)
 
     return create_service_app(
         name="users",
         title="Tijori users",
-        description="Sign-up, log-in (JWT), users and their transaction PINs.",
+        description="Sign-up, log-in (JWT), users, their transaction PINs and KYC.",
         settings=settings,
         database_url=settings.resolved_database_url,
-        routers=[router],
+        routers=[router, kyc.router],
         outbox_model=OutboxMessage,
         setup=setup,
     )

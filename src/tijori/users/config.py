@@ -23,6 +23,12 @@ class UsersSettings(CommonSettings):
     pin_max_failures: int = Field(3, ge=1)  # wrong PINs in a row that lock payments
     pin_lock_seconds: int = Field(86_400, ge=1)  # for this long
     payment_token_ttl_seconds: int = Field(120, ge=10, le=900)
+    # the KYC check (users/kyc.py, docs/limits.md): how often the loop asks the verifier
+    # about checks under way, and how long the sandbox verifier takes to decide
+    kyc_poll_seconds: float = Field(2.0, gt=0)
+    kyc_sandbox_seconds: float = Field(1.0, ge=0)
+    kyc_min_age_years: int = Field(18, ge=0)
+    kyc_timezone: str = "Asia/Kolkata"
 
     @property
     def resolved_database_url(self) -> str:
