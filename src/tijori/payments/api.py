@@ -262,6 +262,7 @@ idempotency_key = idempotency_key_header(
                 "invalid_bank_account",
                 "invalid_idempotency_key",
                 "limit_exceeded",
+                "kyc_required",
             ],
         }
     ),
@@ -275,8 +276,9 @@ async def withdraw(
     payment: PaymentTokenDep,
 ) -> WithdrawalRead:
     """Withdraw to a bank account: the amount is held in the wallet at once, then paid
-    out by the gateway; REQUESTED until then. It fails (and the hold is released) if the
-    available balance does not cover it or the payout fails."""
+    out by the gateway; REQUESTED until then. Only a full-KYC wallet may withdraw (422
+    ``kyc_required``). It fails (and the hold is released) if the available balance does
+    not cover it or the payout fails."""
     requested = await withdrawals.request_withdrawal(
         desk, principal=principal, body=body, idempotency_key=key, payment=payment
     )

@@ -66,6 +66,10 @@ def register_consumers(runtime: ServiceRuntime) -> None:
             user_id=user.user_id, name=user.name, email=user.email
         )
 
+    async def on_user_kyc_updated(uow: UnitOfWork, event: Envelope[Any]) -> None:
+        update = event.payload
+        await PaymentsRepository(uow).remember_kyc(user_id=update.user_id, kyc=update.kyc)
+
     async def on_topup_credited(uow: UnitOfWork, event: Envelope[Any]) -> None:
         await topups.on_credited(uow, event.payload)
 
@@ -81,6 +85,7 @@ def register_consumers(runtime: ServiceRuntime) -> None:
         processed_model=ProcessedEvent,
         handlers={
             "user.created": on_user_created,
+            "user.kyc_updated": on_user_kyc_updated,
             "topup.credited": on_topup_credited,
             "topup.rejected": on_topup_rejected,
             "hold.updated": on_hold_updated,

@@ -108,7 +108,8 @@ async def request_withdrawal(
     """Accept a withdrawal: REQUESTED, and ``withdrawal.requested`` for wallets to hold
     the amount. The same key and body replay it; a new one needs a payment token bound
     to this amount and key (and to no receiver), used once (its id is a unique column of
-    the withdrawal, as transfers keep theirs)."""
+    the withdrawal, as transfers keep theirs). Only a full-KYC user may withdraw
+    (422 ``kyc_required``)."""
     settings = desk.settings
     fingerprint = request_hash(body)
     if idempotency_key is not None:
@@ -147,6 +148,7 @@ async def request_withdrawal(
     )
     try:
         async with desk.units() as uow:
+            await _require_full_kyc(uow, principal.user_id)
             PaymentsRepository(uow).add_withdrawal(withdrawal)
             await uow.session.flush()
             add_to_outbox(
@@ -170,6 +172,20 @@ async def request_withdrawal(
         raise PaymentTokenError("this payment token was used already") from None
     log.info("withdrawal %s requested: %d paise", withdrawal.id, body.amount)
     return Requested(withdrawal=withdrawal, replayed=False)
+
+
+async def _require_full_kyc(uow: UnitOfWork, user_id: str) -> None:
+    """Refuse a minimum-detail user at once (422 ``kyc_required``): what payments knows
+    of the user's KYC, from ``user.kyc_updated``. Wallets refuses the hold too (its
+    reason ``kyc_required``), so a withdrawal of a wallet not yet full-KYC where it
+    counts can never pay out (docs/limits.md, "Withdrawals")."""
+    customer = await PaymentsRepository(uow).customer(user_id)
+    if customer is None or customer.kyc != "FULL":
+        raise UnprocessableError(
+            "withdrawing to a bank needs a full-KYC wallet: upgrade with your PAN first "
+            "(POST /api/users/me/kyc); a KYC verified moments ago counts in a moment",
+            code="kyc_required",
+        )
 
 
 def _settled(uow: UnitOfWork, withdrawal: Withdrawal, outcome: str) -> None:
