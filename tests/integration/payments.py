@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,8 +21,34 @@ from tests.integration.stack import Stack
 from tijori.payments.config import SANDBOX_KEY_ID, SANDBOX_KEY_SECRET, SANDBOX_WEBHOOK_SECRET
 
 WEBHOOK = "/api/payments/webhooks/razorpay"
+# a PAN the sandbox KYC verifier verifies (it rejects only the digits 0000 and 9999)
+VERIFIED_PAN = "ABCPR1234F"
 BANK = {"account_number": "50100123456789", "ifsc": "HDFC0001234", "account_name": "Asha Rao"}
 _HIDDEN = re.compile(r"<input type='hidden' name='([^']+)' value='([^']*)'>")
+
+
+async def upgrade_to_full(
+    client: httpx.AsyncClient, person: Person, pan: str = VERIFIED_PAN, timeout: float = 30
+) -> None:
+    """Make ``person`` full-KYC through the sandbox KYC check, and wait until users says
+    FULL and wallets applies the full-KYC limits (payments learns it from the same event;
+    :func:`withdraw` waits for that too)."""
+    body = {"pan": pan, "name": "Asha Rao", "date_of_birth": "1994-08-15"}
+    answer = await client.post("/api/users/me/kyc", json=body, headers=person.auth)
+    assert answer.status_code == 202, answer.text
+
+    async def full() -> bool:
+        kyc = (await client.get("/api/users/me/kyc", headers=person.auth)).json()
+        assert kyc["kyc"] in ("PENDING", "FULL"), kyc
+        return bool(kyc["kyc"] == "FULL")
+
+    await poll(full, timeout=timeout, what=f"{person.email} to be full-KYC")
+
+    async def wallet_full() -> bool:
+        limits = await client.get("/api/wallets/me/limits", headers=person.auth)
+        return bool(limits.status_code == 200 and limits.json()["tier"] == "FULL")
+
+    await poll(wallet_full, timeout=timeout, what=f"the wallet of {person.email} to be full-KYC")
 
 
 def sandbox_url(stack: Stack) -> str:
@@ -107,15 +135,24 @@ async def withdraw(
     key: str | None = None,
     token: str | None = None,
     account: dict[str, str] | None = None,
+    wait_kyc: float = 10,
 ) -> httpx.Response:
-    """Ask for a withdrawal, with a fresh key and payment token unless given."""
+    """Ask for a withdrawal, with a fresh key and payment token unless given; while
+    payments has not yet heard of a KYC verified moments ago (422 ``kyc_required``),
+    ask again for a few seconds (``wait_kyc``)."""
     key = key or str(uuid.uuid4())
     token = token or await payment_token(client, person, amount, key)
-    return await client.post(
-        "/api/payments/withdrawals",
-        json={"amount": amount} | (account or BANK),
-        headers=person.auth | {"Idempotency-Key": key, "X-Payment-Token": token},
-    )
+    deadline = time.monotonic() + wait_kyc
+    while True:
+        answer = await client.post(
+            "/api/payments/withdrawals",
+            json={"amount": amount} | (account or BANK),
+            headers=person.auth | {"Idempotency-Key": key, "X-Payment-Token": token},
+        )
+        refused = answer.status_code == 422 and answer.json().get("code") == "kyc_required"
+        if not refused or time.monotonic() > deadline:
+            return answer
+        await asyncio.sleep(0.2)
 
 
 def sandbox_api(stack: Stack) -> httpx.AsyncClient:
