@@ -4,6 +4,7 @@ import { api, apiEvents, session } from "./js/api.js";
 import { renderLogin, renderSignUp } from "./js/auth.js";
 import { h, initials } from "./js/dom.js";
 import { renderHome } from "./js/home.js";
+import { renderLimits } from "./js/limits.js";
 import { renderAddMoney, renderTopup, renderWithdraw, renderWithdrawal } from "./js/money.js";
 import { renderNotifications } from "./js/notifications.js";
 import { renderSecurity } from "./js/security.js";
@@ -17,6 +18,7 @@ const ROUTES = {
   tx: { render: renderTransaction, tab: "history" },
   notifications: { render: renderNotifications },
   security: { render: renderSecurity },
+  limits: { render: renderLimits },
   "add-money": { render: renderAddMoney, tab: "home" },
   topups: { render: renderTopup, tab: "home" },
   withdraw: { render: renderWithdraw, tab: "home" },

@@ -6,7 +6,15 @@ import re
 
 from playwright.async_api import expect
 
-from tests.browser.pages import Account, NewPage, balance_is, screenshots, sign_up, unique_name
+from tests.browser.pages import (
+    Account,
+    NewPage,
+    balance_is,
+    screenshots,
+    sign_up,
+    unique_name,
+    upgrade_kyc,
+)
 
 
 async def test_a_person_adds_money_at_the_checkout_and_withdraws_it_with_the_pin(
@@ -48,6 +56,9 @@ async def test_a_person_adds_money_at_the_checkout_and_withdraws_it_with_the_pin
     await pin_form.get_by_label("Type the PIN again").fill("482916")
     await pin_form.get_by_role("button", name="Set PIN").click()
     await expect(pin_form.get_by_role("status")).to_be_visible()
+
+    # a minimum-KYC wallet cannot withdraw to a bank: verify the PAN first
+    await upgrade_kyc(page, person.name)
 
     await page.goto("/#/withdraw")
     withdraw = page.get_by_role("form", name="Withdraw to bank")
