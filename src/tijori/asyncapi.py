@@ -57,7 +57,7 @@ CONSUMERS: dict[str, tuple[str, ...]] = {
     "transfer.rejected": ("transactions",),
     "transaction.completed": ("notifications",),
     "pin.locked": ("notifications",),
-    "user.kyc_updated": ("wallets", "payments"),
+    "user.kyc_updated": ("wallets",),
     "topup.captured": ("wallets",),
     "topup.credited": ("payments",),
     "topup.rejected": ("payments",),

@@ -81,6 +81,8 @@ def _serve(args: argparse.Namespace) -> int:
         port=port,
         log_config=None,
         access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.trusted_proxies,
         timeout_graceful_shutdown=10,
         # longer than the gateway keeps an idle connection, so it never reuses one that
         # the service is closing (a POST on it would fail)

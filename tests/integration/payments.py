@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
 import re
-import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -31,8 +29,7 @@ async def upgrade_to_full(
     client: httpx.AsyncClient, person: Person, pan: str = VERIFIED_PAN, timeout: float = 30
 ) -> None:
     """Make ``person`` full-KYC through the sandbox KYC check, and wait until users says
-    FULL and wallets applies the full-KYC limits (payments learns it from the same event;
-    :func:`withdraw` waits for that too)."""
+    FULL and wallets applies the full-KYC limits (payments asks wallets for the tier)."""
     body = {"pan": pan, "name": "Asha Rao", "date_of_birth": "1994-08-15"}
     answer = await client.post("/api/users/me/kyc", json=body, headers=person.auth)
     assert answer.status_code == 202, answer.text
@@ -135,24 +132,15 @@ async def withdraw(
     key: str | None = None,
     token: str | None = None,
     account: dict[str, str] | None = None,
-    wait_kyc: float = 10,
 ) -> httpx.Response:
-    """Ask for a withdrawal, with a fresh key and payment token unless given; while
-    payments has not yet heard of a KYC verified moments ago (422 ``kyc_required``),
-    ask again for a few seconds (``wait_kyc``)."""
+    """Ask for a withdrawal, with a fresh key and payment token unless given."""
     key = key or str(uuid.uuid4())
     token = token or await payment_token(client, person, amount, key)
-    deadline = time.monotonic() + wait_kyc
-    while True:
-        answer = await client.post(
-            "/api/payments/withdrawals",
-            json={"amount": amount} | (account or BANK),
-            headers=person.auth | {"Idempotency-Key": key, "X-Payment-Token": token},
-        )
-        refused = answer.status_code == 422 and answer.json().get("code") == "kyc_required"
-        if not refused or time.monotonic() > deadline:
-            return answer
-        await asyncio.sleep(0.2)
+    return await client.post(
+        "/api/payments/withdrawals",
+        json={"amount": amount} | (account or BANK),
+        headers=person.auth | {"Idempotency-Key": key, "X-Payment-Token": token},
+    )
 
 
 def sandbox_api(stack: Stack) -> httpx.AsyncClient:

@@ -126,6 +126,21 @@ async def test_a_reversed_payout_is_credited_back_once(units: UnitOfWorkFactory)
     assert await _entries(units, "return:h1") == 2
 
 
+async def test_a_reversal_that_arrives_before_the_payout_was_processed_posts_and_returns(
+    units: UnitOfWorkFactory,
+) -> None:
+    """Webhooks come in any order: a payout is reversed only after it was processed, so
+    the money left and came back, and the ledger shows both, once."""
+    await _place(units, "h1", 6_000)
+    assert await _settle(units, "h1", "REVERSED") == "RETURNED"
+    assert await _settle(units, "h1", "PROCESSED") == "RETURNED"  # the late one: nothing
+    assert await _settle(units, "h1", "REVERSED") == "RETURNED"
+    wallet = await _wallet(units)
+    assert (wallet.balance_paise, wallet.held_paise) == (10_000, 0)
+    assert (await _entries(units, "withdrawal:h1"), await _entries(units, "return:h1")) == (2, 2)
+    assert (await _wallet(units, GATEWAY_WALLET_ID)).balance_paise == 0
+
+
 async def test_a_hold_past_its_expiry_is_voided(units: UnitOfWorkFactory) -> None:
     await _place(units, "h1", 6_000)
     async with units() as uow:

@@ -66,11 +66,11 @@ def test_the_development_secret_is_made_once_readable_by_its_owner_alone(tmp_pat
 
 
 async def _guess(guard: pin.PinGuard, right: bool) -> ProblemError | None:
-    left = await guard.attempt()
-    if right:
-        await guard.succeeded()
-        return None
-    return await guard.failed(left)
+    try:
+        await guard.check(right=right)
+    except pin.WrongPinError as wrong:
+        return wrong
+    return None
 
 
 async def test_three_wrong_pins_in_a_row_lock_payments_and_a_right_one_resets_the_count() -> None:
@@ -138,20 +138,17 @@ def test_payment_and_access_tokens_do_not_pass_for_each_other_and_expire() -> No
 
 
 async def test_right_pins_checked_at_once_are_never_taken_for_a_lock() -> None:
-    """Checks in flight hold tries: a burst of right PINs (a phone and a browser, many
-    payments) waits for them instead of being refused as locked, and clears the count."""
+    """A burst of right PINs (a phone and a browser, many payments) only clears the
+    count, however they interleave with a wrong one."""
     cache = MemoryCache()
     settings = UsersSettings(pin_max_failures=3, pin_lock_seconds=60)
     guards = [pin.PinGuard(cache, settings, user_id="asha") for _ in range(12)]
     await _guess(guards[0], right=False)  # one wrong PIN counted before the burst
-
-    async def right(guard: pin.PinGuard) -> None:
-        await guard.attempt()
-        await asyncio.sleep(0.01)  # the PIN is compared, the user read
-        await guard.succeeded()
-
-    await asyncio.gather(*(right(guard) for guard in guards))
-    assert await _guess(guards[0], right=False) is not None  # counted afresh: 2 left
+    assert all(
+        refused is None
+        for refused in await asyncio.gather(*(_guess(guard, right=True) for guard in guards))
+    )
+    assert (await _guess(guards[0], right=False)).extra == {"attempts_left": 2}  # type: ignore[union-attr]
     assert (await _guess(guards[0], right=False)).extra == {"attempts_left": 1}  # type: ignore[union-attr]
 
 
@@ -160,13 +157,27 @@ async def test_wrong_pins_checked_at_once_get_three_guesses_then_the_lock() -> N
     settings = UsersSettings(pin_max_failures=3, pin_lock_seconds=60)
 
     async def wrong() -> str:
-        guard = pin.PinGuard(cache, settings, user_id="asha")
         try:
-            left = await guard.attempt()
+            await pin.PinGuard(cache, settings, user_id="asha").check(right=False)
         except ProblemError as refused:
             return refused.code
-        await asyncio.sleep(0.01)
-        return (await guard.failed(left)).code
+        raise AssertionError("a wrong PIN passed")
 
     codes = sorted(await asyncio.gather(*(wrong() for _ in range(10))))
     assert codes == ["invalid_pin"] * 3 + ["pin_locked"] * 7
+
+
+async def test_the_lock_lasts_from_the_wrong_pin_that_set_it() -> None:
+    now = [0.0]
+    cache = MemoryCache(clock=lambda: now[0])
+    settings = UsersSettings(pin_max_failures=3, pin_lock_seconds=60)
+    guard = pin.PinGuard(cache, settings, user_id="asha")
+    await _guess(guard, right=False)
+    now[0] = 50.0
+    await _guess(guard, right=False)
+    await _guess(guard, right=False)  # locks at 50 s: until 110 s, not 60 s
+    now[0] = 100.0
+    with pytest.raises(pin.PinLockedError):
+        await _guess(guard, right=True)
+    now[0] = 111.0
+    assert await _guess(guard, right=True) is None

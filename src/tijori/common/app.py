@@ -50,6 +50,11 @@ class ServiceRuntime:
     workers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # what a service's setup builds at start-up for its routes, set on ``app.state``
     components: dict[str, Any] = field(default_factory=dict)
+    # what the setup opened that must be closed at shutdown, once the loops have stopped
+    closing: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    database_url: str = ""
+    read_engine: AsyncEngine | None = None
+    read_sessions: async_sessionmaker[AsyncSession] | None = None
 
     def wake_relay(self) -> None:
         """Tell the outbox relay that new rows are committed."""
@@ -59,6 +64,16 @@ class ServiceRuntime:
     def unit_of_work(self) -> UnitOfWork:
         """A new unit of work on this service's database; committed events wake the relay."""
         return UnitOfWork(self.sessions, wake_relay=self.wake_relay)
+
+    def reads(self) -> UnitOfWork:
+        """A unit of work for a single read outside any transaction (its statements
+        commit themselves; see :func:`create_engine`), on a small pool of its own made
+        at the first use: for a hot route that reads one row and writes nothing."""
+        if self.read_engine is None:
+            self.read_engine = create_engine(self.database_url, pool_size=4, autocommit=True)
+            self.read_sessions = create_sessionmaker(self.read_engine)
+        assert self.read_sessions is not None
+        return UnitOfWork(self.read_sessions)
 
     def consume(
         self,
@@ -103,6 +118,7 @@ def build_runtime(
         settings=settings,
         engine=engine,
         sessions=sessions,
+        database_url=database_url,
         cache=create_cache(settings.redis_url),
         token_keys=TokenKeys.from_settings(settings),
     )
@@ -182,8 +198,12 @@ def create_service_app(
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            for close in runtime.closing:
+                await close()
             await runtime.cache.close()
             await runtime.engine.dispose()
+            if runtime.read_engine is not None:
+                await runtime.read_engine.dispose()
 
     configure_tracing(name)
     app = FastAPI(

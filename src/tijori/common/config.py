@@ -36,6 +36,11 @@ class CommonSettings(BaseSettings):
     # load, a process that settles in the background yields to the ones answering
     # requests, and applies bigger batches when it runs
     nice: int = Field(0, ge=0, le=19)
+    # whose X-Forwarded-For is believed (addresses or networks, comma-separated; "*":
+    # anyone, only where nothing but the gateway can reach the services, as in compose):
+    # by default the gateway's own address on this machine. From anyone else the
+    # connecting address is the client's (the log-in limit per address counts it).
+    trusted_proxies: str = "127.0.0.1"
     outbox_poll_seconds: float = 0.5
     # on start, publish again what was published this recently (for a broker that forgets)
     outbox_replay_seconds: float = 0

@@ -58,7 +58,7 @@ PROBLEM_CODES: dict[str, str] = {
     "transaction_not_found": "no such transaction (or not one the caller may see)",
     "topup_not_found": "no such top-up (or not one the caller may see)",
     "withdrawal_not_found": "no such withdrawal (or not one the caller may see)",
-    "limit_exceeded": "the amount passes a limit; `limit` names it (and `left` what remains)",
+    "limit_exceeded": "the amount passes a limit; `limit` names it",
     "invalid_pan": "the PAN is not five capital letters, four digits and a capital letter",
     "invalid_date_of_birth": "the date of birth is not a date, is in the future, or is a minor's",
     "kyc_pending": "a KYC check is under way already: wait for its result",

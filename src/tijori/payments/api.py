@@ -261,6 +261,7 @@ idempotency_key = idempotency_key_header(
                 "invalid_amount",
                 "invalid_bank_account",
                 "invalid_idempotency_key",
+                "insufficient_funds",
                 "limit_exceeded",
                 "kyc_required",
             ],
@@ -269,6 +270,7 @@ idempotency_key = idempotency_key_header(
 )
 async def withdraw(
     body: WithdrawalRequest,
+    request: Request,
     response: Response,
     principal: CurrentPrincipal,
     desk: DeskDep,
@@ -276,11 +278,17 @@ async def withdraw(
     payment: PaymentTokenDep,
 ) -> WithdrawalRead:
     """Withdraw to a bank account: the amount is held in the wallet at once, then paid
-    out by the gateway; REQUESTED until then. Only a full-KYC wallet may withdraw (422
-    ``kyc_required``). It fails (and the hold is released) if the available balance does
-    not cover it or the payout fails."""
+    out by the gateway; REQUESTED until then. Only a full-KYC wallet may withdraw, and
+    more than is available is refused at once (422 ``kyc_required``,
+    ``insufficient_funds``); it fails later (and the hold is released) if the hold finds
+    otherwise after all or the payout fails."""
     requested = await withdrawals.request_withdrawal(
-        desk, principal=principal, body=body, idempotency_key=key, payment=payment
+        desk,
+        principal=principal,
+        body=body,
+        idempotency_key=key,
+        payment=payment,
+        authorization=request.headers.get("authorization"),
     )
     if requested.replayed:
         response.headers["Idempotent-Replayed"] = "true"

@@ -51,6 +51,10 @@ class PaymentsSettings(CommonSettings):
     # a payout in progress no webhook settled is checked at the gateway after this long
     payout_check_after_seconds: float = Field(60.0, gt=0)
     check_poll_seconds: float = Field(5.0, gt=0)
+    # wallets' API (a comma-separated list: its replicas), asked for the available
+    # balance before a withdrawal is accepted, and how long that may take
+    wallets_url: str = "http://127.0.0.1:8082"
+    wallets_timeout_seconds: float = Field(1.0, gt=0)
 
     @model_validator(mode="after")
     def _real_gateway_needs_real_keys(self) -> Self:

@@ -15,7 +15,7 @@ from tijori.common.db import UnitOfWork, retry_transient
 from tijori.common.events import Envelope
 from tijori.payments import topups, withdrawals
 from tijori.payments.config import PaymentsSettings
-from tijori.payments.desk import PaymentsDesk, create_gateway
+from tijori.payments.desk import PaymentsDesk, create_gateway, create_wallets_reader
 from tijori.payments.models import ProcessedEvent
 from tijori.payments.repository import PaymentsRepository
 
@@ -47,9 +47,11 @@ def register_consumers(runtime: ServiceRuntime) -> None:
     desk = PaymentsDesk(
         units=runtime.unit_of_work,
         gateway=create_gateway(settings),
+        wallets=create_wallets_reader(settings),
         settings=settings,
     )
     runtime.components["payments_desk"] = desk
+    runtime.closing += [desk.gateway.aclose, desk.wallets.aclose]
 
     async def check_forever() -> None:
         while True:
@@ -66,10 +68,6 @@ def register_consumers(runtime: ServiceRuntime) -> None:
             user_id=user.user_id, name=user.name, email=user.email
         )
 
-    async def on_user_kyc_updated(uow: UnitOfWork, event: Envelope[Any]) -> None:
-        update = event.payload
-        await PaymentsRepository(uow).remember_kyc(user_id=update.user_id, kyc=update.kyc)
-
     async def on_topup_credited(uow: UnitOfWork, event: Envelope[Any]) -> None:
         await topups.on_credited(uow, event.payload)
 
@@ -85,7 +83,6 @@ def register_consumers(runtime: ServiceRuntime) -> None:
         processed_model=ProcessedEvent,
         handlers={
             "user.created": on_user_created,
-            "user.kyc_updated": on_user_kyc_updated,
             "topup.credited": on_topup_credited,
             "topup.rejected": on_topup_rejected,
             "hold.updated": on_hold_updated,

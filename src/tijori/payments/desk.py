@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from tijori.common.db import UnitOfWorkFactory
 from tijori.common.errors import ProblemError
+from tijori.payments.balances import WalletsReader
 from tijori.payments.config import PaymentsSettings
 from tijori.payments.razorpay import RazorpayClient
 
@@ -20,11 +21,12 @@ class GatewayUnavailableProblem(ProblemError):
 @dataclass
 class PaymentsDesk:
     """Built once at start-up (``runtime.components``): units of work on the payments
-    database, the gateway client, and the loop that asks the gateway about what no
-    webhook settled (woken when there is work now)."""
+    database, the gateway client, the reader of available balances, and the loop that
+    asks the gateway about what no webhook settled (woken when there is work now)."""
 
     units: UnitOfWorkFactory
     gateway: RazorpayClient
+    wallets: WalletsReader
     settings: PaymentsSettings
     checks_due: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -48,6 +50,12 @@ class PaymentsDesk:
     def web_url(self, fragment: str) -> str:
         """A screen of the web client."""
         return f"{self.settings.public_url.rstrip('/')}/#/{fragment}"
+
+
+def create_wallets_reader(settings: PaymentsSettings) -> WalletsReader:
+    """The reader of available balances from wallets (each of its replicas in turn)."""
+    urls = [url.strip() for url in settings.wallets_url.split(",") if url.strip()]
+    return WalletsReader(urls, timeout=settings.wallets_timeout_seconds)
 
 
 def create_gateway(settings: PaymentsSettings) -> RazorpayClient:

@@ -27,9 +27,6 @@ class Customer(Base):
     user_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     email: Mapped[str] = mapped_column(String(254))
-    # MINIMUM until user.kyc_updated says FULL: only a full-KYC user may withdraw
-    # (migration 0002; docs/limits.md)
-    kyc: Mapped[str] = mapped_column(String(10), default="MINIMUM", server_default="MINIMUM")
 
 
 class Topup(StagedRow, Base):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -24,8 +23,6 @@ WITHDRAWAL_RANKS = {
     "REVERSED": 4,
 }
 
-log = logging.getLogger(__name__)
-
 
 class PaymentsRepository:
     """Reads and writes top-ups, withdrawals and webhook events in one unit of work.
@@ -45,14 +42,6 @@ class PaymentsRepository:
         """Keep a user's name and e-mail address (once: a user's sign-up is one event)."""
         if await self.session.get(Customer, user_id) is None:
             self.session.add(Customer(user_id=user_id, name=name, email=email))
-
-    async def remember_kyc(self, *, user_id: str, kyc: str) -> None:
-        """Keep a user's KYC state, from ``user.kyc_updated``: withdrawals need FULL."""
-        customer = await self.session.get(Customer, user_id)
-        if customer is None:
-            log.error("user %s's KYC arrived before their sign-up: not kept", user_id)
-            return
-        customer.kyc = kyc
 
     async def customer(self, user_id: str) -> Customer | None:
         """The name and e-mail of ``user_id``, if its sign-up has arrived."""

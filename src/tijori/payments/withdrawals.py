@@ -104,12 +104,14 @@ async def request_withdrawal(
     body: WithdrawalRequest,
     idempotency_key: str | None,
     payment: PaymentAuthorisation,
+    authorization: str | None = None,
 ) -> Requested:
     """Accept a withdrawal: REQUESTED, and ``withdrawal.requested`` for wallets to hold
-    the amount. The same key and body replay it; a new one needs a payment token bound
-    to this amount and key (and to no receiver), used once (its id is a unique column of
-    the withdrawal, as transfers keep theirs). Only a full-KYC user may withdraw
-    (422 ``kyc_required``)."""
+    the amount, unless wallets says at once that the wallet is not full-KYC or that too
+    little is available (asked with the caller's ``authorization``; payments/balances.py).
+    The same key and body replay it; a new one needs a payment token bound to this amount
+    and key (and to no receiver), used once (its id is a unique column of the withdrawal,
+    as transfers keep theirs)."""
     settings = desk.settings
     fingerprint = request_hash(body)
     if idempotency_key is not None:
@@ -130,6 +132,20 @@ async def request_withdrawal(
         )
     grant = payment.grant(amount_paise=body.amount, receiver=None, idempotency_key=idempotency_key)
     assert idempotency_key is not None  # a grant is bound to one
+    known = await desk.wallets.read(authorization)
+    if known is not None and known.kyc_tier is not None and known.kyc_tier != "FULL":
+        # wallets' hold refuses it too (kyc_required): this only says so at once
+        raise UnprocessableError(
+            "withdrawing to a bank needs a full-KYC wallet: verify your PAN first "
+            "(POST /api/users/me/kyc)",
+            code="kyc_required",
+        )
+    if known is not None and known.available < body.amount:
+        available = known.available
+        raise UnprocessableError(
+            f"₹{format_paise(max(available, 0))} is available: too little for this withdrawal",
+            code="insufficient_funds",
+        )
     now = utcnow()
     withdrawal = Withdrawal(
         user_id=principal.user_id,
@@ -148,7 +164,6 @@ async def request_withdrawal(
     )
     try:
         async with desk.units() as uow:
-            await _require_full_kyc(uow, principal.user_id)
             PaymentsRepository(uow).add_withdrawal(withdrawal)
             await uow.session.flush()
             add_to_outbox(
@@ -172,20 +187,6 @@ async def request_withdrawal(
         raise PaymentTokenError("this payment token was used already") from None
     log.info("withdrawal %s requested: %d paise", withdrawal.id, body.amount)
     return Requested(withdrawal=withdrawal, replayed=False)
-
-
-async def _require_full_kyc(uow: UnitOfWork, user_id: str) -> None:
-    """Refuse a minimum-detail user at once (422 ``kyc_required``): what payments knows
-    of the user's KYC, from ``user.kyc_updated``. Wallets refuses the hold too (its
-    reason ``kyc_required``), so a withdrawal of a wallet not yet full-KYC where it
-    counts can never pay out (docs/limits.md, "Withdrawals")."""
-    customer = await PaymentsRepository(uow).customer(user_id)
-    if customer is None or customer.kyc != "FULL":
-        raise UnprocessableError(
-            "withdrawing to a bank needs a full-KYC wallet: upgrade with your PAN first "
-            "(POST /api/users/me/kyc); a KYC verified moments ago counts in a moment",
-            code="kyc_required",
-        )
 
 
 def _settled(uow: UnitOfWork, withdrawal: Withdrawal, outcome: str) -> None:

@@ -17,7 +17,7 @@ from tijori.common.errors import NotFoundError, UnprocessableError
 from tijori.common.openapi import problems
 from tijori.users import service
 from tijori.users.config import UsersSettings
-from tijori.users.pin import WrongPinError
+from tijori.users.pin import PinDesk, WrongPinError
 from tijori.users.schemas import (
     Credentials,
     PaymentTokenRequest,
@@ -51,6 +51,15 @@ async def get_pin_secret(request: Request) -> bytes:
 
 
 PinSecretDep = Annotated[bytes, Depends(get_pin_secret)]
+
+
+async def get_pin_desk(request: Request) -> PinDesk:
+    """What a payment's PIN check needs, built at start-up (users/pin.py)."""
+    desk: PinDesk = request.app.state.pin_desk
+    return desk
+
+
+PinDeskDep = Annotated[PinDesk, Depends(get_pin_desk)]
 
 
 @router.post(
@@ -267,31 +276,14 @@ async def set_my_pin(
             409: ["pin_not_set"],
             422: ["validation_error", "invalid_amount", "invalid_receiver"],
             423: ["pin_locked"],
-            429: ["rate_limited"],
+            503: ["service_unavailable"],
         }
     ),
 )
 async def issue_payment_token(
-    body: PaymentTokenRequest,
-    principal: CurrentPrincipal,
-    uow: UnitOfWorkDep,
-    runtime: RuntimeDep,
-    settings: SettingsDep,
-    secret: PinSecretDep,
+    body: PaymentTokenRequest, principal: CurrentPrincipal, desk: PinDeskDep
 ) -> PaymentTokenResponse:
     """A short-lived, single-use token bound to one debit (amount, receiver and
     Idempotency-Key), sent with it as ``X-Payment-Token``. Three wrong PINs in a row lock
     payments for a day, on every device, and e-mail the user."""
-    try:
-        return await service.issue_payment_token(
-            uow,
-            cache=runtime.cache,
-            keys=runtime.token_keys,
-            settings=settings,
-            secret=secret,
-            user_id=principal.user_id,
-            request=body,
-        )
-    except WrongPinError:
-        await uow.commit()  # what a lock stages (its e-mail) is kept
-        raise
+    return await service.issue_payment_token(desk, user_id=principal.user_id, request=body)

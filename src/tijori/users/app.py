@@ -16,7 +16,16 @@ def create_app(settings: UsersSettings | None = None) -> FastAPI:
     settings = settings or UsersSettings()
 
     def setup(runtime: ServiceRuntime) -> None:
-        runtime.components["pin_secret"] = pin.load_secret(settings)
+        secret = pin.load_secret(settings)
+        runtime.components["pin_secret"] = secret
+        runtime.components["pin_desk"] = pin.PinDesk(
+            reads=runtime.reads,
+            units=runtime.unit_of_work,
+            cache=runtime.cache,
+            keys=runtime.token_keys,
+            settings=settings,
+            secret=secret,
+        )
         kyc.register_kyc_loop(runtime, settings)
 
     return create_service_app(

@@ -10,19 +10,20 @@ security").
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import itertools
 import logging
 import os
-import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from tijori.common.cache import Cache, CacheUnavailableError
+from tijori.common.auth import TokenKeys
+from tijori.common.cache import LOCKED, Cache, CacheUnavailableError
+from tijori.common.db import UnitOfWork
 from tijori.common.errors import (
     ProblemError,
-    RateLimitedError,
     UnauthorizedError,
     UnprocessableError,
 )
@@ -31,11 +32,6 @@ from tijori.users.config import UsersSettings
 log = logging.getLogger(__name__)
 
 PIN_LENGTHS = (4, 6)
-# what a lock sets the counter to: far above any count that checks in flight reach
-LOCKED = 1_000_000
-# how long a check waits for others of the same user in flight, and how often it looks
-CONTENDED_WAIT_SECONDS = 2.0
-CONTENDED_POLL_SECONDS = 0.02
 
 
 class PinLockedError(ProblemError):
@@ -102,16 +98,32 @@ def matches(secret: bytes, *, user_id: str, pin: str, stored: str) -> bool:
     return hmac.compare_digest(digest(secret, user_id=user_id, pin=pin), stored)
 
 
-class PinGuard:
-    """Counts wrong PINs per user in the cache, before each PIN is checked.
+@dataclass(frozen=True)
+class PinDesk:
+    """What a payment's PIN check needs, built once at start-up and taken by its route
+    as one dependency (each FastAPI dependency costs on every request: the route runs
+    once per payment)."""
 
-    The counter is taken (one atomic ``INCR``) before the PIN is compared, so concurrent
-    guesses cannot all slip under the limit; a right PIN clears it. A count past the
-    limit is then either the lock (the last wrong PIN set the counter to
-    :data:`LOCKED`) or checks of the same user still in flight: those wait for them
-    (milliseconds), so right PINs sent at once (a phone and a browser, or a burst of
-    payments) are never taken for a lock. Unlike the log-in limit it fails closed:
-    without the counter no PIN is checked.
+    reads: Callable[[], UnitOfWork]
+    """Units of work for the PIN's one read, outside a transaction."""
+    units: Callable[[], UnitOfWork]
+    """Units of work that write (the lock's e-mail)."""
+    cache: Cache
+    keys: TokenKeys
+    settings: UsersSettings
+    secret: bytes
+
+
+class PinGuard:
+    """Counts wrong PINs per user in the cache: ``limit`` in a row lock payments.
+
+    The PIN is compared first (an HMAC: microseconds, no network), then its outcome is
+    counted in one atomic step (:meth:`Cache.strike`, one Redis round trip) that also
+    decides the answer: concurrent guesses cannot slip under the limit, since each
+    wrong one is counted and judged in the same step, and right PINs sent at once (a
+    phone and a browser, a burst of payments) only clear the count, so they are never
+    taken for a lock. Once locked, even the right PIN is refused. Unlike the log-in
+    limit it fails closed: without the counter no PIN is accepted.
     """
 
     def __init__(self, cache: Cache, settings: UsersSettings, *, user_id: str) -> None:
@@ -120,48 +132,23 @@ class PinGuard:
         self.lock_seconds = settings.pin_lock_seconds
         self.key = f"tijori:pin-failures:{user_id}"
 
-    async def attempt(self) -> int:
-        """Count one attempt; the attempts left after it, should it fail. Refuses with
-        423 when payments are locked, and with 429 when other checks of this user kept
-        every try busy for :data:`CONTENDED_WAIT_SECONDS`."""
-        deadline = time.monotonic() + CONTENDED_WAIT_SECONDS
-        while True:
-            try:
-                count = await self.cache.incr(self.key, ttl_seconds=self.lock_seconds)
-            except CacheUnavailableError as error:
-                log.warning("PIN not checked: cache unavailable")
-                raise PinUnavailableError("PINs cannot be checked right now; try again") from error
-            if count > LOCKED:
-                raise PinLockedError(
-                    "too many wrong PINs: payments are locked for a while",
-                    headers={"Retry-After": str(self.lock_seconds)},
-                )
-            if count <= self.limit:
-                return self.limit - count
-            if time.monotonic() > deadline:
-                raise RateLimitedError(
-                    "too many PIN checks at once: try again", headers={"Retry-After": "1"}
-                )
-            # the tries are held by checks in flight: a right one clears the count, the
-            # wrong ones end in the lock
-            await asyncio.sleep(CONTENDED_POLL_SECONDS)
-
-    async def succeeded(self) -> None:
-        """A right PIN: the wrong ones before it no longer count."""
+    async def check(self, *, right: bool) -> None:
+        """Count a PIN that was ``right`` or wrong; refuse a wrong one with 401 (the
+        tries left; :class:`WrongPinError` ``locked`` when it was the last), and any
+        PIN with 423 while payments are locked."""
         try:
-            await self.cache.delete(self.key)
-        except CacheUnavailableError:
-            log.warning("PIN failures of %s not cleared: cache unavailable", self.key)
-
-    async def failed(self, attempts_left: int) -> WrongPinError:
-        """The refusal of a wrong PIN, saying how many tries are left; the last one
-        starts the whole lock from now."""
-        if attempts_left == 0:
-            try:
-                await self.cache.set(
-                    self.key, str(LOCKED + self.limit).encode(), ttl_seconds=self.lock_seconds
-                )
-            except CacheUnavailableError:
-                log.warning("PIN lock of %s not extended: cache unavailable", self.key)
-            log.warning("payments locked after %d wrong PINs (%s)", self.limit, self.key)
-        return WrongPinError(attempts_left)
+            left = await self.cache.strike(
+                self.key, failed=not right, limit=self.limit, ttl_seconds=self.lock_seconds
+            )
+        except CacheUnavailableError as error:
+            log.warning("PIN not checked: cache unavailable")
+            raise PinUnavailableError("PINs cannot be checked right now; try again") from error
+        if left == LOCKED:
+            raise PinLockedError(
+                "too many wrong PINs: payments are locked for a while",
+                headers={"Retry-After": str(self.lock_seconds)},
+            )
+        if not right:
+            if left == 0:
+                log.warning("payments locked after %d wrong PINs (%s)", self.limit, self.key)
+            raise WrongPinError(left)

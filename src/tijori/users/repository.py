@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from tijori.common.db import UnitOfWork
 from tijori.users.models import User
+
+# built once: building a statement costs more than running it (docs/performance.md)
+_PIN_HASH = select(User.pin_hash).where(User.id == bindparam("user_id"))
 
 
 class UserRepository:
@@ -20,6 +23,12 @@ class UserRepository:
     async def get(self, user_id: str) -> User | None:
         """The user with ``user_id``."""
         return await self.session.get(User, user_id)
+
+    async def pin_hash(self, user_id: str) -> tuple[bool, str | None]:
+        """Whether the user exists, and the keyed hash of their PIN (``None``: not set):
+        the one column a payment's PIN check needs, without loading the user."""
+        row = (await self.session.execute(_PIN_HASH, {"user_id": user_id})).first()
+        return (False, None) if row is None else (True, row[0])
 
     async def get_by_email(self, email: str) -> User | None:
         """The user with this (normalised) e-mail."""

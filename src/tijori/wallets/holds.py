@@ -112,31 +112,45 @@ async def _with_the_gateway(
     )
 
 
+# a hold already where this outcome takes it (a repeat, or a PROCESSED after the reversal)
+_ALREADY_SO = frozenset(
+    {
+        ("POSTED", "PROCESSED"),
+        ("VOIDED", "FAILED"),
+        ("RETURNED", "PROCESSED"),
+        ("RETURNED", "REVERSED"),
+    }
+)
+
+
 async def settle_hold(
     uow: UnitOfWork, *, settled: WithdrawalSettled, correlation_id: str | None = None
 ) -> HoldUpdated | None:
     """Apply a payout's outcome to its hold: PROCESSED posts it, FAILED voids it,
-    REVERSED credits a posted one again (and voids one still held: its money never
-    left). Anything else (already settled, never placed) repeats the hold's state."""
+    REVERSED credits a posted one again. A payout is reversed only after it was
+    processed, so a REVERSED that arrives first (webhooks come in any order) posts the
+    hold and credits it back: the ledger shows the money leaving and returning, as the
+    bank statement does. Anything else (already settled, never placed) repeats the
+    hold's state."""
     repository = WalletRepository(uow)
     wallet = (await repository.lock_of_users(settled.user_id)).get(settled.user_id)
     hold = await repository.lock_hold(settled.withdrawal_id)
     if hold is None or wallet is None:
         log.warning("withdrawal %s settled, but it holds nothing", settled.withdrawal_id)
         return None
-    if hold.status == "HELD" and settled.outcome == "PROCESSED":
+    if hold.status == "HELD" and settled.outcome in ("PROCESSED", "REVERSED"):
         repository.settle_hold(hold, status="POSTED")
         await _with_the_gateway(repository, wallet, hold, to_gateway=True)
         _counted(uow, "POSTED")
-    elif hold.status == "HELD":  # FAILED, or REVERSED before it was ever processed
+    elif hold.status == "HELD":  # FAILED: the money never left
         repository.settle_hold(hold, status="VOIDED", reason=settled.reason or "payout_failed")
         _counted(uow, "VOIDED", hold.reason)
-    elif hold.status == "POSTED" and settled.outcome == "REVERSED":
+    if hold.status == "POSTED" and settled.outcome == "REVERSED":
         repository.mark_returned(hold)
         # a refund of money that left: exempt from the balance cap, as the rules say
         await _with_the_gateway(repository, wallet, hold, to_gateway=False)
         _counted(uow, "RETURNED")
-    elif (hold.status, settled.outcome) not in (("POSTED", "PROCESSED"), ("VOIDED", "FAILED")):
+    elif (hold.status, settled.outcome) not in _ALREADY_SO:
         # e.g. PROCESSED for a hold already voided: the money is not taken twice, and the
         # difference is for tijori reconcile to show
         log.error(

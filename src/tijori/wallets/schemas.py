@@ -32,6 +32,7 @@ class WalletRead(BaseModel):
                     "available": "60.00",
                     "currency": "INR",
                     "status": "ACTIVE",
+                    "kyc_tier": "MINIMUM",
                     "created_at": "2025-01-15T09:30:01Z",
                     "updated_at": "2025-01-15T10:05:01Z",
                 }
@@ -47,6 +48,8 @@ class WalletRead(BaseModel):
     available: Rupees = Field(validation_alias="available_paise", examples=["60.00"])
     currency: Literal["INR"]
     status: Literal["ACTIVE", "FROZEN"]
+    # whose limits apply (docs/limits.md); only a FULL wallet withdraws to a bank
+    kyc_tier: Literal["MINIMUM", "FULL"] = "MINIMUM"
     created_at: datetime
     updated_at: datetime
 
