@@ -296,6 +296,14 @@ function withdrawalProblems(body, pin) {
 export function renderWithdraw(main, ctx) {
   const problem = formError();
   const available = h("p", { class: "hint", dataset: { testid: "available" }, text: "Available: …" });
+  // a minimum-KYC wallet cannot withdraw to a bank: say so before the form is filled in
+  const kycNeeded = h(
+    "p",
+    { class: "notice", dataset: { testid: "kyc-needed" }, hidden: true },
+    "Withdrawing to a bank needs full KYC. Verify your PAN on ",
+    h("a", { href: "#/limits", text: "Limits" }),
+    " first.",
+  );
   const amount = field({ name: "amount", label: "Amount", prefix: "₹", inputmode: "decimal", autocomplete: "off" });
   const number = field({ name: "account_number", label: "Account number", inputmode: "numeric", autocomplete: "off" });
   const ifsc = field({ name: "ifsc", label: "IFSC", hint: "On your cheque book or passbook.", autocapitalize: "characters" });
@@ -310,6 +318,7 @@ export function renderWithdraw(main, ctx) {
     { class: "card form", novalidate: true, "aria-label": "Withdraw to bank" },
     h("h2", { text: "Withdraw to bank" }),
     available,
+    kycNeeded,
     problem.element,
     amount.wrapper,
     number.wrapper,
@@ -326,6 +335,7 @@ export function renderWithdraw(main, ctx) {
     try {
       const wallet = await api("/api/wallets/me", { signal: ctx.signal });
       available.textContent = `Available: ${rupees(wallet.available)}`;
+      kycNeeded.hidden = wallet.kyc_tier !== "MINIMUM";
     } catch {
       available.textContent = "";
     }
