@@ -1,6 +1,6 @@
 // Tijori web client: hash routes, the signed-in chrome and the connection banners.
 
-import { api, apiEvents, session } from "./js/api.js";
+import { api, apiEvents, endSession, session } from "./js/api.js";
 import { renderLogin, renderSignUp } from "./js/auth.js";
 import { h, initials } from "./js/dom.js";
 import { renderHome } from "./js/home.js";
@@ -8,6 +8,7 @@ import { renderLimits } from "./js/limits.js";
 import { renderAddMoney, renderTopup, renderWithdraw, renderWithdrawal } from "./js/money.js";
 import { renderNotifications } from "./js/notifications.js";
 import { renderSecurity } from "./js/security.js";
+import { renderSessions } from "./js/sessions.js";
 import { renderHistory, renderTransaction } from "./js/transactions.js";
 
 const ROUTES = {
@@ -19,6 +20,7 @@ const ROUTES = {
   notifications: { render: renderNotifications },
   security: { render: renderSecurity },
   limits: { render: renderLimits },
+  sessions: { render: renderSessions, tab: "security" },
   "add-money": { render: renderAddMoney, tab: "home" },
   topups: { render: renderTopup, tab: "home" },
   withdraw: { render: renderWithdraw, tab: "home" },
@@ -85,6 +87,10 @@ async function signedIn() {
 
 function logOut(notice, returnTo = null) {
   session.clear();
+  showLoggedOut(notice, returnTo);
+}
+
+function showLoggedOut(notice, returnTo = null) {
   state.user = null;
   state.notice = notice;
   state.returnTo = returnTo;
@@ -113,7 +119,7 @@ function updateChrome(tab, isSignedIn) {
 
 function render() {
   const route = parseHash();
-  const isSignedIn = Boolean(session.token);
+  const isSignedIn = session.signedIn;
   const definition = ROUTES[route.name];
   if (!definition) {
     navigate(isSignedIn ? "#/home" : "#/login", { replace: true });
@@ -193,11 +199,21 @@ function setupBanners() {
 
 function start() {
   setupBanners();
-  apiEvents.addEventListener("unauthorized", () => {
+  apiEvents.addEventListener("unauthorized", (event) => {
     if (ROUTES[parseHash().name]?.public) return;
-    logOut("Your session has ended. Please log in again.", window.location.hash);
+    const notice =
+      event.detail?.code === "session_ended"
+        ? "This session was ended, from another device or by a password change. Please log in again."
+        : "Your session has ended. Please log in again.";
+    logOut(notice, window.location.hash);
   });
-  document.getElementById("logout").addEventListener("click", () => logOut("You have logged out."));
+  const logoutButton = document.getElementById("logout");
+  logoutButton.addEventListener("click", async () => {
+    logoutButton.disabled = true;
+    await endSession();
+    logoutButton.disabled = false;
+    showLoggedOut("You have logged out.");
+  });
   window.addEventListener("hashchange", render);
   render();
 }

@@ -83,9 +83,14 @@ async def new_page(browser: Browser, web_stack: Stack) -> AsyncIterator[NewPage]
     """Open pages, each in its own context (its own sessionStorage: its own person)."""
     contexts: list[BrowserContext] = []
 
-    async def open_page(viewport: dict[str, int] | None = None) -> Watched:
+    async def open_page(
+        viewport: dict[str, int] | None = None, user_agent: str | None = None
+    ) -> Watched:
         context = await browser.new_context(
-            base_url=web_stack.gateway, viewport=viewport or PHONE, locale="en-IN"
+            base_url=web_stack.gateway,
+            viewport=viewport or PHONE,
+            locale="en-IN",
+            user_agent=user_agent,
         )
         contexts.append(context)
         page = await context.new_page()

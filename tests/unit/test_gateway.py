@@ -66,6 +66,9 @@ async def client(edge: Edge) -> AsyncIterator[httpx.AsyncClient]:
         ("/api/users", "users"),
         ("/api/users/me", "users"),
         ("/api/auth/token", "users"),
+        ("/api/auth/refresh", "users"),
+        ("/api/sessions", "users"),
+        ("/api/sessions/3f0c2b9e-8a41-4d6f-9b7a-2e5d1c4a6f10", "users"),
         ("/api/wallets/me/entries", "wallets"),
         ("/api/transactions", "transactions"),
         ("/api/transactions/abc/receipt", "transactions"),
@@ -83,7 +86,9 @@ async def test_paths_route_to_their_service(
     assert answer.json()["service"] == service
 
 
-@pytest.mark.parametrize("path", ["/api/usersx", "/api/authority", "/api/", "/api/nothing"])
+@pytest.mark.parametrize(
+    "path", ["/api/usersx", "/api/authority", "/api/sessionsx", "/api/", "/api/nothing"]
+)
 async def test_unknown_api_paths_are_404_problems(client: httpx.AsyncClient, path: str) -> None:
     answer = await client.get(path)
     assert (answer.status_code, answer.json()["code"]) == (404, "not_found")

@@ -1,7 +1,11 @@
-// Talking to the gateway: the session token, problem+json errors, offline and outage signals.
+// Talking to the gateway: the session's tokens, problem+json errors, offline and outage signals.
 
 const TOKEN_KEY = "tijori.token";
 const EXPIRES_KEY = "tijori.expires_at";
+const REFRESH_KEY = "tijori.refresh_token";
+const SESSION_KEY = "tijori.session_id";
+// an access token this close to its expiry is refreshed before it is sent
+const REFRESH_EARLY_MS = 30_000;
 
 /** Events: "offline", "online", "trouble", "recovered", "unauthorized". */
 export const apiEvents = new EventTarget();
@@ -10,23 +14,36 @@ function emit(name, detail) {
   apiEvents.dispatchEvent(new CustomEvent(name, { detail }));
 }
 
+/**
+ * The log-in session of this tab: a short-lived access token, the refresh token that
+ * renews it (single use: each refresh hands out the next one) and the session's id.
+ */
 export const session = {
+  /** The access token, unless it expires within REFRESH_EARLY_MS. */
   get token() {
     const token = sessionStorage.getItem(TOKEN_KEY);
     const expiresAt = Number(sessionStorage.getItem(EXPIRES_KEY) || 0);
-    if (token && expiresAt && Date.now() >= expiresAt) {
-      this.clear();
-      return null;
-    }
+    if (token && expiresAt && Date.now() >= expiresAt - REFRESH_EARLY_MS) return null;
     return token;
   },
-  save({ access_token: token, expires_in: expiresIn }) {
+  get refreshToken() {
+    return sessionStorage.getItem(REFRESH_KEY);
+  },
+  get id() {
+    return sessionStorage.getItem(SESSION_KEY);
+  },
+  /** Whether this tab is logged in: it holds an access token or a way to renew one. */
+  get signedIn() {
+    return Boolean(this.token || this.refreshToken);
+  },
+  save({ access_token: token, expires_in: expiresIn, refresh_token: refreshToken, session_id: id }) {
     sessionStorage.setItem(TOKEN_KEY, token);
     if (expiresIn) sessionStorage.setItem(EXPIRES_KEY, String(Date.now() + expiresIn * 1000));
+    if (refreshToken) sessionStorage.setItem(REFRESH_KEY, refreshToken);
+    if (id) sessionStorage.setItem(SESSION_KEY, id);
   },
   clear() {
-    sessionStorage.removeItem(TOKEN_KEY);
-    sessionStorage.removeItem(EXPIRES_KEY);
+    for (const key of [TOKEN_KEY, EXPIRES_KEY, REFRESH_KEY, SESSION_KEY]) sessionStorage.removeItem(key);
   },
 };
 
@@ -53,14 +70,65 @@ export class OfflineError extends Error {
   }
 }
 
-const UNAUTHORIZED_CODES = new Set(["token_expired", "invalid_token", "unauthorized"]);
+const UNAUTHORIZED_CODES = new Set(["token_expired", "invalid_token", "unauthorized", "session_ended"]);
+// an access token refused for these is renewed (once) and the request sent again
+const RENEWABLE_CODES = new Set(["token_expired", "invalid_token"]);
 const TROUBLE_STATUSES = new Set([502, 503, 504]);
+
+let refreshing = null;
+
+/**
+ * Exchange the refresh token for new tokens; resolves to whether that worked. One
+ * exchange at a time: a refresh token is single use, and sending it twice would end
+ * the session (the server takes the second for a thief's).
+ */
+export function refreshSession() {
+  if (!refreshing) {
+    refreshing = exchangeRefreshToken().finally(() => {
+      refreshing = null;
+    });
+  }
+  return refreshing;
+}
+
+async function exchangeRefreshToken() {
+  const refreshToken = session.refreshToken;
+  if (!refreshToken) return false;
+  let response;
+  try {
+    response = await fetch("/api/auth/refresh", {
+      method: "POST",
+      headers: { Accept: "application/json", "Content-Type": "application/json" },
+      body: JSON.stringify({ refresh_token: refreshToken }),
+      cache: "no-store",
+    });
+  } catch (error) {
+    emit("offline");
+    throw new OfflineError(error);
+  }
+  if (response.ok) {
+    session.save(await response.json());
+    return true;
+  }
+  if (TROUBLE_STATUSES.has(response.status)) {
+    // the refresh token was not used up: keep it for the next try
+    const problem = await response.json().catch(() => ({ code: "service_unavailable" }));
+    const error = new ApiError(response.status, problem || {}, response.headers);
+    emit("trouble", error);
+    throw error;
+  }
+  session.clear(); // used, expired or of an ended session: log in again
+  return false;
+}
 
 /**
  * Call the API. `json` sends a JSON body, `form` an urlencoded one. Resolves to the
- * parsed body; rejects with ApiError (an answer) or OfflineError (no answer).
+ * parsed body; rejects with ApiError (an answer) or OfflineError (no answer). An
+ * access token about to expire is refreshed first; one refused as expired is
+ * refreshed and the request sent once more. `quiet` keeps a 401 from logging out.
  */
-export async function api(path, { method = "GET", json, form, headers = {}, auth = true, signal } = {}) {
+export async function api(path, options = {}) {
+  const { method = "GET", json, form, headers = {}, auth = true, signal, quiet = false, retried = false } = options;
   const init = { method, headers: { Accept: "application/json", ...headers }, signal, cache: "no-store" };
   if (json !== undefined) {
     init.headers["Content-Type"] = "application/json";
@@ -69,9 +137,11 @@ export async function api(path, { method = "GET", json, form, headers = {}, auth
     init.body = new URLSearchParams(form);
   }
   if (auth) {
+    if (!session.token && session.refreshToken) await refreshSession();
     const token = session.token;
     if (!token) {
-      emit("unauthorized", { code: "token_expired" });
+      session.clear();
+      if (!quiet) emit("unauthorized", { code: "token_expired" });
       throw new ApiError(401, { code: "unauthorized", detail: "Please log in." }, new Headers());
     }
     init.headers.Authorization = `Bearer ${token}`;
@@ -105,11 +175,27 @@ export async function api(path, { method = "GET", json, form, headers = {}, auth
   const error = new ApiError(response.status, problem, response.headers);
   if (TROUBLE_STATUSES.has(response.status)) emit("trouble", error);
   else emit("recovered");
+  if (auth && response.status === 401 && RENEWABLE_CODES.has(error.code) && !retried) {
+    if (await refreshSession()) return api(path, { ...options, retried: true });
+  }
   if (auth && response.status === 401 && UNAUTHORIZED_CODES.has(error.code)) {
     session.clear();
-    emit("unauthorized", { code: error.code });
+    if (!quiet) emit("unauthorized", { code: error.code });
   }
   throw error;
+}
+
+/** Log out: end this session on the server (so its refresh token is dead), then forget it. */
+export async function endSession() {
+  const id = session.id;
+  if (id && session.signedIn) {
+    try {
+      await api(`/api/sessions/${encodeURIComponent(id)}`, { method: "DELETE", quiet: true });
+    } catch {
+      // offline or already ended: forgetting the tokens here is all that is left to do
+    }
+  }
+  session.clear();
 }
 
 /** A random idempotency key; falls back to getRandomValues where randomUUID is missing. */

@@ -1,4 +1,4 @@
-// Security: the transaction PIN every payment will be confirmed with.
+// Security: the transaction PIN every payment will be confirmed with, sessions and the password.
 
 import { ApiError, api } from "./api.js";
 import { h, heading, spinner } from "./dom.js";
@@ -148,6 +148,78 @@ function pinForm(main, ctx, user) {
   return form;
 }
 
+const MIN_PASSWORD = 8;
+const MAX_PASSWORD = 128;
+
+/** Change the password; the server ends every other session when it does. */
+function passwordForm(ctx) {
+  const problem = formError();
+  const done = h("p", { class: "notice", role: "status", hidden: true });
+  const current = field({
+    name: "current_password",
+    label: "Current password",
+    type: "password",
+    autocomplete: "current-password",
+    revealable: true,
+  });
+  const next = field({
+    name: "password",
+    label: "New password",
+    type: "password",
+    autocomplete: "new-password",
+    hint: `At least ${MIN_PASSWORD} characters.`,
+    revealable: true,
+  });
+  const fields = new Fields([current, next]);
+  const submit = h("button", { type: "submit", class: "btn btn-primary btn-block", text: "Change password" });
+  const form = h(
+    "form",
+    { class: "card form", novalidate: true, "aria-label": "Password" },
+    h("h2", { text: "Password" }),
+    h("p", { class: "hint", text: "Changing it logs you out everywhere else." }),
+    done,
+    problem.element,
+    current.wrapper,
+    next.wrapper,
+    submit,
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    problem.clear();
+    fields.clear();
+    done.hidden = true;
+    const errors = {};
+    if (!current.value) errors.current_password = "Enter your current password.";
+    if (next.value.length < MIN_PASSWORD) errors.password = `Use at least ${MIN_PASSWORD} characters.`;
+    else if (next.value.length > MAX_PASSWORD) errors.password = `Use at most ${MAX_PASSWORD} characters.`;
+    if (fields.show(errors)) return;
+    busy(submit, true, "Saving…");
+    try {
+      await api("/api/users/me/password", {
+        method: "PUT",
+        json: { current_password: current.value, password: next.value },
+        signal: ctx.signal,
+      });
+      busy(submit, false);
+      current.value = "";
+      next.value = "";
+      done.textContent = "Your password is changed. You are logged out everywhere else.";
+      done.hidden = false;
+    } catch (error) {
+      busy(submit, false);
+      if (error instanceof ApiError && error.code === "invalid_credentials") {
+        current.setError("That is not your current password.");
+        current.input.focus();
+      } else if (error instanceof ApiError && error.status === 429) {
+        problem.show(`Too many attempts. Try again in ${waitText(error.retryAfter)}.`);
+      } else if (!(error instanceof ApiError && error.status === 422 && fields.showProblem(error))) {
+        problem.show(errorText(error));
+      }
+    }
+  });
+  return form;
+}
+
 export function renderSecurity(main, ctx) {
   const slot = h("div", {}, spinner("Loading"));
   const section = h(
@@ -157,7 +229,7 @@ export function renderSecurity(main, ctx) {
       "div",
       { class: "screen-header" },
       heading("Security"),
-      h("p", { text: "Your transaction PIN: every payment will be confirmed with it." }),
+      h("p", { text: "Your transaction PIN, which confirms every payment, where you are logged in, and your password." }),
     ),
     slot,
   );
@@ -172,5 +244,19 @@ export function renderSecurity(main, ctx) {
     }
     slot.replaceChildren(pinForm(main, ctx, { ...user }));
   });
+  section.append(
+    h(
+      "div",
+      { class: "cards" },
+      h(
+        "div",
+        { class: "card link-card" },
+        h("h2", { text: "Sessions" }),
+        h("p", { class: "hint", text: "See where you are logged in, end a session you do not recognise, or log out everywhere else." }),
+        h("a", { class: "btn btn-secondary btn-block", href: "#/sessions", text: "Manage sessions" }),
+      ),
+      passwordForm(ctx),
+    ),
+  );
   return { title: "Security" };
 }

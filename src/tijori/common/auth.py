@@ -88,6 +88,8 @@ class Principal:
 
     user_id: str
     authority: Authority
+    # the log-in session the token was issued in (its ``sid``); None for a token without one
+    session_id: str | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -170,11 +172,22 @@ class TokenKeys:
         payload = standard | claims | {"jti": str(uuid.uuid4())}
         return jwt.encode(payload, self._private, algorithm=ALGORITHM)
 
-    def issue(self, *, user_id: str, authority: Authority, ttl: timedelta) -> str:
-        """Sign an access token for ``user_id``."""
-        return self._sign(
-            audience=AUDIENCE, user_id=user_id, ttl=ttl, not_before=True, auth=authority
-        )
+    def issue(
+        self,
+        *,
+        user_id: str,
+        authority: Authority,
+        ttl: timedelta,
+        session_id: str | None = None,
+    ) -> str:
+        """Sign an access token for ``user_id``, in the log-in session ``session_id`` (its
+        ``sid`` claim). Services verify it from the public key alone, so an ended session's
+        token is refused by users at once and elsewhere only once it expires
+        (docs/architecture.md, "Sessions")."""
+        claims: dict[str, Any] = {"auth": authority}
+        if session_id is not None:
+            claims["sid"] = session_id
+        return self._sign(audience=AUDIENCE, user_id=user_id, ttl=ttl, not_before=True, **claims)
 
     def issue_payment(
         self,
@@ -261,9 +274,14 @@ class TokenKeys:
         except jwt.PyJWTError as error:
             raise UnauthorizedError("the token is not valid", code="invalid_token") from error
         authority = claims.get("auth")
-        if authority not in ("USER", "ADMIN") or not isinstance(claims["sub"], str):
+        session_id = claims.get("sid")
+        if (
+            authority not in ("USER", "ADMIN")
+            or not isinstance(claims["sub"], str)
+            or not isinstance(session_id, str | None)
+        ):
             raise UnauthorizedError("the token is not valid", code="invalid_token")
-        principal = Principal(user_id=claims["sub"], authority=authority)
+        principal = Principal(user_id=claims["sub"], authority=authority, session_id=session_id)
         return principal, float(claims.get("nbf", claims["iat"])), float(claims["exp"])
 
 

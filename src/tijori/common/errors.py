@@ -42,6 +42,9 @@ PROBLEM_CODES: dict[str, str] = {
     "invalid_token": "the bearer token is not valid",
     "token_expired": "the bearer token has expired",
     "invalid_credentials": "the username or password is wrong",
+    "invalid_refresh_token": "the refresh token is unknown, expired, used before or of an ended "
+    "session (a used one also ends its session): log in again",
+    "session_ended": "the session this access token belongs to has ended: log in again",
     "weak_pin": "the PIN is not 4 or 6 digits, or is one digit repeated or a run like 1234",
     "current_pin_required": "a PIN is set: changing it needs the current PIN or the password",
     "invalid_pin": "the PIN is wrong; `attempts_left` says how many tries remain",
@@ -57,6 +60,7 @@ PROBLEM_CODES: dict[str, str] = {
     "receiver_not_found": "no Tijori wallet has this phone or e-mail",
     "transaction_not_found": "no such transaction (or not one the caller may see)",
     "topup_not_found": "no such top-up (or not one the caller may see)",
+    "session_not_found": "no such session that is still open (or not one of the caller's)",
     "withdrawal_not_found": "no such withdrawal (or not one the caller may see)",
     "limit_exceeded": "the amount passes a limit; `limit` names it",
     "invalid_pan": "the PAN is not five capital letters, four digits and a capital letter",

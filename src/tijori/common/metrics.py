@@ -32,6 +32,19 @@ HTTP_REQUEST_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 
+SESSIONS_STARTED = Counter(
+    "tijori_sessions_started_total", "Log-in sessions started (users service: each log-in)"
+)
+SESSIONS_ENDED = Counter(
+    "tijori_sessions_ended_total",
+    "Log-in sessions ended, by reason: logout, ended, logout_everywhere, password_changed, "
+    "refresh_token_reused (users service)",
+    ["reason"],
+)
+REFRESH_TOKEN_REUSE = Counter(
+    "tijori_refresh_token_reuse_total",
+    "Refresh tokens presented again after their rotation: each ended its session (users)",
+)
 TRANSFERS = Counter(
     "tijori_transfers_total",
     "Transfers by status reached: ACCEPTED, then SUCCESS or FAILED (transactions service)",

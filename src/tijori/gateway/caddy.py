@@ -42,6 +42,7 @@ from tijori.gateway.config import GatewaySettings
 ROUTES: tuple[tuple[str, str], ...] = (
     ("/api/auth", "users"),
     ("/api/users", "users"),
+    ("/api/sessions", "users"),
     ("/api/wallets", "wallets"),
     ("/api/transactions", "transactions"),
     ("/api/notifications", "notifications"),

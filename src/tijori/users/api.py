@@ -15,11 +15,12 @@ from tijori.common.body import DuplicateKeyError, StrictJsonRoute, duplicate_key
 from tijori.common.cache import CacheUnavailableError
 from tijori.common.errors import NotFoundError, UnprocessableError
 from tijori.common.openapi import problems
-from tijori.users import service
+from tijori.users import service, sessions
 from tijori.users.config import UsersSettings
 from tijori.users.pin import PinDesk, WrongPinError
 from tijori.users.schemas import (
     Credentials,
+    PasswordChange,
     PaymentTokenRequest,
     PaymentTokenResponse,
     PinChange,
@@ -145,9 +146,10 @@ async def _credentials(request: Request) -> Credentials:
 async def issue_token(
     request: Request, uow: UnitOfWorkDep, runtime: RuntimeDep, settings: SettingsDep
 ) -> TokenResponse:
-    """Exchange an e-mail or phone and a password for an access token."""
+    """Exchange an e-mail or phone and a password for a short-lived access token and the
+    refresh token of a new session on this device."""
     credentials = await _credentials(request)
-    return await service.log_in(
+    tokens = await service.log_in(
         uow,
         cache=runtime.cache,
         keys=runtime.token_keys,
@@ -155,7 +157,10 @@ async def issue_token(
         username=credentials.username,
         password=credentials.password,
         client_ip=request.client.host if request.client else "unknown",
+        user_agent=request.headers.get("user-agent"),
     )
+    await uow.commit()
+    return tokens
 
 
 @router.get(
@@ -219,6 +224,42 @@ async def read_user(
         ttl_seconds=settings.user_cache_ttl_seconds,
         known_authority=principal.authority if user_id == principal.user_id else None,
     )
+
+
+@router.put(
+    "/users/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Change my password",
+    responses=problems(
+        {
+            401: ["invalid_credentials", "session_ended"],
+            404: ["user_not_found"],
+            422: ["validation_error", "weak_password"],
+            429: ["too_many_attempts"],
+        }
+    ),
+)
+async def change_my_password(
+    change: PasswordChange,
+    principal: CurrentPrincipal,
+    uow: UnitOfWorkDep,
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+) -> Response:
+    """Change the password, proven with the current one; every other session of the
+    caller's ends (this one stays). Wrong current passwords are limited as log-ins are
+    (429 after five in five minutes)."""
+    await sessions.current(uow, principal=principal, settings=settings)
+    await service.change_password(
+        uow,
+        cache=runtime.cache,
+        settings=settings,
+        user_id=principal.user_id,
+        change=change,
+        current_session_id=principal.session_id,
+    )
+    await uow.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.put(

@@ -23,6 +23,11 @@ class UsersSettings(CommonSettings):
     pin_max_failures: int = Field(3, ge=1)  # wrong PINs in a row that lock payments
     pin_lock_seconds: int = Field(86_400, ge=1)  # for this long
     payment_token_ttl_seconds: int = Field(120, ge=10, le=900)
+    # log-in sessions and their refresh tokens (docs/architecture.md, "Sessions"): a
+    # session lasts at most this long from its log-in, however often it is refreshed
+    refresh_token_ttl_seconds: int = Field(30 * 86_400, ge=60)
+    # and ends when no refresh (nor the log-in) has used it for this long
+    session_idle_seconds: int = Field(7 * 86_400, ge=60)
     # the KYC check (users/kyc.py, docs/limits.md): how often the loop asks the verifier
     # about checks under way, and how long the sandbox verifier takes to decide
     kyc_poll_seconds: float = Field(2.0, gt=0)

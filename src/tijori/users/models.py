@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Index, MetaData, String
+from sqlalchemy import ForeignKey, Index, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tijori.common.clock import utcnow
-from tijori.common.db import NAMING_CONVENTION, UtcDateTime
+from tijori.common.db import NAMING_CONVENTION, StagedRow, UtcDateTime
 from tijori.common.models import OutboxMessageMixin, ProcessedEventMixin
 
 
@@ -49,6 +49,42 @@ class User(Base):
     def pin_set(self) -> bool:
         """Whether the user has chosen a transaction PIN."""
         return self.pin_hash is not None
+
+
+class UserSession(StagedRow, Base):
+    """A log-in on one device: its refresh tokens rotate within it, its access tokens name
+    it (``sid``). Changed only by :class:`~tijori.users.repository.SessionRepository`'s
+    statements (ending it, touching it), never by setting attributes."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (Index("ix_sessions_user_id_ended_at", "user_id", "ended_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
+    user_id: Mapped[str] = mapped_column(String(36), ForeignKey("users.id"))
+    # what the User-Agent said, summarised ("Chrome on Linux"; users/devices.py)
+    device: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # the log-in or the latest refresh
+    last_used_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # however often it is refreshed, it ends then (refresh_token_ttl_seconds after log-in)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    # why it ended: logout, ended (from another session), logout_everywhere,
+    # password_changed, refresh_token_reused; an expired or idle one is just not open
+    end_reason: Mapped[str | None] = mapped_column(String(32), default=None)
+
+
+class RefreshToken(StagedRow, Base):
+    """One refresh token of a session, kept as the SHA-256 of the token (a random 256-bit
+    secret needs no slow hash); a used one stays, so that its reuse is recognised."""
+
+    __tablename__ = "refresh_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(36), ForeignKey("sessions.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # set once, when it is exchanged for the next one
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
 
 
 class OutboxMessage(OutboxMessageMixin, Base):

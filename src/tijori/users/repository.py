@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.engine import CursorResult
 
 from tijori.common.db import UnitOfWork
-from tijori.users.models import User
+from tijori.users.models import RefreshToken, User, UserSession
 
 # built once: building a statement costs more than running it (docs/performance.md)
 _PIN_HASH = select(User.pin_hash).where(User.id == bindparam("user_id"))
@@ -65,3 +67,98 @@ class UserRepository:
                 .limit(limit)
             )
         ).all()
+
+
+class SessionRepository:
+    """Reads and writes log-in sessions and their refresh tokens in one unit of work.
+
+    Rows change only through these statements: each is one conditional ``UPDATE``, so
+    that two requests racing for one refresh token cannot both win."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.session = uow.session
+
+    async def start(self, user_session: UserSession, *, token_hash: str) -> None:
+        """Insert a new session with its first refresh token."""
+        self.session.add(user_session)
+        await self.session.flush()  # the token refers to the session
+        self.session.add(RefreshToken(token_hash=token_hash, session_id=user_session.id))
+        await self.session.flush()
+
+    async def get(self, session_id: str) -> UserSession | None:
+        """The session with ``session_id``."""
+        return await self.session.get(UserSession, session_id)
+
+    async def refresh_token(self, token_hash: str) -> RefreshToken | None:
+        """The refresh token whose SHA-256 is ``token_hash``, used or not."""
+        return await self.session.get(RefreshToken, token_hash)
+
+    async def rotate(
+        self, *, session_id: str, used_hash: str, new_hash: str, now: datetime
+    ) -> bool:
+        """Mark the refresh token ``used_hash`` used and give the session ``new_hash``;
+        False (and nothing changed) when it had been used already."""
+        claimed = await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.token_hash == used_hash, RefreshToken.used_at.is_(None))
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if _rowcount(claimed) != 1:
+            return False
+        self.session.add(RefreshToken(token_hash=new_hash, session_id=session_id, created_at=now))
+        await self.session.execute(
+            update(UserSession)
+            .where(UserSession.id == session_id)
+            .values(last_used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        await self.session.flush()
+        return True
+
+    async def open_sessions(
+        self, user_id: str, *, now: datetime, idle_since: datetime
+    ) -> list[UserSession]:
+        """``user_id``'s sessions that are neither ended, expired nor idle since
+        ``idle_since``, the most recently used first."""
+        found = await self.session.scalars(
+            select(UserSession)
+            .where(
+                UserSession.user_id == user_id,
+                UserSession.ended_at.is_(None),
+                UserSession.expires_at > now,
+                UserSession.last_used_at > idle_since,
+            )
+            .order_by(UserSession.last_used_at.desc(), UserSession.id)
+        )
+        return list(found)
+
+    async def end(
+        self,
+        user_id: str,
+        *,
+        reason: str,
+        now: datetime,
+        session_id: str | None = None,
+        keep: str | None = None,
+    ) -> int:
+        """End ``user_id``'s session ``session_id`` (or, without it, every session of
+        theirs but ``keep``) that has not ended yet; how many were ended."""
+        statement = update(UserSession).where(
+            UserSession.user_id == user_id, UserSession.ended_at.is_(None)
+        )
+        if session_id is not None:
+            statement = statement.where(UserSession.id == session_id)
+        if keep is not None:
+            statement = statement.where(UserSession.id != keep)
+        ended = await self.session.execute(
+            statement.values(ended_at=now, end_reason=reason).execution_options(
+                synchronize_session=False
+            )
+        )
+        return _rowcount(ended)
+
+
+def _rowcount(result: Any) -> int:
+    """Rows an ``UPDATE`` matched (the MySQL dialects connect with FOUND_ROWS)."""
+    return int(cast("CursorResult[Any]", result).rowcount)

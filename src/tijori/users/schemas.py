@@ -64,6 +64,8 @@ _ASHA_ID = "3f0c2b9e-8a41-4d6f-9b7a-2e5d1c4a6f10"
 _ASHA_EMAIL = "asha@example.com"
 _ASHA_PHONE = "+919876543210"
 _ASHA_PASSWORD = "correct horse battery"  # noqa: S105 (a documentation example)
+_SESSION_ID = "9d2e4b71-5c3a-4f08-8e6b-1a7c0d3f5e92"
+_REFRESH_TOKEN = "mZ3q8Jw1bX0uR5tY7eK2vN9cL4hG6fD1sA8pQ3oI0zE"  # noqa: S105 (an example)
 
 
 class UserCreate(BaseModel):
@@ -150,7 +152,8 @@ class UserRead(BaseModel):
 
 
 class TokenResponse(BaseModel):
-    """An access token (OAuth2 password flow)."""
+    """A short-lived access token and the refresh token of its session (OAuth2 password
+    flow, and each refresh)."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -168,6 +171,8 @@ class TokenResponse(BaseModel):
                     ),
                     "token_type": "bearer",
                     "expires_in": 900,
+                    "refresh_token": _REFRESH_TOKEN,
+                    "session_id": _SESSION_ID,
                 }
             ]
         }
@@ -175,7 +180,12 @@ class TokenResponse(BaseModel):
 
     access_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 (the OAuth2 token type, not a secret)
-    expires_in: int
+    expires_in: int = Field(description="Seconds the access token is valid for.")
+    refresh_token: str = Field(
+        description="Opaque; exchange it at POST /api/auth/refresh for new tokens. Single "
+        "use: presenting it a second time ends its session."
+    )
+    session_id: str = Field(description="The session these tokens belong to (GET /api/sessions).")
 
 
 # a PIN's shape is checked by the service (users/pin.py), so a weak one is `weak_pin`
@@ -237,3 +247,90 @@ class PaymentTokenResponse(BaseModel):
 
     payment_token: str
     expires_in: int
+
+
+# a refresh token is opaque: any string is looked up, and one never given out is 401
+RefreshTokenText = Annotated[str, Field(min_length=1, max_length=512)]
+
+
+class RefreshRequest(BaseModel):
+    """Exchange a refresh token for a new access token and the next refresh token."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"refresh_token": _REFRESH_TOKEN}]}
+    )
+
+    refresh_token: RefreshTokenText
+
+
+class SessionRead(BaseModel):
+    """A log-in session: where, since when, when last used (its log-in or latest refresh),
+    and whether it is the caller's own."""
+
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": _SESSION_ID,
+                    "device": "Chrome on Android",
+                    "created_at": "2025-01-15T09:30:00Z",
+                    "last_used_at": "2025-01-15T11:05:12Z",
+                    "current": True,
+                }
+            ]
+        },
+    )
+
+    id: str
+    device: str
+    created_at: datetime
+    last_used_at: datetime
+    current: bool = False
+
+
+class SessionList(BaseModel):
+    """The caller's open sessions, the most recently used first."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "id": _SESSION_ID,
+                            "device": "Chrome on Android",
+                            "created_at": "2025-01-15T09:30:00Z",
+                            "last_used_at": "2025-01-15T11:05:12Z",
+                            "current": True,
+                        },
+                        {
+                            "id": "0b8f3c2a-7d41-4e96-b5a0-6c2e9f1d4a37",
+                            "device": "Firefox on Windows",
+                            "created_at": "2025-01-02T18:10:44Z",
+                            "last_used_at": "2025-01-14T20:41:03Z",
+                            "current": False,
+                        },
+                    ]
+                }
+            ]
+        }
+    )
+
+    items: list[SessionRead]
+
+
+class PasswordChange(BaseModel):
+    """A new password, proven with the current one; every other session ends."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"current_password": _ASHA_PASSWORD, "password": "a longer horse battery staple"}
+            ]
+        },
+    )
+
+    current_password: Annotated[str, Field(min_length=1, max_length=1024)]
+    password: Password

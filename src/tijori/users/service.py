@@ -29,11 +29,12 @@ from tijori.common.phone import (
     normalize_handle,
     normalize_phone,
 )
-from tijori.users import pin
+from tijori.users import pin, sessions
 from tijori.users.config import UsersSettings
 from tijori.users.models import OutboxMessage, User
 from tijori.users.repository import UserRepository
 from tijori.users.schemas import (
+    PasswordChange,
     PaymentTokenRequest,
     PaymentTokenResponse,
     PinChange,
@@ -117,6 +118,17 @@ class LoginLimiter:
             f"tijori:login-failures:ip:{client_ip}": settings.login_max_failures_per_ip,
         }
 
+    @classmethod
+    def for_password_change(
+        cls, cache: Cache, settings: UsersSettings, *, user_id: str
+    ) -> LoginLimiter:
+        """Wrong current passwords of a password change, per user and as many as wrong
+        log-ins: a stolen access token is no way round the log-in limit. Not per address,
+        so that they never lock others behind it out of logging in."""
+        limiter = cls(cache, settings, username="", client_ip="")
+        limiter.limits = {f"tijori:password-failures:user:{user_id}": settings.login_max_failures}
+        return limiter
+
     async def check(self) -> None:
         """Refuse with 429 while either counter is at its limit."""
         try:
@@ -155,8 +167,10 @@ async def log_in(
     username: str,
     password: str,
     client_ip: str,
+    user_agent: str | None = None,
 ) -> TokenResponse:
-    """Check the password and issue a token; too many failures answer 429 for a while."""
+    """Check the password, start a session on the device ``user_agent`` names and issue
+    its tokens (the caller commits); too many failures answer 429 for a while."""
     limiter = LoginLimiter(cache, settings, username=username, client_ip=client_ip)
     await limiter.check()
     user = await load_by_username(uow, username)
@@ -168,11 +182,69 @@ async def log_in(
         await limiter.failed()
         raise UnauthorizedError("the username or password is wrong", code="invalid_credentials")
     await limiter.succeeded()
-    ttl = timedelta(seconds=settings.jwt_ttl_seconds)
+    started = await sessions.start(uow, user_id=user.id, user_agent=user_agent, settings=settings)
+    return _tokens(keys, settings, user, started)
+
+
+async def refresh(
+    uow: UnitOfWork, *, keys: TokenKeys, settings: UsersSettings, refresh_token: str
+) -> TokenResponse:
+    """Rotate a refresh token and issue a new access token in its session (the caller
+    commits, also when :class:`~tijori.users.sessions.RefreshTokenReusedError` ended it)."""
+    refreshed = await sessions.refresh(uow, refresh_token=refresh_token, settings=settings)
+    user = await UserRepository(uow).get(refreshed.user_id)
+    if user is None:
+        raise sessions.InvalidRefreshTokenError()
+    return _tokens(keys, settings, user, refreshed)
+
+
+def _tokens(
+    keys: TokenKeys, settings: UsersSettings, user: User, refreshed: sessions.Refreshed
+) -> TokenResponse:
+    """An access token for ``user`` in the session, and the session's next refresh token."""
     token = keys.issue(
-        user_id=user.id, authority="ADMIN" if user.authority == "ADMIN" else "USER", ttl=ttl
+        user_id=user.id,
+        authority="ADMIN" if user.authority == "ADMIN" else "USER",
+        ttl=timedelta(seconds=settings.jwt_ttl_seconds),
+        session_id=refreshed.session_id,
     )
-    return TokenResponse(access_token=token, expires_in=settings.jwt_ttl_seconds)
+    return TokenResponse(
+        access_token=token,
+        expires_in=settings.jwt_ttl_seconds,
+        refresh_token=refreshed.refresh_token,
+        session_id=refreshed.session_id,
+    )
+
+
+async def change_password(
+    uow: UnitOfWork,
+    *,
+    cache: Cache,
+    settings: UsersSettings,
+    user_id: str,
+    change: PasswordChange,
+    current_session_id: str | None,
+) -> None:
+    """Change the caller's password, proven with the current one (wrong ones are limited
+    as log-ins are), and end every other session of theirs (the caller commits)."""
+    user = await UserRepository(uow).get(user_id)
+    if user is None:
+        raise NotFoundError("no such user", code="user_not_found")
+    limiter = LoginLimiter.for_password_change(cache, settings, user_id=user.id)
+    await limiter.check()
+    valid = await asyncio.to_thread(
+        password_hash.verify, change.current_password, user.password_hash
+    )
+    if not valid:
+        await limiter.failed()
+        raise UnauthorizedError("the current password is wrong", code="invalid_credentials")
+    await limiter.succeeded()
+    user.password_hash = await asyncio.to_thread(password_hash.hash, change.password)
+    await uow.session.flush()
+    await sessions.end_others(
+        uow, user_id=user.id, keep=current_session_id, reason="password_changed"
+    )
+    log.info("user %s changed their password", user.id)
 
 
 async def get_user(

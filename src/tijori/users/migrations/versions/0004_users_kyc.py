@@ -1,7 +1,7 @@
 """users: KYC state (tier, masked PAN, the verifier's reference while it checks)
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-01 16:30:00
 """
 
@@ -13,8 +13,7 @@ from alembic import op
 from tijori.common.db import UtcDateTime
 
 revision: str = "0004"
-# re-chained after 0003 (sessions) when both are merged
-down_revision: str | None = "0002"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
