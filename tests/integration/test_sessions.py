@@ -12,7 +12,7 @@ import httpx
 import jwt
 import pytest
 
-from tests.integration.conftest import Person, problem, sign_up
+from tests.integration.conftest import PIN, Person, problem, set_pin, sign_up
 from tests.integration.stack import Stack
 from tijori.common.auth import TokenKeys
 from tijori.common.config import CommonSettings
@@ -184,6 +184,24 @@ async def test_ending_one_session_stops_its_tokens_and_leaves_the_others(
     )
     assert phone.session_id not in {item["id"] for item in await _sessions(gateway, laptop)}
     assert (await _refresh(gateway, laptop.refresh_token)).status_code == 200
+
+
+async def test_an_ended_session_gets_no_payment_token_even_with_the_pin(
+    gateway: httpx.AsyncClient, person: Person
+) -> None:
+    await set_pin(gateway, person)
+    laptop = await _log_in(gateway, person)
+    stolen = await _log_in(gateway, person, agent=SAFARI_IPHONE)
+    ask = {"pin": PIN, "amount": "1.00", "idempotency_key": "after-the-end"}
+    confirmed = await gateway.post("/api/auth/payment-token", json=ask, headers=stolen.auth)
+    assert confirmed.status_code == 200, confirmed.text
+    ended = await gateway.delete(f"/api/sessions/{stolen.session_id}", headers=laptop.auth)
+    assert ended.status_code == 204
+    refused = await gateway.post("/api/auth/payment-token", json=ask, headers=stolen.auth)
+    problem(refused, 401, "session_ended")
+    # the session that ended it pays on
+    mine = await gateway.post("/api/auth/payment-token", json=ask, headers=laptop.auth)
+    assert mine.status_code == 200, mine.text
 
 
 async def test_ending_the_current_session_is_a_log_out(

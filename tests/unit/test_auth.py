@@ -50,6 +50,44 @@ def test_a_verifier_with_only_the_public_key_verifies_but_cannot_sign(
         verifier.issue(user_id="u", authority="USER", ttl=timedelta(minutes=1))
 
 
+def test_only_the_signing_service_keeps_the_private_key(tmp_path: Path) -> None:
+    """Every service but users verifies only, on the development key pair too: the
+    private key it read is dropped, so nothing there can mint a token."""
+    users = TokenKeys.from_settings(CommonSettings(data_dir=tmp_path), signing=True)
+    wallets = TokenKeys.from_settings(CommonSettings(data_dir=tmp_path), signing=False)
+    token = users.issue(user_id="u", authority="USER", ttl=timedelta(minutes=1))
+    assert wallets.verify(token).user_id == "u"
+    for sign in (
+        lambda: wallets.issue(user_id="u", authority="ADMIN", ttl=timedelta(minutes=1)),
+        lambda: wallets.issue_payment(
+            user_id="u",
+            amount_paise=100,
+            receiver=None,
+            idempotency_key="k",
+            ttl=timedelta(minutes=1),
+        ),
+    ):
+        with pytest.raises(RuntimeError):
+            sign()
+    public_pem = users.public_pem  # from the environment: the same
+    environment = CommonSettings(data_dir=tmp_path / "env", jwt_public_key=public_pem.decode())
+    assert TokenKeys.from_settings(environment, signing=False).verify(token).user_id == "u"
+
+
+async def test_a_service_app_holds_no_signing_key_unless_it_signs(tmp_path: Path) -> None:
+    from tijori.common.app import build_runtime
+
+    runtime = build_runtime(
+        name="wallets",
+        settings=CommonSettings(data_dir=tmp_path),
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'w.db'}",
+        outbox_model=None,
+    )
+    with pytest.raises(RuntimeError):
+        runtime.token_keys.issue(user_id="u", authority="ADMIN", ttl=timedelta(minutes=1))
+    await runtime.engine.dispose()
+
+
 def _claims() -> dict[str, object]:
     return {"iss": "tijori", "aud": "tijori", "sub": "u", "auth": "USER", "iat": 1, "exp": 2**40}
 

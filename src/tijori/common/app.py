@@ -109,8 +109,10 @@ def build_runtime(
     settings: CommonSettings,
     database_url: str,
     outbox_model: type[OutboxMessageMixin] | None,
+    signs_tokens: bool = False,
 ) -> ServiceRuntime:
-    """Connect a service to its database, cache and bus (nothing runs yet)."""
+    """Connect a service to its database, cache and bus (nothing runs yet); only one
+    that ``signs_tokens`` holds the signing key."""
     engine = create_engine(database_url)
     sessions = create_sessionmaker(engine)
     runtime = ServiceRuntime(
@@ -120,7 +122,7 @@ def build_runtime(
         sessions=sessions,
         database_url=database_url,
         cache=create_cache(settings.redis_url),
-        token_keys=TokenKeys.from_settings(settings),
+        token_keys=TokenKeys.from_settings(settings, signing=signs_tokens),
     )
     if settings.kafka_bootstrap:
         runtime.bus = KafkaBus(
@@ -160,6 +162,7 @@ def create_service_app(
     routers: Sequence[APIRouter],
     outbox_model: type[OutboxMessageMixin] | None = None,
     setup: ServiceSetup | None = None,
+    signs_tokens: bool = False,
 ) -> FastAPI:
     """Build the FastAPI app of one service.
 
@@ -175,7 +178,11 @@ def create_service_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = build_runtime(
-            name=name, settings=settings, database_url=database_url, outbox_model=outbox_model
+            name=name,
+            settings=settings,
+            database_url=database_url,
+            outbox_model=outbox_model,
+            signs_tokens=signs_tokens,
         )
         if setup is not None:
             setup(runtime)
@@ -255,8 +262,9 @@ def create_service_app(
         return problem_response(503, "not_ready", f"{name} is not ready", checks=checks)
 
     install_http_metrics(app)
-    for router in routers:
-        app.include_router(router)
+    if settings.role != "worker":  # a worker settles: it answers probes and scrapes only
+        for router in routers:
+            app.include_router(router)
     return app
 
 

@@ -134,14 +134,24 @@ class TokenKeys:
         if not isinstance(public, Ed25519PublicKey):
             raise ValueError("the JWT public key must be an Ed25519 key")
         self.public = public
+        self.public_pem = public_pem
         # token -> (principal, not before, expiry): a client sends the same token with
         # every request, and checking its signature each time is dear (docs/performance.md)
         self._verified: dict[str, tuple[Principal, float, float]] = {}
 
     @classmethod
-    def from_settings(cls, settings: CommonSettings) -> TokenKeys:
-        """Keys from the environment, else the development key pair under the data dir."""
+    def from_settings(cls, settings: CommonSettings, *, signing: bool = True) -> TokenKeys:
+        """Keys from the environment, else the development key pair under the data dir.
+
+        Only a process that signs tokens (users; ``signing``) keeps the private key: the
+        others derive the public key and drop it, so no bug or exploit elsewhere can
+        mint a token."""
         private_pem: bytes | None
+        if not signing:
+            if settings.jwt_public_key is not None:
+                return cls(private_pem=None, public_pem=settings.jwt_public_key.encode())
+            verifier = cls.from_settings(settings, signing=True)
+            return cls(private_pem=None, public_pem=verifier.public_pem)
         if settings.jwt_private_key is not None:
             private_pem = settings.jwt_private_key.get_secret_value().encode()
         elif settings.jwt_public_key is not None:

@@ -312,7 +312,7 @@ async def set_my_pin(
     summary="Confirm a payment with my PIN",
     responses=problems(
         {
-            401: ["invalid_pin"],
+            401: ["invalid_pin", "session_ended"],
             404: ["user_not_found"],
             409: ["pin_not_set"],
             422: ["validation_error", "invalid_amount", "invalid_receiver"],
@@ -327,4 +327,4 @@ async def issue_payment_token(
     """A short-lived, single-use token bound to one debit (amount, receiver and
     Idempotency-Key), sent with it as ``X-Payment-Token``. Three wrong PINs in a row lock
     payments for a day, on every device, and e-mail the user."""
-    return await service.issue_payment_token(desk, user_id=principal.user_id, request=body)
+    return await service.issue_payment_token(desk, principal=principal, request=body)

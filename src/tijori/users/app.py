@@ -37,4 +37,5 @@ def create_app(settings: UsersSettings | None = None) -> FastAPI:
         routers=[router, sessions_api.router, kyc.router],
         outbox_model=OutboxMessage,
         setup=setup,
+        signs_tokens=True,  # the only service that issues tokens
     )

@@ -3,17 +3,40 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.engine import CursorResult
 
 from tijori.common.db import UnitOfWork
 from tijori.users.models import RefreshToken, User, UserSession
 
 # built once: building a statement costs more than running it (docs/performance.md)
-_PIN_HASH = select(User.pin_hash).where(User.id == bindparam("user_id"))
+_PAYMENT_CHECK = (
+    select(
+        User.pin_hash,
+        UserSession.ended_at,
+        UserSession.expires_at,
+        UserSession.last_used_at,
+    )
+    .outerjoin(
+        UserSession,
+        and_(UserSession.id == bindparam("session_id"), UserSession.user_id == User.id),
+    )
+    .where(User.id == bindparam("user_id"))
+)
+
+
+@dataclass(frozen=True)
+class PaymentCheck:
+    """What a payment's PIN check reads: the user's PIN hash (``None``: not set) and
+    the times of the log-in session the caller's token names (``None``: no such session
+    of this user)."""
+
+    pin_hash: str | None
+    session_times: tuple[datetime | None, datetime, datetime] | None
 
 
 class UserRepository:
@@ -26,11 +49,20 @@ class UserRepository:
         """The user with ``user_id``."""
         return await self.session.get(User, user_id)
 
-    async def pin_hash(self, user_id: str) -> tuple[bool, str | None]:
-        """Whether the user exists, and the keyed hash of their PIN (``None``: not set):
-        the one column a payment's PIN check needs, without loading the user."""
-        row = (await self.session.execute(_PIN_HASH, {"user_id": user_id})).first()
-        return (False, None) if row is None else (True, row[0])
+    async def payment_check(self, user_id: str, session_id: str | None) -> PaymentCheck | None:
+        """What a payment's PIN check needs, in one statement and without loading the
+        user: the PIN hash and the caller's session (ended at, expires at, last used
+        at). ``None`` when there is no such user."""
+        row = (
+            await self.session.execute(
+                _PAYMENT_CHECK, {"user_id": user_id, "session_id": session_id or ""}
+            )
+        ).first()
+        if row is None:
+            return None
+        pin_hash, ended_at, expires_at, last_used_at = row
+        times = None if expires_at is None else (ended_at, expires_at, last_used_at)
+        return PaymentCheck(pin_hash=pin_hash, session_times=times)
 
     async def get_by_email(self, email: str) -> User | None:
         """The user with this (normalised) e-mail."""

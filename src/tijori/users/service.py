@@ -11,8 +11,9 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy.exc import IntegrityError
 
-from tijori.common.auth import TokenKeys
+from tijori.common.auth import Principal, TokenKeys
 from tijori.common.cache import Cache, CacheUnavailableError, cache_aside
+from tijori.common.clock import utcnow
 from tijori.common.db import UnitOfWork
 from tijori.common.errors import (
     ConflictError,
@@ -339,19 +340,26 @@ async def set_pin(
 
 
 async def issue_payment_token(
-    desk: pin.PinDesk, *, user_id: str, request: PaymentTokenRequest
+    desk: pin.PinDesk, *, principal: Principal, request: PaymentTokenRequest
 ) -> PaymentTokenResponse:
     """Check the PIN and sign a short-lived token for exactly this one debit.
 
-    The hot path of every payment: one column read outside a transaction and one cache
-    round trip; a transaction is opened only when a wrong PIN locks payments, for the
-    e-mail it sends."""
+    The hot path of every payment: one read outside a transaction (the PIN hash and the
+    caller's session, which must still be open) and one cache round trip; a transaction
+    is opened only when a wrong PIN locks payments, for the e-mail it sends."""
     receiver = normalize_handle(request.receiver) if request.receiver is not None else None
     settings = desk.settings
+    user_id = principal.user_id
     async with desk.reads() as reads:
-        found, stored = await UserRepository(reads).pin_hash(user_id)
-    if not found:
+        check = await UserRepository(reads).payment_check(user_id, principal.session_id)
+    if check is None:
         raise NotFoundError("no such user", code="user_not_found")
+    if principal.session_id is not None and (
+        check.session_times is None
+        or not sessions.times_open(check.session_times, now=utcnow(), settings=settings)
+    ):
+        raise sessions.SessionEndedError()  # no payment from a session that was ended
+    stored = check.pin_hash
     if stored is None:
         raise ConflictError("set a transaction PIN first", code="pin_not_set")
     try:

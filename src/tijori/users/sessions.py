@@ -86,12 +86,20 @@ def new_refresh_token() -> str:
 
 def is_open(user_session: UserSession, *, now: datetime, settings: UsersSettings) -> bool:
     """Whether the session has not ended, expired nor been idle too long."""
-    idle = timedelta(seconds=settings.session_idle_seconds)
-    return (
-        user_session.ended_at is None
-        and now < user_session.expires_at
-        and now - user_session.last_used_at < idle
+    return times_open(
+        (user_session.ended_at, user_session.expires_at, user_session.last_used_at),
+        now=now,
+        settings=settings,
     )
+
+
+def times_open(
+    times: tuple[datetime | None, datetime, datetime], *, now: datetime, settings: UsersSettings
+) -> bool:
+    """:func:`is_open` from a session's ended, expiry and last-used times alone."""
+    ended_at, expires_at, last_used_at = times
+    idle = timedelta(seconds=settings.session_idle_seconds)
+    return ended_at is None and now < expires_at and now - last_used_at < idle
 
 
 async def start(
