@@ -4,6 +4,7 @@ import { api, apiEvents, endSession, session } from "./js/api.js";
 import { renderLogin, renderSignUp } from "./js/auth.js";
 import { h, initials } from "./js/dom.js";
 import { renderHome } from "./js/home.js";
+import { renderLimits } from "./js/limits.js";
 import { renderAddMoney, renderTopup, renderWithdraw, renderWithdrawal } from "./js/money.js";
 import { renderNotifications } from "./js/notifications.js";
 import { renderSecurity } from "./js/security.js";
@@ -18,6 +19,7 @@ const ROUTES = {
   tx: { render: renderTransaction, tab: "history" },
   notifications: { render: renderNotifications },
   security: { render: renderSecurity },
+  limits: { render: renderLimits },
   sessions: { render: renderSessions, tab: "security" },
   "add-money": { render: renderAddMoney, tab: "home" },
   topups: { render: renderTopup, tab: "home" },

@@ -127,6 +127,20 @@ async def set_pin(page: Page, pin: str = PIN) -> None:
     assert answer.status == 204, await answer.text()
 
 
+async def upgrade_kyc(page: Page, name: str, pan: str = "ABCPR1234F") -> None:
+    """Verify the signed-in person's PAN on the Limits screen (the sandbox verifies any
+    PAN but those whose digits are 0000 or 9999) and wait for the full-KYC limits."""
+    await page.goto("/#/limits")
+    kyc = page.get_by_role("form", name="Upgrade to full KYC")
+    await kyc.get_by_label("PAN", exact=True).fill(pan)
+    # a PAN's name has no digits, as unique_name's have
+    await kyc.get_by_label("Name as on your PAN").fill(name.split()[0] + " Sharma")
+    await kyc.get_by_label("Date of birth").fill("1994-08-15")
+    await kyc.get_by_role("button", name="Verify my PAN").click()
+    limits = page.get_by_role("region", name="Your limits")
+    await expect(limits.locator(".tier-badge")).to_have_text("Full KYC", timeout=30_000)
+
+
 async def log_in(page: Page, username: str, password: str = PASSWORD) -> None:
     """Log in through the form."""
     await page.goto("/#/login")

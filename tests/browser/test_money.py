@@ -6,7 +6,15 @@ import re
 
 from playwright.async_api import expect
 
-from tests.browser.pages import Account, NewPage, balance_is, screenshots, sign_up, unique_name
+from tests.browser.pages import (
+    Account,
+    NewPage,
+    balance_is,
+    screenshots,
+    sign_up,
+    unique_name,
+    upgrade_kyc,
+)
 
 
 async def test_a_person_adds_money_at_the_checkout_and_withdraws_it_with_the_pin(
@@ -49,8 +57,16 @@ async def test_a_person_adds_money_at_the_checkout_and_withdraws_it_with_the_pin
     await pin_form.get_by_role("button", name="Set PIN").click()
     await expect(pin_form.get_by_role("status")).to_be_visible()
 
+    # a minimum-KYC wallet cannot withdraw to a bank: the form says so; verify the PAN
+    await page.goto("/#/withdraw")
+    await expect(page.get_by_test_id("kyc-needed")).to_be_visible()
+    await screenshots(page, "withdraw-needs-kyc")
+    await upgrade_kyc(page, person.name)
+
     await page.goto("/#/withdraw")
     withdraw = page.get_by_role("form", name="Withdraw to bank")
+    await expect(withdraw.get_by_test_id("available")).to_have_text("Available: ₹600.00")
+    await expect(page.get_by_test_id("kyc-needed")).to_be_hidden()
     await expect(withdraw.get_by_test_id("available")).to_have_text("Available: ₹600.00")
     await withdraw.get_by_label("Amount", exact=True).fill("250")
     await withdraw.get_by_label("Account number").fill("50100123456789")

@@ -20,6 +20,7 @@ from tests.integration.payments import (
     payment_token,
     reaches,
     sandbox_api,
+    upgrade_to_full,
     withdraw,
 )
 from tests.integration.stack import Stack
@@ -29,11 +30,17 @@ WITHDRAWALS = 6
 PAYOUT_ACCOUNT = "7878780080316316"
 
 
-async def _paying_people(client: httpx.AsyncClient, count: int) -> list[Person]:
+async def _paying_people(
+    client: httpx.AsyncClient, count: int, *, full_kyc: bool = False
+) -> list[Person]:
+    """People with a wallet and a PIN; with ``full_kyc``, verified in the sandbox KYC (a
+    minimum-KYC wallet cannot withdraw)."""
     people = [await sign_up(client, name=f"Payer {n}") for n in range(count)]
     for person in people:
         await wallet_of(client, person)
         await set_pin(client, person)
+        if full_kyc:
+            await upgrade_to_full(client, person)
     return people
 
 
@@ -74,7 +81,7 @@ async def test_kill_9_payments_while_it_applies_webhooks(
 async def _withdraw_through(
     stack: Stack, client: httpx.AsyncClient, fault: Callable[[], Awaitable[None]]
 ) -> None:
-    people = await _paying_people(client, WITHDRAWALS)
+    people = await _paying_people(client, WITHDRAWALS, full_kyc=True)
     answers = []
     for person in people:
         key = str(uuid.uuid4())

@@ -19,8 +19,33 @@ from tests.integration.stack import Stack
 from tijori.payments.config import SANDBOX_KEY_ID, SANDBOX_KEY_SECRET, SANDBOX_WEBHOOK_SECRET
 
 WEBHOOK = "/api/payments/webhooks/razorpay"
+# a PAN the sandbox KYC verifier verifies (it rejects only the digits 0000 and 9999)
+VERIFIED_PAN = "ABCPR1234F"
 BANK = {"account_number": "50100123456789", "ifsc": "HDFC0001234", "account_name": "Asha Rao"}
 _HIDDEN = re.compile(r"<input type='hidden' name='([^']+)' value='([^']*)'>")
+
+
+async def upgrade_to_full(
+    client: httpx.AsyncClient, person: Person, pan: str = VERIFIED_PAN, timeout: float = 30
+) -> None:
+    """Make ``person`` full-KYC through the sandbox KYC check, and wait until users says
+    FULL and wallets applies the full-KYC limits (payments asks wallets for the tier)."""
+    body = {"pan": pan, "name": "Asha Rao", "date_of_birth": "1994-08-15"}
+    answer = await client.post("/api/users/me/kyc", json=body, headers=person.auth)
+    assert answer.status_code == 202, answer.text
+
+    async def full() -> bool:
+        kyc = (await client.get("/api/users/me/kyc", headers=person.auth)).json()
+        assert kyc["kyc"] in ("PENDING", "FULL"), kyc
+        return bool(kyc["kyc"] == "FULL")
+
+    await poll(full, timeout=timeout, what=f"{person.email} to be full-KYC")
+
+    async def wallet_full() -> bool:
+        limits = await client.get("/api/wallets/me/limits", headers=person.auth)
+        return bool(limits.status_code == 200 and limits.json()["tier"] == "FULL")
+
+    await poll(wallet_full, timeout=timeout, what=f"the wallet of {person.email} to be full-KYC")
 
 
 def sandbox_url(stack: Stack) -> str:

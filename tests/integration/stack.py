@@ -206,6 +206,8 @@ def start_stack(
             "TIJORI_PAYOUT_CHECK_AFTER_SECONDS": "3",
             "TIJORI_PAYOUT_RETRY_SECONDS": "0.5",
             "TIJORI_CHECK_POLL_SECONDS": "0.5",
+            "TIJORI_KYC_POLL_SECONDS": "0.3",
+            "TIJORI_KYC_SANDBOX_SECONDS": "0.3",
             "TIJORI_LOG_LEVEL": "INFO",
             # every test client is 127.0.0.1, so the per-address log-in limit would lock
             # them all out after 50 wrong passwords in a run; it is tested on its own

@@ -24,6 +24,7 @@ from tests.integration.payments import (
     sandbox_api,
     signed,
     topup_status,
+    upgrade_to_full,
     webhook_signature,
     webhooks_settled,
     withdraw,
@@ -47,6 +48,23 @@ async def payer(gateway: httpx.AsyncClient) -> Person:
     await wallet_of(gateway, person)
     await set_pin(gateway, person)
     return person
+
+
+@pytest.fixture
+async def withdrawer(gateway: httpx.AsyncClient, payer: Person) -> Person:
+    """A payer upgraded to full KYC in the sandbox: only full-KYC wallets withdraw."""
+    await upgrade_to_full(gateway, payer)
+    return payer
+
+
+async def test_a_minimum_kyc_wallet_cannot_withdraw(
+    gateway: httpx.AsyncClient, payer: Person
+) -> None:
+    refused = await withdraw(gateway, payer, "10.00")
+    problem(refused, 422, "kyc_required")
+    listed = await gateway.get("/api/payments/withdrawals", headers=payer.auth)
+    assert listed.json()["items"] == []
+    assert (await wallet_of(gateway, payer))["available"] == "100.00"
 
 
 async def test_money_added_at_the_checkout_is_credited_once_and_e_mailed(
@@ -283,9 +301,9 @@ async def test_gateway_down_while_an_order_is_created_makes_nothing(
 
 
 async def test_a_withdrawal_holds_the_money_then_pays_it_out_once(
-    gateway: httpx.AsyncClient, payer: Person, stack: Stack, wallets_db: AsyncEngine
+    gateway: httpx.AsyncClient, withdrawer: Person, stack: Stack, wallets_db: AsyncEngine
 ) -> None:
-    answer = await withdraw(gateway, payer, "60.00")
+    answer = await withdraw(gateway, withdrawer, "60.00")
     assert answer.status_code == 202, answer.text
     withdrawal = answer.json()
     assert withdrawal["status"] == "REQUESTED"
@@ -294,25 +312,25 @@ async def test_a_withdrawal_holds_the_money_then_pays_it_out_once(
         "ifsc": "HDFC0001234",
         "account_last4": "6789",
     }
-    done = await withdrawal_status(gateway, payer, withdrawal["id"], "PROCESSED")
+    done = await withdrawal_status(gateway, withdrawer, withdrawal["id"], "PROCESSED")
     assert done["payout_id"].startswith("pout_")
     # the hold was placed before the payout was asked for: it is held or posted now
-    assert (await wallet_of(gateway, payer))["available"] == "40.00"
+    assert (await wallet_of(gateway, withdrawer))["available"] == "40.00"
 
     async def posted() -> bool:
-        wallet = await wallet_of(gateway, payer)
+        wallet = await wallet_of(gateway, withdrawer)
         return bool(wallet["balance"] == "40.00" and wallet["available"] == "40.00")
 
     await poll(posted, what="the hold to be posted")
     assert await _entries(wallets_db, f"withdrawal:{withdrawal['id']}") == 2
-    mails = await stack.wait_for_mails(payer.email, 2)
+    mails = await stack.wait_for_mails(withdrawer.email, 2)
     assert any(mail["Subject"] == "₹60.00 sent to your bank account" for mail in mails)
 
 
 @pytest.mark.parametrize(("outcome", "status"), [("failed", "FAILED"), ("reversed", "REVERSED")])
 async def test_a_failed_or_reversed_payout_gives_the_money_back(
     gateway: httpx.AsyncClient,
-    payer: Person,
+    withdrawer: Person,
     stack: Stack,
     wallets_db: AsyncEngine,
     outcome: str,
@@ -320,12 +338,12 @@ async def test_a_failed_or_reversed_payout_gives_the_money_back(
 ) -> None:
     async with sandbox(stack) as control:
         await control.post("/payouts/outcomes", json={"outcomes": [outcome]})
-        answer = await withdraw(gateway, payer, "70.00")
+        answer = await withdraw(gateway, withdrawer, "70.00")
         assert answer.status_code == 202, answer.text
-        withdrawal = await withdrawal_status(gateway, payer, answer.json()["id"], status)
+        withdrawal = await withdrawal_status(gateway, withdrawer, answer.json()["id"], status)
 
     async def back() -> bool:
-        wallet = await wallet_of(gateway, payer)
+        wallet = await wallet_of(gateway, withdrawer)
         return bool(wallet["balance"] == "100.00" and wallet["available"] == "100.00")
 
     await poll(back, what="the money back in the wallet")
@@ -335,101 +353,103 @@ async def test_a_failed_or_reversed_payout_gives_the_money_back(
     subject = "failed" if outcome == "failed" else "came back"
 
     async def told() -> bool:
-        return any(subject in str(mail["Subject"]) for mail in stack.mails_to(payer.email))
+        return any(subject in str(mail["Subject"]) for mail in stack.mails_to(withdrawer.email))
 
     await poll(told, what=f"the e-mail that the withdrawal {subject}")
 
 
 async def test_payout_webhooks_delivered_newest_first_post_and_return_once(
-    gateway: httpx.AsyncClient, payer: Person, stack: Stack, wallets_db: AsyncEngine
+    gateway: httpx.AsyncClient, withdrawer: Person, stack: Stack, wallets_db: AsyncEngine
 ) -> None:
     async with sandbox(stack) as control:
         await control.post("/payouts/outcomes", json={"outcomes": ["reversed"]})
         # payout.initiated, payout.processed and payout.reversed arrive reversed first
         await control.put("/webhooks/behaviour", json={"reorder": 3})
-        answer = await withdraw(gateway, payer, "25.00")
+        answer = await withdraw(gateway, withdrawer, "25.00")
         assert answer.status_code == 202, answer.text
-        withdrawal = await withdrawal_status(gateway, payer, answer.json()["id"], "REVERSED")
+        withdrawal = await withdrawal_status(gateway, withdrawer, answer.json()["id"], "REVERSED")
         await webhooks_settled(control)
 
     async def back() -> bool:
-        wallet = await wallet_of(gateway, payer)
+        wallet = await wallet_of(gateway, withdrawer)
         return bool(wallet["balance"] == "100.00" and wallet["available"] == "100.00")
 
     await poll(back, what="the reversed payout's money back")
     await asyncio.sleep(1)  # a late processed or initiated event would show by now
-    assert (await withdrawal_status(gateway, payer, withdrawal["id"], "REVERSED"))["payout_id"]
-    assert (await wallet_of(gateway, payer))["balance"] == "100.00"
+    assert (await withdrawal_status(gateway, withdrawer, withdrawal["id"], "REVERSED"))["payout_id"]
+    assert (await wallet_of(gateway, withdrawer))["balance"] == "100.00"
     posted = await _entries(wallets_db, f"withdrawal:{withdrawal['id']}")
     returned = await _entries(wallets_db, f"return:{withdrawal['id']}")
     assert (posted, returned) == (2, 2)
 
 
 async def test_bad_withdrawals_get_a_clear_error_and_change_nothing(
-    gateway: httpx.AsyncClient, payer: Person
+    gateway: httpx.AsyncClient, withdrawer: Person
 ) -> None:
     for field, value in (("ifsc", "HDFC1234567"), ("ifsc", "HDF0001234"),
                          ("account_number", "12345678"), ("account_number", "1234567890123456789"),
                          ("account_number", "12345abc90"), ("account_name", "   ")):  # fmt: skip
-        problem(await withdraw(gateway, payer, "10", account=BANK | {field: value}), 422,
+        problem(await withdraw(gateway, withdrawer, "10", account=BANK | {field: value}), 422,
               "invalid_bank_account")  # fmt: skip
     key = str(uuid.uuid4())
     body = {"amount": "10"} | BANK
-    nothing = await gateway.post("/api/payments/withdrawals", json=body, headers=payer.auth)
+    nothing = await gateway.post("/api/payments/withdrawals", json=body, headers=withdrawer.auth)
     problem(nothing, 403, "payment_token_required")
-    some_token = await payment_token(gateway, payer, "10", key)
+    some_token = await payment_token(gateway, withdrawer, "10", key)
     no_key = await gateway.post(
-        "/api/payments/withdrawals", json=body, headers=payer.auth | {"X-Payment-Token": some_token}
+        "/api/payments/withdrawals",
+        json=body,
+        headers=withdrawer.auth | {"X-Payment-Token": some_token},
     )
     problem(no_key, 400, "idempotency_key_required")
     no_token = await gateway.post(
-        "/api/payments/withdrawals", json=body, headers=payer.auth | {"Idempotency-Key": key}
+        "/api/payments/withdrawals", json=body, headers=withdrawer.auth | {"Idempotency-Key": key}
     )
     problem(no_token, 403, "payment_token_required")
-    other_amount = await payment_token(gateway, payer, "11", key)
-    problem(await withdraw(gateway, payer, "10", key=key, token=other_amount), 403,
+    other_amount = await payment_token(gateway, withdrawer, "11", key)
+    problem(await withdraw(gateway, withdrawer, "10", key=key, token=other_amount), 403,
           "payment_token_invalid")  # fmt: skip
-    other_key = await payment_token(gateway, payer, "10", "another key")
-    problem(await withdraw(gateway, payer, "10", key=key, token=other_key), 403,
+    other_key = await payment_token(gateway, withdrawer, "10", "another key")
+    problem(await withdraw(gateway, withdrawer, "10", key=key, token=other_key), 403,
           "payment_token_invalid")  # fmt: skip
-    problem(await withdraw(gateway, payer, "0", token="unused"), 422, "invalid_amount")
-    listed = await gateway.get("/api/payments/withdrawals", headers=payer.auth)
+    problem(await withdraw(gateway, withdrawer, "0", token="unused"), 422, "invalid_amount")
+    listed = await gateway.get("/api/payments/withdrawals", headers=withdrawer.auth)
     assert listed.json()["items"] == []
-    first = await withdraw(gateway, payer, "10", key=key)
+    first = await withdraw(gateway, withdrawer, "10", key=key)
     assert first.status_code == 202
-    replay = await withdraw(gateway, payer, "10", key=key)
+    replay = await withdraw(gateway, withdrawer, "10", key=key)
     assert replay.status_code == 202 and replay.json()["id"] == first.json()["id"]
     assert replay.headers["Idempotent-Replayed"] == "true"
-    problem(await withdraw(gateway, payer, "11", key=key), 409, "idempotency_key_reused")
-    token = await payment_token(gateway, payer, "12", "k-used")
-    assert (await withdraw(gateway, payer, "12", key="k-used", token=token)).status_code == 202
+    problem(await withdraw(gateway, withdrawer, "11", key=key), 409, "idempotency_key_reused")
+    token = await payment_token(gateway, withdrawer, "12", "k-used")
+    assert (await withdraw(gateway, withdrawer, "12", key="k-used", token=token)).status_code == 202
     # the same token for another key cannot pay again; it is bound to its key anyway
-    problem(await withdraw(gateway, payer, "12", key="k-other", token=token), 403,
+    problem(await withdraw(gateway, withdrawer, "12", key="k-other", token=token), 403,
           "payment_token_invalid")  # fmt: skip
 
 
 async def test_a_withdrawal_of_more_than_is_available_is_refused_at_once(
-    gateway: httpx.AsyncClient, payer: Person
+    gateway: httpx.AsyncClient, withdrawer: Person
 ) -> None:
-    body = problem(await withdraw(gateway, payer, "100.01"), 422, "insufficient_funds")
+    body = problem(await withdraw(gateway, withdrawer, "100.01"), 422, "insufficient_funds")
     assert "₹100.00 is available" in body["detail"]
-    held = await withdraw(gateway, payer, "60.00")
+    held = await withdraw(gateway, withdrawer, "60.00")
     assert held.status_code == 202, held.text
-    await withdrawal_status(gateway, payer, held.json()["id"], "PROCESSED")
+    await withdrawal_status(gateway, withdrawer, held.json()["id"], "PROCESSED")
     # what is available counts the money already withdrawn (or still held)
-    problem(await withdraw(gateway, payer, "40.01"), 422, "insufficient_funds")
-    listed = await gateway.get("/api/payments/withdrawals", headers=payer.auth)
+    problem(await withdraw(gateway, withdrawer, "40.01"), 422, "insufficient_funds")
+    listed = await gateway.get("/api/payments/withdrawals", headers=withdrawer.auth)
     assert [item["id"] for item in listed.json()["items"]] == [held.json()["id"]]
 
 
 async def test_twenty_concurrent_withdrawals_of_the_whole_balance_hold_at_most_once(
-    gateway: httpx.AsyncClient, payer: Person, wallets_db: AsyncEngine
+    gateway: httpx.AsyncClient, withdrawer: Person, wallets_db: AsyncEngine
 ) -> None:
     keys = [str(uuid.uuid4()) for _ in range(20)]
-    tokens = [await payment_token(gateway, payer, "100.00", key) for key in keys]
+    tokens = [await payment_token(gateway, withdrawer, "100.00", key) for key in keys]
     answers = await asyncio.gather(
         *(
-            withdraw(gateway, payer, "100.00", key=key, token=token)
+            withdraw(gateway, withdrawer, "100.00", key=key, token=token)
             for key, token in zip(keys, tokens, strict=True)
         )
     )
@@ -440,7 +460,7 @@ async def test_twenty_concurrent_withdrawals_of_the_whole_balance_hold_at_most_o
     accepted = [answer for answer in answers if answer.status_code != 422]
     assert all(answer.status_code == 202 for answer in accepted), [a.text for a in accepted]
     finals = [
-        await withdrawal_status(gateway, payer, answer.json()["id"], "PROCESSED", "FAILED")
+        await withdrawal_status(gateway, withdrawer, answer.json()["id"], "PROCESSED", "FAILED")
         for answer in accepted
     ]
     assert sorted(final["status"] for final in finals).count("PROCESSED") == 1
@@ -449,24 +469,24 @@ async def test_twenty_concurrent_withdrawals_of_the_whole_balance_hold_at_most_o
     }
 
     async def emptied() -> bool:  # the one hold posted: wallets applies it a moment later
-        wallet = await wallet_of(gateway, payer)
+        wallet = await wallet_of(gateway, withdrawer)
         return bool(wallet["balance"] == "0.00" and wallet["available"] == "0.00")
 
     await poll(emptied, what="the one hold to be posted")
     await asyncio.sleep(0.5)
-    wallet = await wallet_of(gateway, payer)
+    wallet = await wallet_of(gateway, withdrawer)
     assert wallet["balance"] == "0.00" and wallet["available"] == "0.00"
 
 
 async def test_gateway_down_while_a_payout_is_requested_pays_out_once_when_it_is_back(
-    gateway: httpx.AsyncClient, payer: Person, stack: Stack
+    gateway: httpx.AsyncClient, withdrawer: Person, stack: Stack
 ) -> None:
     async with sandbox(stack) as control:
         await control.put("/down", json={"seconds": 3})
-        answer = await withdraw(gateway, payer, "25.00")
+        answer = await withdraw(gateway, withdrawer, "25.00")
         assert answer.status_code == 202, answer.text
         withdrawal = await withdrawal_status(
-            gateway, payer, answer.json()["id"], "PROCESSED", timeout=45
+            gateway, withdrawer, answer.json()["id"], "PROCESSED", timeout=45
         )
     async with sandbox_api(stack) as api:
         params = {"reference_id": withdrawal["id"], "account_number": "7878780080316316"}

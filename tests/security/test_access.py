@@ -67,10 +67,12 @@ async def test_every_read_and_write_is_allowed_only_to_whom_it_belongs(
         ("/api/transactions", (200, 200, 200, 200, 401)),
         ("/api/wallets/me/entries", (200, 200, 200, 200, 401)),
         ("/api/notifications", (200, 200, 200, 200, 401)),
+        ("/api/users/me/kyc", (200, 200, 200, 200, 401)),
     ]
     await wallet_of(secure_gateway, stranger)
     await wallet_of(secure_gateway, admin)
     matrix.append(("/api/wallets/me", (200, 200, 200, 200, 401)))
+    matrix.append(("/api/wallets/me/limits", (200, 200, 200, 200, 401)))
     for path, expected in matrix:
         got = tuple(
             [(await secure_gateway.get(path, headers=as_[role])).status_code for role in roles]
@@ -105,6 +107,20 @@ async def test_every_read_and_write_is_allowed_only_to_whom_it_belongs(
             headers=owner.auth,
         )
         assert (forged.status_code, forged.json()["code"]) == (422, "validation_error")
+    # a KYC request for someone else: there is no such route, and no field names another
+    kyc = {"pan": "ABCPR1234F", "name": "Owner", "date_of_birth": "1990-01-01"}
+    for_other = await secure_gateway.post(
+        "/api/users/me/kyc", json=kyc | {"user_id": owner.id}, headers=stranger.auth
+    )
+    assert (for_other.status_code, for_other.json()["code"]) == (422, "validation_error")
+    assert (await secure_gateway.post(f"/api/users/{owner.id}/kyc", json=kyc)).status_code in (
+        401,
+        404,
+        405,
+    )
+    assert (await secure_gateway.get("/api/users/me/kyc", headers=owner.auth)).json()[
+        "kyc"
+    ] == "MINIMUM"
     renamed = await secure_gateway.patch(
         "/api/users/me", json={"name": "Renamed"}, headers=stranger.auth
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from tijori.common.clock import utcnow
 from tijori.common.db import UnitOfWorkFactory
@@ -27,9 +27,18 @@ HOLD_FOR = timedelta(hours=1)
 @pytest.fixture
 async def units(wallets_units: UnitOfWorkFactory) -> UnitOfWorkFactory:
     async with wallets_units() as uow:
-        uow.session.add(Wallet(id="w1", user_id="u1", balance_paise=10_000, version=1))
+        # only a full-KYC wallet withdraws to a bank
+        uow.session.add(
+            Wallet(id="w1", user_id="u1", balance_paise=10_000, version=1, kyc_tier="FULL")
+        )
         await uow.commit()
     return wallets_units
+
+
+async def _tier(units: UnitOfWorkFactory, tier: str) -> None:
+    async with units() as uow:
+        await uow.session.execute(update(Wallet).where(Wallet.id == "w1").values(kyc_tier=tier))
+        await uow.commit()
 
 
 async def _wallet(units: UnitOfWorkFactory, wallet_id: str = "w1") -> Wallet:
@@ -162,6 +171,7 @@ async def _credit(
 async def test_a_top_up_is_credited_once_and_refused_whole_past_a_limit(
     units: UnitOfWorkFactory,
 ) -> None:
+    await _tier(units, "MINIMUM")
     settings = WalletsSettings(balance_cap="500.00", monthly_load_limit="300.00")
     credited = await _credit(units, "t1", 20_000, settings)
     assert isinstance(credited, TopupCredited) and credited.balance_paise == 30_000
@@ -194,3 +204,28 @@ def test_limits_count_india_s_months_and_financial_years(
     month_start, year_start = topups.period_starts(now, "Asia/Kolkata")
     assert (month_start.year, month_start.month, month_start.day) == (*month, 1)
     assert (year_start.year, year_start.month, year_start.day) == (year, 4, 1)
+
+
+async def test_a_minimum_kyc_wallet_cannot_hold_for_a_withdrawal(units: UnitOfWorkFactory) -> None:
+    await _tier(units, "MINIMUM")
+    async with units() as uow:
+        update = await holds.place_hold(
+            uow,
+            request=WithdrawalRequested(withdrawal_id="h1", user_id="u1", amount_paise=1_000),
+            hold_for=HOLD_FOR,
+        )
+        await uow.commit()
+    assert (update.status, update.reason) == ("REFUSED", "kyc_required")
+    assert (await _wallet(units)).held_paise == 0
+
+
+async def test_a_full_kyc_wallet_adds_money_up_to_its_own_cap_without_monthly_limits(
+    units: UnitOfWorkFactory,
+) -> None:
+    settings = WalletsSettings(
+        monthly_load_limit="300.00", yearly_load_limit="300.00", full_balance_cap="1000.00"
+    )
+    credited = await _credit(units, "t1", 80_000, settings)  # past the minimum's limits
+    assert isinstance(credited, TopupCredited) and credited.balance_paise == 90_000
+    over_cap = await _credit(units, "t2", 10_001, settings)
+    assert getattr(over_cap, "limit", None) == "balance_cap"

@@ -42,3 +42,12 @@ async def test_no_answer_or_no_wallet_means_no_pre_check() -> None:
     assert await _reader({"one": httpx.Response(200, text="<html>")}).available(AUTH) is None
     assert await _reader({"one": httpx.Response(503, json={})}).available(AUTH) is None
     assert await _reader({"one": httpx.Response(200, json={})}).available(None) is None
+
+
+async def test_one_read_gives_the_available_paise_and_the_kyc_tier() -> None:
+    wallet = {"available": "60.50", "kyc_tier": "FULL"}
+    known = await _reader({"one": httpx.Response(200, json=wallet)}).read(AUTH)
+    assert known is not None and (known.available, known.kyc_tier) == (6050, "FULL")
+    older = await _reader({"one": httpx.Response(200, json={"available": "1.00"})}).read(AUTH)
+    assert older is not None and older.kyc_tier is None  # a wallets that does not say
+    assert await _reader({"one": httpx.Response(200, json=["a list"])}).read(AUTH) is None

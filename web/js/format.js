@@ -29,11 +29,17 @@ const REASONS = {
   insufficient_funds: "Not enough balance",
   wallet_frozen: "The wallet is frozen",
   wallet_not_found: "The receiver's wallet is not ready",
+  limit_exceeded: "Over a limit of the wallet",
+};
+const LIMITS = {
+  monthly_p2p: "Over this month's limit on money sent to people",
+  receiver_balance_cap: "The receiver's wallet would pass its balance limit",
 };
 
-/** A FAILED transaction's `reason` code in words. */
-export function reasonText(code) {
+/** A FAILED transaction's `reason` code (and `limit`, when it passed one) in words. */
+export function reasonText(code, limit = null) {
   if (!code) return "Something went wrong";
+  if (code === "limit_exceeded" && LIMITS[limit]) return LIMITS[limit];
   return REASONS[code] || code;
 }
 

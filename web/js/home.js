@@ -152,7 +152,7 @@ function statusPanel() {
       const what = `${rupees(transaction.amount)} to ${who}`;
       if (transaction.status === "SUCCESS") set("SUCCESS", "Sent ✓", what, transaction);
       else if (transaction.status === "FAILED")
-        set("FAILED", `Failed: ${reasonText(transaction.reason)}`, what, transaction);
+        set("FAILED", `Failed: ${reasonText(transaction.reason, transaction.limit)}`, what, transaction);
       else set("PENDING", "Sending…", what, transaction);
     },
     stillWaiting(transaction, onNewPayment) {

@@ -34,7 +34,7 @@ const WITHDRAWAL_LABELS = {
   REVERSED: "Returned by the bank",
 };
 const REASONS = {
-  balance_cap: "it would take your wallet above its ₹10,000 balance limit",
+  balance_cap: "it would take your wallet above its balance limit",
   monthly_load: "it would pass this month's limit on money added",
   yearly_load: "it would pass this year's limit on money added",
   wallet_frozen: "your wallet is frozen",
@@ -43,6 +43,7 @@ const REASONS = {
   gateway_unavailable: "the payment gateway could not be reached",
   payout_refused: "the payment gateway refused it",
   abandoned: "the payment was not completed",
+  kyc_required: "withdrawing to a bank needs a full-KYC wallet",
 };
 
 function reason(code) {
@@ -295,6 +296,14 @@ function withdrawalProblems(body, pin) {
 export function renderWithdraw(main, ctx) {
   const problem = formError();
   const available = h("p", { class: "hint", dataset: { testid: "available" }, text: "Available: …" });
+  // a minimum-KYC wallet cannot withdraw to a bank: say so before the form is filled in
+  const kycNeeded = h(
+    "p",
+    { class: "notice", dataset: { testid: "kyc-needed" }, hidden: true },
+    "Withdrawing to a bank needs full KYC. Verify your PAN on ",
+    h("a", { href: "#/limits", text: "Limits" }),
+    " first.",
+  );
   const amount = field({ name: "amount", label: "Amount", prefix: "₹", inputmode: "decimal", autocomplete: "off" });
   const number = field({ name: "account_number", label: "Account number", inputmode: "numeric", autocomplete: "off" });
   const ifsc = field({ name: "ifsc", label: "IFSC", hint: "On your cheque book or passbook.", autocapitalize: "characters" });
@@ -309,6 +318,7 @@ export function renderWithdraw(main, ctx) {
     { class: "card form", novalidate: true, "aria-label": "Withdraw to bank" },
     h("h2", { text: "Withdraw to bank" }),
     available,
+    kycNeeded,
     problem.element,
     amount.wrapper,
     number.wrapper,
@@ -325,6 +335,7 @@ export function renderWithdraw(main, ctx) {
     try {
       const wallet = await api("/api/wallets/me", { signal: ctx.signal });
       available.textContent = `Available: ${rupees(wallet.available)}`;
+      kycNeeded.hidden = wallet.kyc_tier !== "MINIMUM";
     } catch {
       available.textContent = "";
     }
@@ -411,6 +422,10 @@ export function renderWithdraw(main, ctx) {
       problem.show(`Too many wrong PINs: payments are locked for ${waitText(error.retryAfter)}.`);
     } else if (error.code === "pin_not_set") {
       problem.show(h("span", {}, "Set a transaction PIN first: ", h("a", { href: "#/security", text: "Security" }), "."));
+    } else if (error.code === "kyc_required") {
+      problem.show(
+        h("span", {}, "Withdrawing to a bank needs full KYC. Verify your PAN on ", h("a", { href: "#/limits", text: "Limits" }), "."),
+      );
     } else if (error.code === "idempotency_key_reused") {
       problem.show("This withdrawal was already asked for with other details. Check the list below first.");
     } else if (!fields.showProblem(error, { messages: {}, codeFields: { invalid_amount: "amount", limit_exceeded: "amount" } })) {

@@ -153,7 +153,7 @@ function receipt(transaction) {
   if (transaction.status === "PENDING") {
     status.append(h("p", { class: "balance-opening" }, spinner(), "Processing…"));
   } else if (transaction.status === "FAILED") {
-    status.append(h("p", { class: "receipt-reason", text: `Failed: ${reasonText(transaction.reason)}` }));
+    status.append(h("p", { class: "receipt-reason", text: `Failed: ${reasonText(transaction.reason, transaction.limit)}` }));
   } else {
     status.append(h("p", { class: "visually-hidden", text: sent ? "Sent ✓" : "Received ✓" }));
   }
@@ -185,7 +185,7 @@ function details(transaction) {
       fact("Note", transaction.note || "—"),
       fact(
         "Status",
-        transaction.status === "FAILED" ? `Failed: ${reasonText(transaction.reason)}` : statusLabel(transaction.status),
+        transaction.status === "FAILED" ? `Failed: ${reasonText(transaction.reason, transaction.limit)}` : statusLabel(transaction.status),
       ),
       fact("Started", dateTime(transaction.created_at)),
       fact("Last update", dateTime(transaction.updated_at)),
@@ -239,7 +239,7 @@ export function renderTransaction(main, ctx) {
         if (previous)
           announce(
             transaction.status === "FAILED"
-              ? `Failed: ${reasonText(transaction.reason)}`
+              ? `Failed: ${reasonText(transaction.reason, transaction.limit)}`
               : statusLabel(transaction.status),
           );
       }

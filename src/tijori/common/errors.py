@@ -63,6 +63,12 @@ PROBLEM_CODES: dict[str, str] = {
     "session_not_found": "no such session that is still open (or not one of the caller's)",
     "withdrawal_not_found": "no such withdrawal (or not one the caller may see)",
     "limit_exceeded": "the amount passes a limit; `limit` names it",
+    "invalid_pan": "the PAN is not five capital letters, four digits and a capital letter",
+    "invalid_date_of_birth": "the date of birth is not a date, is in the future, or is a minor's",
+    "kyc_pending": "a KYC check is under way already: wait for its result",
+    "kyc_already_full": "the user is full-KYC already",
+    "kyc_required": "this needs a full-KYC wallet: upgrade with POST /api/users/me/kyc",
+    "kyc_unavailable": "the KYC verifier did not answer; nothing was changed, try again",
     "invalid_bank_account": "the account number (9-18 digits), IFSC or holder's name is not valid",
     "gateway_unavailable": "the payment gateway did not answer; nothing was made, try again",
     "invalid_signature": "the webhook's signature does not match its body",
@@ -97,6 +103,8 @@ FIELD_CODES = frozenset(
         "invalid_idempotency_key",
         "invalid_note",
         "invalid_bank_account",
+        "invalid_pan",
+        "invalid_date_of_birth",
     }
 )
 

@@ -68,7 +68,11 @@ class TransferCompleted(Payload):
     receiver_version: int
 
 
-RejectionReason = Literal["insufficient_funds", "wallet_frozen", "wallet_not_found"]
+RejectionReason = Literal[
+    "insufficient_funds", "wallet_frozen", "wallet_not_found", "limit_exceeded"
+]
+
+KycState = Literal["MINIMUM", "PENDING", "FULL", "REJECTED"]
 
 
 class TransferRejected(Payload):
@@ -81,6 +85,8 @@ class TransferRejected(Payload):
     reason: RejectionReason
     sender_balance_paise: int | None = None
     sender_version: int | None = None
+    # which limit, when the reason is limit_exceeded (docs/limits.md)
+    limit: str | None = None
 
 
 class Party(Payload):
@@ -101,6 +107,8 @@ class TransactionCompleted(Payload):
     note: str | None
     sender: Party
     receiver: Party
+    # which limit, when the reason is limit_exceeded
+    limit: str | None = None
 
 
 class PinLocked(Payload):
@@ -110,6 +118,17 @@ class PinLocked(Payload):
     name: str
     email: str
     locked_seconds: int = Field(gt=0)
+
+
+class UserKycUpdated(Payload):
+    """The KYC check of a user ended: FULL (verified: the wallet becomes a full-KYC one)
+    or REJECTED (it stays a minimum-detail wallet). Never the PAN; at most its masked
+    form."""
+
+    user_id: str
+    kyc: Literal["FULL", "REJECTED"]
+    reason: str | None = None
+    pan_masked: str | None = None
 
 
 class TopupCaptured(Payload):
@@ -214,6 +233,7 @@ EVENT_TYPES: dict[str, type[Payload]] = {
     "transfer.rejected": TransferRejected,
     "transaction.completed": TransactionCompleted,
     "pin.locked": PinLocked,
+    "user.kyc_updated": UserKycUpdated,
     "topup.captured": TopupCaptured,
     "topup.credited": TopupCredited,
     "topup.rejected": TopupRejected,

@@ -65,6 +65,16 @@ LEDGER_TOPUPS = Counter(
     "Captured top-ups the wallets service credited or rejected (then refunded)",
     ["outcome", "reason"],
 )
+LIMIT_REFUSALS = Counter(
+    "tijori_limit_refusals_total",
+    "Movements refused over a KYC tier's limit, by limit, tier and kind (wallets service)",
+    ["limit", "tier", "kind"],
+)
+KYC_CHECKS = Counter(
+    "tijori_kyc_checks_total",
+    "KYC checks by outcome: SUBMITTED, FULL, REJECTED (users service)",
+    ["outcome"],
+)
 HOLDS = Counter(
     "tijori_holds_total",
     "Holds by status reached: HELD, REFUSED, POSTED, VOIDED, RETURNED (wallets service)",

@@ -60,6 +60,12 @@ REASONS = {
     "insufficient_funds": "there was not enough balance in your wallet",
     "wallet_frozen": "one of the wallets is frozen",
     "wallet_not_found": "the receiver's wallet could not be found",
+    "limit_exceeded": "it would pass a limit of your wallet's KYC tier",
+}
+# which limit, when the reason is limit_exceeded (docs/limits.md)
+LIMITS = {
+    "monthly_p2p": "this month's limit on money sent to people",
+    "receiver_balance_cap": "the receiver's balance limit",
 }
 
 
@@ -107,6 +113,8 @@ def transfer_failed(transaction: TransactionCompleted) -> MailContent:
     """To the sender of a transfer that failed: no money moved, and why."""
     amount = _rupees(transaction.amount_paise)
     reason = REASONS.get(transaction.reason or "", transaction.reason or "an unknown reason")
+    if transaction.limit in LIMITS:
+        reason = f"it would pass {LIMITS[transaction.limit]}"
     return MailContent(
         kind="TRANSFER_FAILED",
         subject=f"Your transfer of {amount} to {transaction.receiver.name} failed",
@@ -164,6 +172,7 @@ WITHDRAWAL_REASONS = {
     "hold_expired": "the bank did not confirm it in time",
     "gateway_unavailable": "the payment gateway could not be reached",
     "payout_refused": "the payment gateway refused the payout",
+    "kyc_required": "withdrawing to a bank needs a full-KYC wallet",
 }
 
 

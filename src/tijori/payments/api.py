@@ -263,6 +263,7 @@ idempotency_key = idempotency_key_header(
                 "invalid_idempotency_key",
                 "insufficient_funds",
                 "limit_exceeded",
+                "kyc_required",
             ],
         }
     ),
@@ -277,9 +278,10 @@ async def withdraw(
     payment: PaymentTokenDep,
 ) -> WithdrawalRead:
     """Withdraw to a bank account: the amount is held in the wallet at once, then paid
-    out by the gateway; REQUESTED until then. More than is available is refused at once
-    (422); it fails later (and the hold is released) if the hold finds too little after
-    all or the payout fails."""
+    out by the gateway; REQUESTED until then. Only a full-KYC wallet may withdraw, and
+    more than is available is refused at once (422 ``kyc_required``,
+    ``insufficient_funds``); it fails later (and the hold is released) if the hold finds
+    otherwise after all or the payout fails."""
     requested = await withdrawals.request_withdrawal(
         desk,
         principal=principal,

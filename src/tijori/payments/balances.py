@@ -1,4 +1,5 @@
-"""What a user has available, asked of wallets before a withdrawal is accepted.
+"""What a user has available, and their wallet's KYC tier, asked of wallets before a
+withdrawal is accepted.
 
 Wallets is the authority: its hold decides every withdrawal under the wallet's lock.
 This read only refuses a hopeless one at once (422 ``insufficient_funds``, as the
@@ -11,12 +12,22 @@ still decides, a moment later.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import httpx
 
 from tijori.common.money import parse_paise
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class KnownWallet:
+    """What wallets answered of the caller's wallet: available paise and KYC tier (None
+    from a wallets that does not say)."""
+
+    available: int
+    kyc_tier: str | None
 
 
 class WalletsReader:
@@ -35,6 +46,12 @@ class WalletsReader:
     async def available(self, authorization: str | None) -> int | None:
         """The caller's available paise (balance less holds), or ``None`` if no replica
         of wallets answered it."""
+        known = await self.read(authorization)
+        return known.available if known is not None else None
+
+    async def read(self, authorization: str | None) -> KnownWallet | None:
+        """The caller's available paise and KYC tier, or ``None`` if no replica of
+        wallets answered them; one request, whatever is asked of it."""
         if not authorization:
             return None
         for url in self.urls:
@@ -47,8 +64,13 @@ class WalletsReader:
                 continue
             if answer.status_code == httpx.codes.OK:
                 try:
-                    return parse_paise(answer.json()["available"])
-                except (ValueError, KeyError, TypeError):
+                    wallet = answer.json()
+                    tier = wallet.get("kyc_tier")
+                    return KnownWallet(
+                        available=parse_paise(wallet["available"]),
+                        kyc_tier=tier if isinstance(tier, str) else None,
+                    )
+                except (ValueError, KeyError, TypeError, AttributeError):
                     log.error("wallets at %s answered an unexpected wallet", url)
                     return None
             if answer.status_code < httpx.codes.INTERNAL_SERVER_ERROR:

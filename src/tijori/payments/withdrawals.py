@@ -107,11 +107,11 @@ async def request_withdrawal(
     authorization: str | None = None,
 ) -> Requested:
     """Accept a withdrawal: REQUESTED, and ``withdrawal.requested`` for wallets to hold
-    the amount, unless wallets says at once that too little is available (asked with
-    the caller's ``authorization``; payments/balances.py). The same key and body replay
-    it; a new one needs a payment token bound to this amount and key (and to no
-    receiver), used once (its id is a unique column of the withdrawal, as transfers keep
-    theirs)."""
+    the amount, unless wallets says at once that the wallet is not full-KYC or that too
+    little is available (asked with the caller's ``authorization``; payments/balances.py).
+    The same key and body replay it; a new one needs a payment token bound to this amount
+    and key (and to no receiver), used once (its id is a unique column of the withdrawal,
+    as transfers keep theirs)."""
     settings = desk.settings
     fingerprint = request_hash(body)
     if idempotency_key is not None:
@@ -132,8 +132,16 @@ async def request_withdrawal(
         )
     grant = payment.grant(amount_paise=body.amount, receiver=None, idempotency_key=idempotency_key)
     assert idempotency_key is not None  # a grant is bound to one
-    available = await desk.wallets.available(authorization)
-    if available is not None and available < body.amount:
+    known = await desk.wallets.read(authorization)
+    if known is not None and known.kyc_tier is not None and known.kyc_tier != "FULL":
+        # wallets' hold refuses it too (kyc_required): this only says so at once
+        raise UnprocessableError(
+            "withdrawing to a bank needs a full-KYC wallet: verify your PAN first "
+            "(POST /api/users/me/kyc)",
+            code="kyc_required",
+        )
+    if known is not None and known.available < body.amount:
+        available = known.available
         raise UnprocessableError(
             f"₹{format_paise(max(available, 0))} is available: too little for this withdrawal",
             code="insufficient_funds",

@@ -217,6 +217,7 @@ def _pending(candidate: TransferCandidate) -> Transaction:
         note=candidate.note,
         status="PENDING",
         reason=None,
+        limit_name=None,
         redrives=0,
         payment_token_id=candidate.payment_token_id,
         created_at=now,

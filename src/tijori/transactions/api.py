@@ -174,6 +174,7 @@ def present(transaction: Transaction, *, viewer: str, names: Mapping[str, str]) 
         note=transaction.note,
         status=transaction.status,
         reason=transaction.reason,
+        limit=transaction.limit_name,
         direction="RECEIVED" if viewer == transaction.receiver_id else "SENT",
         created_at=transaction.created_at,
         updated_at=transaction.updated_at,

@@ -42,6 +42,8 @@ class Transaction(StagedRow, Base):
     note: Mapped[str | None] = mapped_column(String(140))
     status: Mapped[str] = mapped_column(String(10), default="PENDING")
     reason: Mapped[str | None] = mapped_column(String(40))
+    # which limit, when the reason is limit_exceeded (migration 0005; docs/limits.md)
+    limit_name: Mapped[str | None] = mapped_column(String(40), default=None)
     redrives: Mapped[int] = mapped_column(BigInteger, default=0)
     # the payment token (its jti) that authorised it: one transaction per token
     # (migration 0004; NULL before tokens were required)

@@ -191,9 +191,16 @@ class TransactionRepository:
         self.uow.hold(locked.values())
         return locked
 
-    def decide(self, transaction: Transaction, status: str, reason: str | None) -> None:
-        """Settle a locked transaction (written at commit, with the batch's others)."""
-        self.uow.update(transaction, status=status, reason=reason)
+    def decide(
+        self,
+        transaction: Transaction,
+        status: str,
+        reason: str | None,
+        limit: str | None = None,
+    ) -> None:
+        """Settle a locked transaction (written at commit, with the batch's others: every
+        one with the same columns, so a batch's are one statement)."""
+        self.uow.update(transaction, status=status, reason=reason, limit_name=limit)
 
     def mark_redriven(self, transaction: Transaction) -> None:
         """Count one more re-drive of a locked PENDING transaction; it is stale again only

@@ -75,6 +75,7 @@ class TransactionRead(BaseModel):
                     "note": "chai",
                     "status": "PENDING",
                     "reason": None,
+                    "limit": None,
                     "direction": "SENT",
                     "created_at": "2025-01-15T18:20:00Z",
                     "updated_at": "2025-01-15T18:20:00Z",
@@ -88,9 +89,24 @@ class TransactionRead(BaseModel):
                     "note": "train tickets",
                     "status": "FAILED",
                     "reason": "insufficient_funds",
+                    "limit": None,
                     "direction": "SENT",
                     "created_at": "2025-01-15T12:40:00Z",
                     "updated_at": "2025-01-15T12:40:01Z",
+                },
+                {
+                    "id": "7a3e9c15-2d84-4b6f-8e0a-5c1f7d2b9e46",
+                    "sender": _ASHA,
+                    "receiver": _RAVI,
+                    "amount": "600.00",
+                    "currency": "INR",
+                    "note": "rent share",
+                    "status": "FAILED",
+                    "reason": "limit_exceeded",
+                    "limit": "monthly_p2p",
+                    "direction": "SENT",
+                    "created_at": "2025-01-15T11:10:00Z",
+                    "updated_at": "2025-01-15T11:10:01Z",
                 },
                 {
                     "id": "e9b1c7d4-3a28-4f5e-8d61-7c2a9b0e4f13",
@@ -101,6 +117,7 @@ class TransactionRead(BaseModel):
                     "note": "movie tickets",
                     "status": "SUCCESS",
                     "reason": None,
+                    "limit": None,
                     "direction": "SENT",
                     "created_at": "2025-01-15T10:05:00Z",
                     "updated_at": "2025-01-15T10:05:01Z",
@@ -117,6 +134,9 @@ class TransactionRead(BaseModel):
     note: str | None
     status: Status
     reason: str | None = Field(description="Why it FAILED: a stable code.")
+    limit: str | None = Field(
+        None, description="Which limit, when the reason is `limit_exceeded` (docs/limits.md)."
+    )
     direction: Direction
     created_at: datetime
     updated_at: datetime

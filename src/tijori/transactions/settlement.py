@@ -63,7 +63,7 @@ async def settle(
     if isinstance(outcome, TransferCompleted):
         repository.decide(transaction, "SUCCESS", None)
     else:
-        repository.decide(transaction, "FAILED", outcome.reason)
+        repository.decide(transaction, "FAILED", outcome.reason, outcome.limit)
     count_after_commit(
         uow, TRANSFERS.labels(status=transaction.status, reason=transaction.reason or "")
     )
@@ -79,6 +79,7 @@ async def settle(
             note=transaction.note,
             sender=Party(user_id=sender.user_id, name=sender.name, email=sender.email),
             receiver=Party(user_id=receiver.user_id, name=receiver.name, email=receiver.email),
+            limit=transaction.limit_name,
         ),
         key=transaction.sender_id,
         correlation_id=correlation_id,

@@ -28,6 +28,12 @@ class UsersSettings(CommonSettings):
     refresh_token_ttl_seconds: int = Field(30 * 86_400, ge=60)
     # and ends when no refresh (nor the log-in) has used it for this long
     session_idle_seconds: int = Field(7 * 86_400, ge=60)
+    # the KYC check (users/kyc.py, docs/limits.md): how often the loop asks the verifier
+    # about checks under way, and how long the sandbox verifier takes to decide
+    kyc_poll_seconds: float = Field(2.0, gt=0)
+    kyc_sandbox_seconds: float = Field(1.0, ge=0)
+    kyc_min_age_years: int = Field(18, ge=0)
+    kyc_timezone: str = "Asia/Kolkata"
 
     @property
     def resolved_database_url(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -76,6 +77,28 @@ class UserRepository:
         self.session.add(user)
         await self.session.flush()
         return user
+
+    # --- KYC (users/kyc.py) ------------------------------------------------------
+
+    async def lock(self, user_id: str) -> User | None:
+        """The user with ``user_id``, locked ``SELECT ... FOR UPDATE`` and read afresh."""
+        return await self.session.scalar(
+            select(User)
+            .where(User.id == user_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+
+    async def kyc_checks_due(self, now: datetime, *, limit: int) -> Sequence[str]:
+        """The ids of users whose PENDING KYC check is due to be asked about, oldest first."""
+        return (
+            await self.session.scalars(
+                select(User.id)
+                .where(User.kyc == "PENDING", User.kyc_check_at <= now)
+                .order_by(User.kyc_check_at)
+                .limit(limit)
+            )
+        ).all()
 
 
 class SessionRepository:

@@ -123,6 +123,7 @@ class UserRead(BaseModel):
                     "phone": _ASHA_PHONE,
                     "authority": "USER",
                     "pin_set": True,
+                    "kyc": "MINIMUM",
                     "created_at": "2025-01-15T09:30:00Z",
                 }
             ]
@@ -136,6 +137,8 @@ class UserRead(BaseModel):
     authority: Literal["USER", "ADMIN"]
     # whether a transaction PIN is set (never the PIN or its hash)
     pin_set: bool = False
+    # the wallet category: MINIMUM (minimum-detail), PENDING, FULL or REJECTED (users/kyc.py)
+    kyc: Literal["MINIMUM", "PENDING", "FULL", "REJECTED"] = "MINIMUM"
     created_at: datetime
 
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tijori.common.app import UnitOfWorkDep
+from tijori.common.app import RuntimeDep, UnitOfWorkDep
 from tijori.common.auth import CurrentPrincipal
 from tijori.common.body import StrictJsonRoute
+from tijori.common.clock import utcnow
 from tijori.common.errors import NotFoundError
 from tijori.common.openapi import problems
 from tijori.common.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from tijori.wallets.config import WalletsSettings
+from tijori.wallets.limits import limits_of, month_key, period_starts, sent_in
 from tijori.wallets.repository import WalletRepository
-from tijori.wallets.schemas import LedgerEntryRead, WalletRead
+from tijori.wallets.schemas import LedgerEntryRead, LimitRead, LimitsRead, WalletRead
 
 router = APIRouter(prefix="/api/wallets", tags=["wallets"], route_class=StrictJsonRoute)
 
@@ -53,3 +56,45 @@ async def list_my_entries(
     items = [LedgerEntryRead.model_validate(entry) for entry in entries[:limit]]
     next_cursor = encode_cursor(items[-1].id) if len(entries) > limit else None
     return Page(items=items, next_cursor=next_cursor)
+
+
+def _limit(name: str, period: str, limit: int, used: int) -> LimitRead:
+    return LimitRead.model_validate(
+        {"name": name, "period": period, "limit": limit, "used": used, "left": max(limit - used, 0)}
+    )
+
+
+@router.get(
+    "/me/limits",
+    response_model=LimitsRead,
+    summary="My limits",
+    responses=problems({404: ["wallet_not_found"]}),
+)
+async def read_my_limits(
+    principal: CurrentPrincipal, uow: UnitOfWorkDep, runtime: RuntimeDep
+) -> LimitsRead:
+    """Each limit of the caller's KYC tier, what is used of it and what is left: the
+    balance cap, money added this month and this financial year (minimum-detail wallets)
+    and money sent to people this month."""
+    settings = runtime.settings
+    assert isinstance(settings, WalletsSettings)
+    repository = WalletRepository(uow)
+    wallet = await repository.get_by_user(principal.user_id)
+    if wallet is None:
+        raise NotFoundError(
+            "no wallet yet: it is opened moments after sign-up", code="wallet_not_found"
+        )
+    tier = "FULL" if wallet.kyc_tier == "FULL" else "MINIMUM"
+    limits = limits_of(settings, tier)
+    now = utcnow()
+    shown = [_limit("balance_cap", "balance", limits.balance_cap, wallet.balance_paise)]
+    month, year = period_starts(now, settings.limits_timezone)
+    if limits.monthly_load is not None:
+        loaded = await repository.loaded_since(principal.user_id, month)
+        shown.append(_limit("monthly_load", "month", limits.monthly_load, loaded))
+    if limits.yearly_load is not None:
+        loaded = await repository.loaded_since(principal.user_id, year)
+        shown.append(_limit("yearly_load", "financial_year", limits.yearly_load, loaded))
+    sent = sent_in(wallet, month_key(now, settings.limits_timezone))
+    shown.append(_limit("monthly_p2p", "month", limits.monthly_p2p, sent))
+    return LimitsRead(tier=tier, limits=shown)

@@ -17,12 +17,18 @@ class WalletsSettings(CommonSettings):
     database_url: str | None = Field(None, validation_alias="TIJORI_WALLETS_DATABASE_URL")
     # rupees in the environment ("100.00"), paise in here
     promo_balance: Annotated[int, BeforeValidator(parse_paise), Field(ge=0)] = "100.00"  # type: ignore[assignment]
-    # a minimum-detail wallet's limits (RBI Master Direction on PPIs, 2021; docs/payments.md):
-    # the most it may hold, and the most money added to it a calendar month and a
-    # financial year (April to March), counted in India's time zone
+    # a minimum-detail wallet's limits (RBI Master Direction on PPIs, 2021; docs/limits.md):
+    # the most it may hold, the most money added to it a calendar month and a financial
+    # year (April to March), and the most it sends to other people a calendar month
+    # (the regulator allows none: an operator sets 0 to comply strictly), counted in
+    # India's time zone
     balance_cap: Annotated[int, BeforeValidator(parse_paise), Field(gt=0)] = "10000.00"  # type: ignore[assignment]
     monthly_load_limit: Annotated[int, BeforeValidator(parse_paise), Field(gt=0)] = "10000.00"  # type: ignore[assignment]
     yearly_load_limit: Annotated[int, BeforeValidator(parse_paise), Field(gt=0)] = "120000.00"  # type: ignore[assignment]
+    p2p_monthly_limit: Annotated[int, BeforeValidator(parse_paise), Field(ge=0)] = "10000.00"  # type: ignore[assignment]
+    # a full-KYC wallet's: money added is bounded by the balance cap alone
+    full_balance_cap: Annotated[int, BeforeValidator(parse_paise), Field(gt=0)] = "200000.00"  # type: ignore[assignment]
+    full_p2p_monthly_limit: Annotated[int, BeforeValidator(parse_paise), Field(ge=0)] = "10000.00"  # type: ignore[assignment]
     limits_timezone: str = "Asia/Kolkata"
     # a HELD hold nobody posted or voided this long is voided: longer than any payout
     # takes at the gateway (docs/payments.md, "Holds")

@@ -17,7 +17,12 @@ from tijori.wallets.models import ProcessedEvent
 from tijori.wallets.repository import WalletRepository
 
 # the events about one user's wallet other than transfers, whose wallets a batch locks first
-_OF_ONE_WALLET = ("topup.captured", "withdrawal.requested", "withdrawal.settled")
+_OF_ONE_WALLET = (
+    "topup.captured",
+    "withdrawal.requested",
+    "withdrawal.settled",
+    "user.kyc_updated",
+)
 
 
 async def prefetch_transfers(uow: UnitOfWork, events: Sequence[Envelope[Any]]) -> None:
@@ -51,8 +56,11 @@ def register_consumers(runtime: ServiceRuntime) -> None:
 
     async def on_transaction_initiated(uow: UnitOfWork, event: Envelope[Any]) -> None:
         await service.apply_transfer(
-            uow, transfer=event.payload, correlation_id=event.correlation_id
+            uow, transfer=event.payload, settings=settings, correlation_id=event.correlation_id
         )
+
+    async def on_user_kyc_updated(uow: UnitOfWork, event: Envelope[Any]) -> None:
+        await service.apply_kyc(uow, update=event.payload, correlation_id=event.correlation_id)
 
     async def on_topup_captured(uow: UnitOfWork, event: Envelope[Any]) -> None:
         await topups.credit_topup(
@@ -90,6 +98,7 @@ def register_consumers(runtime: ServiceRuntime) -> None:
         handlers={
             "user.created": on_user_created,
             "transaction.initiated": on_transaction_initiated,
+            "user.kyc_updated": on_user_kyc_updated,
             "topup.captured": on_topup_captured,
             "withdrawal.requested": on_withdrawal_requested,
             "withdrawal.settled": on_withdrawal_settled,

@@ -55,7 +55,8 @@ async def place_hold(
     correlation_id: str | None = None,
 ) -> HoldUpdated:
     """Hold a withdrawal's amount on its wallet if the available balance (balance less
-    holds) covers it and the wallet is active; otherwise record the refusal."""
+    holds) covers it and the wallet is an active full-KYC one; otherwise record the
+    refusal (``kyc_required`` for a minimum-detail wallet)."""
     repository = WalletRepository(uow)
     wallet = (await repository.lock_of_users(request.user_id)).get(request.user_id)
     existing = await repository.lock_hold(request.withdrawal_id)
@@ -67,6 +68,9 @@ async def place_hold(
         reason = "wallet_not_found"
     elif wallet.status == "FROZEN":
         reason = "wallet_frozen"
+    elif wallet.kyc_tier != "FULL":
+        # a minimum-detail wallet cannot withdraw to a bank (PRODUCT.md; docs/limits.md)
+        reason = "kyc_required"
     elif wallet.balance_paise - wallet.held_paise < request.amount_paise:
         reason = "insufficient_funds"
     now = utcnow()

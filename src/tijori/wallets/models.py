@@ -47,6 +47,12 @@ class Wallet(StagedRow, Base):
     held_paise: Mapped[int] = mapped_column(BigInteger, default=0)
     currency: Mapped[str] = mapped_column(String(3), default="INR")
     status: Mapped[str] = mapped_column(String(10), default="ACTIVE")  # ACTIVE | FROZEN
+    # MINIMUM (minimum-detail) | FULL, from user.kyc_updated: which limits apply
+    kyc_tier: Mapped[str] = mapped_column(String(10), default="MINIMUM", server_default="MINIMUM")
+    # paid to other people in the calendar month p2p_month ("2026-12", India's time), kept
+    # in the row every transfer updates anyway: the monthly limit costs no statement
+    p2p_month: Mapped[str | None] = mapped_column(String(7), default=None)
+    p2p_sent_paise: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     # one more with every change of balance: lets readers of events drop stale balances
     version: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

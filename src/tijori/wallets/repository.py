@@ -106,9 +106,14 @@ class WalletRepository:
         self.uow.insert_at_commit(Transfer, row_of(transfer))
         self.uow.remembered(_RECORDED_OUTCOMES)[transfer.transaction_id] = transfer
 
-    def post(self, pair: LedgerPair) -> None:
+    def post(self, pair: LedgerPair, *, sent_in_month: str | None = None) -> None:
         """Stage the two ledger entries of a movement and set both wallets' new balances
         (written at commit, with those of every other movement of the transaction).
+
+        With ``sent_in_month`` (a transfer to a person), the amount is also counted as
+        sent by the paying wallet in that month (wallets/limits.py). Both wallets are
+        staged with the same columns, counter included, so a batch of movements is
+        still one ``UPDATE`` of ``wallets`` (docs/performance.md).
 
         The pair must have been built on the wallets' current balances: one built before
         another movement of the same wallet was posted is refused."""
@@ -118,8 +123,16 @@ class WalletRepository:
                 raise LedgerError(f"a movement built on a stale balance of wallet {wallet.id}")
         for entry in pair.entries:
             wallet = self._by_id[entry.wallet_id]
+            month, sent = wallet.p2p_month, wallet.p2p_sent_paise
+            if sent_in_month is not None and entry is pair.debit:
+                sent = (sent if month == sent_in_month else 0) - entry.amount_paise
+                month = sent_in_month
             self.uow.update(
-                wallet, balance_paise=entry.balance_after_paise, version=wallet.version + 1
+                wallet,
+                balance_paise=entry.balance_after_paise,
+                version=wallet.version + 1,
+                p2p_month=month,
+                p2p_sent_paise=sent,
             )
         # vars(), not dataclasses.asdict: that deep-copies every value (docs/performance.md)
         self.uow.insert_at_commit(LedgerEntry, *(vars(entry) for entry in pair.entries))
@@ -217,6 +230,10 @@ class WalletRepository:
         transaction find it."""
         self.uow.insert_at_commit(TopupCredit, row_of(credit))
         self.uow.remembered(_TOPUPS)[credit.topup_id] = credit
+
+    def set_tier(self, wallet: Wallet, tier: str) -> None:
+        """Give a locked wallet the limits of KYC ``tier`` (MINIMUM or FULL)."""
+        self.uow.update(wallet, kyc_tier=tier)
 
     def freeze(self, wallet: Wallet) -> None:
         """Freeze a locked wallet: it neither pays nor is paid until unfrozen."""

@@ -32,6 +32,7 @@ class WalletRead(BaseModel):
                     "available": "60.00",
                     "currency": "INR",
                     "status": "ACTIVE",
+                    "kyc_tier": "MINIMUM",
                     "created_at": "2025-01-15T09:30:01Z",
                     "updated_at": "2025-01-15T10:05:01Z",
                 }
@@ -47,6 +48,8 @@ class WalletRead(BaseModel):
     available: Rupees = Field(validation_alias="available_paise", examples=["60.00"])
     currency: Literal["INR"]
     status: Literal["ACTIVE", "FROZEN"]
+    # whose limits apply (docs/limits.md); only a FULL wallet withdraws to a bank
+    kyc_tier: Literal["MINIMUM", "FULL"] = "MINIMUM"
     created_at: datetime
     updated_at: datetime
 
@@ -89,3 +92,63 @@ class LedgerEntryRead(BaseModel):
     balance_after: Rupees = Field(validation_alias="balance_after_paise", examples=["60.00"])
     counterparty_wallet_id: str
     created_at: datetime
+
+
+class LimitRead(BaseModel):
+    """One limit of the wallet's tier: how much it allows in its period, how much is
+    used, and what is left."""
+
+    name: Literal["balance_cap", "monthly_load", "yearly_load", "monthly_p2p"]
+    # balance: at any moment; month: the calendar month; financial_year: April to March
+    # (both in India's time)
+    period: Literal["balance", "month", "financial_year"]
+    limit: Rupees = Field(examples=["10000.00"])
+    used: Rupees = Field(examples=["60.00"])
+    left: Rupees = Field(examples=["9940.00"])
+
+
+class LimitsRead(BaseModel):
+    """The limits of the caller's wallet, by its KYC tier (docs/limits.md)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "tier": "MINIMUM",
+                    "limits": [
+                        {
+                            "name": "balance_cap",
+                            "period": "balance",
+                            "limit": "10000.00",
+                            "used": "60.00",
+                            "left": "9940.00",
+                        },
+                        {
+                            "name": "monthly_load",
+                            "period": "month",
+                            "limit": "10000.00",
+                            "used": "0.00",
+                            "left": "10000.00",
+                        },
+                        {
+                            "name": "yearly_load",
+                            "period": "financial_year",
+                            "limit": "120000.00",
+                            "used": "0.00",
+                            "left": "120000.00",
+                        },
+                        {
+                            "name": "monthly_p2p",
+                            "period": "month",
+                            "limit": "10000.00",
+                            "used": "40.00",
+                            "left": "9960.00",
+                        },
+                    ],
+                }
+            ]
+        }
+    )
+
+    tier: Literal["MINIMUM", "FULL"]
+    limits: list[LimitRead]

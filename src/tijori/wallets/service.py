@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
+from tijori.common.clock import utcnow
 from tijori.common.db import UnitOfWork
 from tijori.common.events import (
     EVENT_TYPES,
@@ -15,11 +17,14 @@ from tijori.common.events import (
     TransferCompleted,
     TransferRejected,
     UserCreated,
+    UserKycUpdated,
     WalletCreated,
 )
-from tijori.common.metrics import LEDGER_TRANSFERS, count_after_commit
+from tijori.common.metrics import LEDGER_TRANSFERS, LIMIT_REFUSALS, count_after_commit
 from tijori.common.outbox import add_to_outbox
+from tijori.wallets.config import WalletsSettings
 from tijori.wallets.ledger import LedgerPair
+from tijori.wallets.limits import month_key, transfer_limit_passed
 from tijori.wallets.models import PROMOTIONS_WALLET_ID, OutboxMessage, Transfer, Wallet
 from tijori.wallets.repository import WalletRepository
 
@@ -55,6 +60,8 @@ async def open_wallet(
         phone=user.phone,
         balance_paise=0,
         version=0,
+        kyc_tier="MINIMUM",
+        p2p_sent_paise=0,
     )
     await repository.open(wallet)
     if promo_paise > 0:
@@ -84,18 +91,28 @@ async def open_wallet(
     return wallet
 
 
+@functools.cache
+def _default_settings() -> WalletsSettings:
+    return WalletsSettings()
+
+
 async def apply_transfer(
     uow: UnitOfWork,
     *,
     transfer: TransactionInitiated,
+    settings: WalletsSettings | None = None,
     correlation_id: str | None = None,
 ) -> Payload:
     """Apply one transaction atomically, or refuse it; stage the outcome event.
 
-    Both wallets are locked in user id order before anything is read for the decision. A
-    transaction already decided (the same one sent again) repeats its recorded outcome
+    Both wallets are locked in user id order before anything is read for the decision,
+    limits included (wallets/limits.py): the sender's amount sent this month and the
+    receiver's balance cap are read from the locked rows, and a batch's transfers are
+    decided one after another on them, so racing transfers cannot pass a limit together.
+    A transaction already decided (the same one sent again) repeats its recorded outcome
     and moves nothing.
     """
+    settings = settings or _default_settings()
     repository = WalletRepository(uow)
     locked = await repository.lock_of_users(transfer.sender_id, transfer.receiver_id)
     sender, receiver = locked.get(transfer.sender_id), locked.get(transfer.receiver_id)
@@ -111,12 +128,22 @@ async def apply_transfer(
         return repeated
 
     reason: RejectionReason | None = None
+    limit: str | None = None
+    month = month_key(utcnow(), settings.limits_timezone)
     if sender is None or receiver is None or sender.id == receiver.id:
         reason = "wallet_not_found"
     elif "FROZEN" in (sender.status, receiver.status):
         reason = "wallet_frozen"
     elif sender.balance_paise - sender.held_paise < transfer.amount_paise:
         reason = "insufficient_funds"
+    elif (
+        limit := transfer_limit_passed(
+            sender, receiver, transfer.amount_paise, settings=settings, month=month
+        )
+    ) is not None:
+        reason = "limit_exceeded"
+        tier = receiver.kyc_tier if limit == "receiver_balance_cap" else sender.kyc_tier
+        count_after_commit(uow, LIMIT_REFUSALS.labels(limit=limit, tier=tier, kind="TRANSFER"))
 
     outcome: Payload
     if reason is None:
@@ -128,7 +155,7 @@ async def apply_transfer(
             reference=transfer.transaction_id,
             kind="TRANSFER",
         )
-        repository.post(pair)
+        repository.post(pair, sent_in_month=month)
         outcome = TransferCompleted(
             transaction_id=transfer.transaction_id,
             sender_id=transfer.sender_id,
@@ -148,6 +175,7 @@ async def apply_transfer(
             reason=reason,
             sender_balance_paise=sender.balance_paise if sender is not None else None,
             sender_version=sender.version if sender is not None else None,
+            limit=limit,
         )
     event = emit(uow, outcome, key=transfer.sender_id, correlation_id=correlation_id)
     count_after_commit(
@@ -167,6 +195,24 @@ async def apply_transfer(
         )
     )
     return outcome
+
+
+async def apply_kyc(
+    uow: UnitOfWork, *, update: UserKycUpdated, correlation_id: str | None = None
+) -> Wallet | None:
+    """Give the wallet of a user verified full-KYC the full-KYC limits (a rejection
+    changes nothing: the wallet stays minimum-detail)."""
+    if update.kyc != "FULL":
+        return None
+    repository = WalletRepository(uow)
+    wallet = (await repository.lock_of_users(update.user_id)).get(update.user_id)
+    if wallet is None:
+        log.error("user %s is full-KYC, but has no wallet yet; nothing changed", update.user_id)
+        return None
+    if wallet.kyc_tier != "FULL":
+        repository.set_tier(wallet, "FULL")
+        log.info("wallet %s is full-KYC now", wallet.id)
+    return wallet
 
 
 def emit(

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from tijori.common.clock import utcnow
 from tijori.common.db import UnitOfWork
@@ -16,9 +14,10 @@ from tijori.common.events import (
     TopupRejected,
     TopupRejectionReason,
 )
-from tijori.common.metrics import LEDGER_TOPUPS, count_after_commit
+from tijori.common.metrics import LEDGER_TOPUPS, LIMIT_REFUSALS, count_after_commit
 from tijori.wallets.config import WalletsSettings
 from tijori.wallets.ledger import LedgerPair
+from tijori.wallets.limits import limits_of, load_limit_passed, period_starts
 from tijori.wallets.models import GATEWAY_WALLET_ID, TopupCredit, Wallet
 from tijori.wallets.repository import WalletRepository
 from tijori.wallets.service import emit
@@ -26,31 +25,24 @@ from tijori.wallets.service import emit
 log = logging.getLogger(__name__)
 
 
-def period_starts(now: datetime, timezone: str) -> tuple[datetime, datetime]:
-    """The start of ``now``'s calendar month and of its financial year (1 April), in
-    ``timezone``: the periods the regulator's limits on money added are counted over."""
-    local = now.astimezone(ZoneInfo(timezone))
-    month = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    year = month.year if month.month >= 4 else month.year - 1
-    return month, month.replace(year=year, month=4)
-
-
 async def _limit_passed(
     repository: WalletRepository, wallet: Wallet, paise: int, settings: WalletsSettings
 ) -> str | None:
-    """The name of the first limit crediting ``paise`` to ``wallet`` would pass, if any."""
-    if wallet.balance_paise + paise > settings.balance_cap:
-        return "balance_cap"
-    month, year = period_starts(utcnow(), settings.limits_timezone)
-    if await repository.loaded_since(wallet.user_id or "", month) + paise > (
-        settings.monthly_load_limit
-    ):
-        return "monthly_load"
-    if await repository.loaded_since(wallet.user_id or "", year) + paise > (
-        settings.yearly_load_limit
-    ):
-        return "yearly_load"
-    return None
+    """The name of the first limit of the wallet's tier crediting ``paise`` would pass;
+    money added is summed only for a tier that limits it."""
+    limits = limits_of(settings, wallet.kyc_tier)
+    month_loaded = year_loaded = 0
+    if limits.monthly_load is not None or limits.yearly_load is not None:
+        month, year = period_starts(utcnow(), settings.limits_timezone)
+        month_loaded = await repository.loaded_since(wallet.user_id or "", month)
+        year_loaded = await repository.loaded_since(wallet.user_id or "", year)
+    return load_limit_passed(
+        wallet,
+        paise,
+        settings=settings,
+        loaded_this_month=month_loaded,
+        loaded_this_year=year_loaded,
+    )
 
 
 async def credit_topup(
@@ -82,6 +74,10 @@ async def credit_topup(
         limit := await _limit_passed(repository, wallet, topup.amount_paise, settings)
     ) is not None:
         reason = "limit_exceeded"
+        assert wallet is not None
+        count_after_commit(
+            uow, LIMIT_REFUSALS.labels(limit=limit, tier=wallet.kyc_tier, kind="TOPUP")
+        )
 
     outcome: Payload
     if reason is None:
