@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.unit.transfers import wallet_created
@@ -91,3 +92,17 @@ async def known(transactions_units: UnitOfWorkFactory) -> MemoryCache:
             await directory.remember_wallet(uow, cache, wallet_created(user_id), ttl_seconds=60)
         await uow.commit()
     return cache
+
+
+@asynccontextmanager
+async def users_client(settings: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of a users app with ``settings``, started (its lifespan and loops) and
+    served in this process; the app is ``client.app``."""
+    from tijori.users.app import create_app
+
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://users") as client:
+            client.app = app  # type: ignore[attr-defined]
+            yield client

@@ -17,8 +17,8 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 
 from tests.conftest import unique_email, unique_phone
+from tests.unit.conftest import users_client
 from tijori.common.events import parse_event
-from tijori.users.app import create_app
 from tijori.users.config import UsersSettings
 from tijori.users.kyc import age_on, check_adult
 from tijori.users.models import OutboxMessage, User
@@ -37,12 +37,8 @@ async def users(
         kyc_poll_seconds=0.05,
         kyc_sandbox_seconds=0,
     )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://users") as client:
-            client.app = app  # type: ignore[attr-defined]
-            yield client
+    async with users_client(settings) as client:
+        yield client
 
 
 async def _signed_up(users: httpx.AsyncClient) -> dict[str, str]:

@@ -15,12 +15,12 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import unique_email, unique_phone
+from tests.unit.conftest import users_client
 from tijori.common.auth import TokenKeys
 from tijori.common.clock import utcnow
 from tijori.common.config import CommonSettings
 from tijori.common.errors import UnauthorizedError
 from tijori.users import sessions
-from tijori.users.app import create_app
 from tijori.users.config import UsersSettings
 from tijori.users.devices import UNKNOWN_DEVICE, describe_device
 from tijori.users.models import RefreshToken, UserSession
@@ -108,12 +108,8 @@ async def users(
         session_idle_seconds=3600,
         refresh_token_ttl_seconds=86_400,
     )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://users") as client:
-            client.app = app  # type: ignore[attr-defined]
-            yield client
+    async with users_client(settings) as client:
+        yield client
 
 
 async def _sign_up(users: httpx.AsyncClient) -> str:
