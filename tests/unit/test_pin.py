@@ -181,3 +181,23 @@ async def test_the_lock_lasts_from_the_wrong_pin_that_set_it() -> None:
         await _guess(guard, right=True)
     now[0] = 111.0
     assert await _guess(guard, right=True) is None
+
+
+def _pin_checks(outcome: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("tijori_pin_checks_total", {"outcome": outcome}) or 0.0
+
+
+async def test_pin_checks_are_counted_by_outcome() -> None:
+    outcomes = ("right", "wrong", "locked", "refused")
+    before = [_pin_checks(outcome) for outcome in outcomes]
+    guard = pin.PinGuard(
+        MemoryCache(), UsersSettings(pin_max_failures=3, pin_lock_seconds=60), user_id="asha"
+    )
+    for right in (True, False, False, False):
+        await _guess(guard, right=right)
+    with pytest.raises(pin.PinLockedError):
+        await _guess(guard, right=True)
+    after = [_pin_checks(outcome) for outcome in outcomes]
+    assert [b - a for a, b in zip(before, after, strict=True)] == [1, 2, 1, 1]

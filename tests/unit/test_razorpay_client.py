@@ -4,6 +4,7 @@ Razorpay, and every failure sorted into "may have happened" or "refused"."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -356,3 +357,31 @@ def test_the_webhook_signature_matches_an_independently_computed_vector() -> Non
     assert not webhook_signature_valid(body=body, signature=signature, webhook_secret="other")
     for missing in (None, "", "é"):
         assert not webhook_signature_valid(body=body, signature=missing, webhook_secret=secret)
+
+
+def _calls(operation: str, outcome: str) -> float:
+    from prometheus_client import REGISTRY
+
+    value = REGISTRY.get_sample_value(
+        "tijori_gateway_calls_total", {"operation": operation, "outcome": outcome}
+    )
+    return value or 0.0
+
+
+async def test_each_call_is_counted_by_its_route_and_outcome() -> None:
+    answers = iter(
+        [
+            httpx.Response(200, json={"id": "order_AbC123", "amount": 100, "status": "created"}),
+            httpx.Response(503, text="down"),
+            httpx.Response(400, json={"error": {"code": "BAD_REQUEST_ERROR"}}),
+        ]
+    )
+    client = mocked(lambda request: next(answers))
+    route = "GET /v1/orders/{id}"
+    before = [_calls(route, outcome) for outcome in ("ok", "unavailable", "refused")]
+    for _ in range(3):
+        with contextlib.suppress(GatewayUnavailableError, GatewayRefusedError):
+            await client.fetch_order("order_AbC123")
+    after = [_calls(route, outcome) for outcome in ("ok", "unavailable", "refused")]
+    assert [b - a for a, b in zip(before, after, strict=True)] == [1, 1, 1]
+    await client.aclose()

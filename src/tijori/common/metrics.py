@@ -41,6 +41,12 @@ SESSIONS_ENDED = Counter(
     "refresh_token_reused (users service)",
     ["reason"],
 )
+PIN_CHECKS = Counter(
+    "tijori_pin_checks_total",
+    "Transaction PINs checked, by outcome: right, wrong, locked (the wrong one that locked "
+    "payments), refused (any PIN while locked) (users service)",
+    ["outcome"],
+)
 REFRESH_TOKEN_REUSE = Counter(
     "tijori_refresh_token_reuse_total",
     "Refresh tokens presented again after their rotation: each ended its session (users)",

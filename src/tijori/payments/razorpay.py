@@ -15,14 +15,18 @@ differently on each:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+
+from tijori.common.metrics import GATEWAY_CALLS
 
 PAGE = 100
 """The most a Razorpay list answers with at once."""
@@ -51,6 +55,10 @@ class GatewayRefusedError(Exception):
         self.description = description
         self.field = field
         self.reason = reason
+
+
+# an entity's id in a path (order_…, pay_…, rfnd_…, pout_…): one label per route
+_ID_SEGMENT = re.compile(r"/[a-z]+_[A-Za-z0-9]+")
 
 
 @dataclass(frozen=True)
@@ -238,26 +246,34 @@ class RazorpayClient:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
+        calls = functools.partial(
+            GATEWAY_CALLS.labels, operation=f"{method} {_ID_SEGMENT.sub('/{id}', path)}"
+        )
         try:
             answer = await self._http.request(
                 method, path, json=json, params=params, headers=headers
             )
         except httpx.HTTPError as error:  # connect, read, write and pool errors, timeouts
+            calls(outcome="unavailable").inc()
             raise GatewayUnavailableError(
                 f"{method} {path}: {type(error).__name__} {error}".rstrip()
             ) from error
         if answer.status_code == 429 or answer.status_code >= 500:
+            calls(outcome="unavailable").inc()
             raise GatewayUnavailableError(f"{method} {path}: answered {answer.status_code}")
         if answer.status_code >= 400:
+            calls(outcome="refused").inc()
             raise _refusal(answer)
         try:
             body = answer.json()
         except ValueError:
             body = None
         if answer.status_code != 200 or not isinstance(body, dict):
+            calls(outcome="unavailable").inc()
             raise GatewayUnavailableError(
                 f"{method} {path}: answered {answer.status_code} without a JSON object"
             )
+        calls(outcome="ok").inc()
         return body
 
     # orders and payments

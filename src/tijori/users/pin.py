@@ -27,6 +27,7 @@ from tijori.common.errors import (
     UnauthorizedError,
     UnprocessableError,
 )
+from tijori.common.metrics import PIN_CHECKS
 from tijori.users.config import UsersSettings
 
 log = logging.getLogger(__name__)
@@ -144,11 +145,14 @@ class PinGuard:
             log.warning("PIN not checked: cache unavailable")
             raise PinUnavailableError("PINs cannot be checked right now; try again") from error
         if left == LOCKED:
+            PIN_CHECKS.labels(outcome="refused").inc()
             raise PinLockedError(
                 "too many wrong PINs: payments are locked for a while",
                 headers={"Retry-After": str(self.lock_seconds)},
             )
         if not right:
+            PIN_CHECKS.labels(outcome="locked" if left == 0 else "wrong").inc()
             if left == 0:
                 log.warning("payments locked after %d wrong PINs (%s)", self.limit, self.key)
             raise WrongPinError(left)
+        PIN_CHECKS.labels(outcome="right").inc()
