@@ -187,6 +187,24 @@ async def sandbox(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
             await client.post("/reset")
 
 
+async def order_deliveries(
+    control: httpx.AsyncClient, order_id: str, event: str | None = None
+) -> list[dict[str, Any]]:
+    """The sandbox's webhook deliveries of payments of ``order_id`` (only ``event``'s,
+    if given), in the order they were delivered."""
+    items = (await control.get("/webhooks")).json()["items"]
+    return sorted(
+        (
+            item
+            for item in items
+            if item["body"]["payload"].get("payment", {}).get("entity", {}).get("order_id")
+            == order_id
+            and event in (None, item["event"])
+        ),
+        key=lambda item: item["delivered_at"] or 0,
+    )
+
+
 async def webhooks_settled(control: httpx.AsyncClient, timeout: float = 30) -> None:
     """Wait until the sandbox has nothing left to deliver."""
 

@@ -19,6 +19,7 @@ from tests.integration.payments import (
     add_money,
     checkout,
     checkout_signature,
+    order_deliveries,
     payment_token,
     sandbox,
     sandbox_api,
@@ -95,13 +96,7 @@ async def test_a_webhook_delivered_five_times_credits_once(
         await checkout(topup["checkout_url"], follow_return=False)
         await webhooks_settled(control)
         await topup_status(gateway, payer, topup["id"], "CREDITED")
-        deliveries = (await control.get("/webhooks")).json()["items"]
-    captured = [
-        item
-        for item in deliveries
-        if item["event"] == "payment.captured"
-        and item["body"]["payload"]["payment"]["entity"]["order_id"] == topup["order_id"]
-    ]
+        captured = await order_deliveries(control, topup["order_id"], "payment.captured")
     assert len(captured) == 5 and len({item["event_id"] for item in captured}) == 1
     assert (await wallet_of(gateway, payer))["balance"] == "120.00"
     assert await _entries(wallets_db, f"topup:{topup['id']}") == 2
@@ -129,13 +124,7 @@ async def test_a_webhook_later_than_the_gateway_check_credits_nothing_more(
         await checkout(topup["checkout_url"], follow_return=False)
         await topup_status(gateway, payer, topup["id"], "CREDITED", timeout=30)
         await webhooks_settled(control)  # the late events, delivered and answered 200
-        deliveries = (await control.get("/webhooks")).json()["items"]
-    late = [
-        item
-        for item in deliveries
-        if item["event"] == "payment.captured"
-        and item["body"]["payload"]["payment"]["entity"]["order_id"] == topup["order_id"]
-    ]
+        late = await order_deliveries(control, topup["order_id"], "payment.captured")
     assert [item["status"] for item in late] == ["delivered"]
     assert (await wallet_of(gateway, payer))["balance"] == "135.00"
     assert await _entries(wallets_db, f"topup:{topup['id']}") == 2
@@ -151,15 +140,7 @@ async def test_webhooks_delivered_newest_first_never_move_a_top_up_back(
         await checkout(topup["checkout_url"], follow_return=False)
         await webhooks_settled(control)
         await topup_status(gateway, payer, topup["id"], "CREDITED")
-        order = [
-            item["event"]
-            for item in sorted(
-                (await control.get("/webhooks")).json()["items"],
-                key=lambda item: item["delivered_at"] or 0,
-            )
-            if item["body"]["payload"].get("payment", {}).get("entity", {}).get("order_id")
-            == topup["order_id"]
-        ]
+        order = [item["event"] for item in await order_deliveries(control, topup["order_id"])]
     assert order[0] != "payment.authorized", order  # the events really came out of order
     await asyncio.sleep(1)  # a late event that moved it back would show by now
     assert (await topup_status(gateway, payer, topup["id"], "CREDITED"))["status"] == "CREDITED"

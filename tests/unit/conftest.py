@@ -106,3 +106,11 @@ async def users_client(settings: Any) -> AsyncIterator[httpx.AsyncClient]:
         async with httpx.AsyncClient(transport=transport, base_url="http://users") as client:
             client.app = app  # type: ignore[attr-defined]
             yield client
+
+
+def metric_value(name: str, **labels: str) -> float:
+    """The current value of the Prometheus sample ``name`` with ``labels`` (0 before
+    its first count)."""
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import httpx
 from fastapi import FastAPI
-from prometheus_client import REGISTRY
 
+from tests.unit.conftest import metric_value
 from tijori.common.metrics import install_http_metrics
 
 
 def _count(handler: str, status: str) -> float:
-    labels = {"handler": handler, "method": "GET", "status": status}
-    return REGISTRY.get_sample_value("http_requests_total", labels) or 0.0
+    return metric_value("http_requests_total", handler=handler, method="GET", status=status)
 
 
 async def test_requests_are_counted_by_route_template_and_status_class() -> None:

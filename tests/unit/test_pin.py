@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.unit.conftest import metric_value
 from tijori.common.auth import PaymentTokenError, TokenKeys
 from tijori.common.cache import MemoryCache
 from tijori.common.config import CommonSettings
@@ -184,9 +185,7 @@ async def test_the_lock_lasts_from_the_wrong_pin_that_set_it() -> None:
 
 
 def _pin_checks(outcome: str) -> float:
-    from prometheus_client import REGISTRY
-
-    return REGISTRY.get_sample_value("tijori_pin_checks_total", {"outcome": outcome}) or 0.0
+    return metric_value("tijori_pin_checks_total", outcome=outcome)
 
 
 async def test_pin_checks_are_counted_by_outcome() -> None:

@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from tests.unit.conftest import metric_value
 from tests.unit.sandbox import (
     CALLBACK,
     KEY_ID,
@@ -360,12 +361,7 @@ def test_the_webhook_signature_matches_an_independently_computed_vector() -> Non
 
 
 def _calls(operation: str, outcome: str) -> float:
-    from prometheus_client import REGISTRY
-
-    value = REGISTRY.get_sample_value(
-        "tijori_gateway_calls_total", {"operation": operation, "outcome": outcome}
-    )
-    return value or 0.0
+    return metric_value("tijori_gateway_calls_total", operation=operation, outcome=outcome)
 
 
 async def test_each_call_is_counted_by_its_route_and_outcome() -> None:
