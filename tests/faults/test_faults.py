@@ -9,6 +9,8 @@ land in test-artifacts/reliability.json; docs/reliability.md reports them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import subprocess
 import sys
 import time
@@ -16,11 +18,13 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Mailbox
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -363,3 +367,74 @@ async def test_two_wallets_replicas_with_a_rebalance_in_the_middle(
         replica.terminate()
         replica.wait(timeout=20)
     assert "wallets" in (fault_stack.workdir / "wallets-replica.log").read_text()
+
+
+async def test_a_transactions_replica_killed_under_load_behind_the_gateway(
+    fault_stack: Stack,
+    people: list[Person],
+    scenario: Scenario,
+) -> None:
+    """Two transactions processes behind Caddy, one killed with -9 while transfers flow.
+
+    Requests in flight on the killed one get no answer or a 502, and their clients retry
+    with the same Idempotency-Key; a request that was never delivered is sent to the
+    other replica by the gateway itself, so a client starting while one is down sees no
+    error at all.
+    """
+    port = fault_stack.port("transactions") + 50
+    with (fault_stack.workdir / "transactions-replica.log").open("ab") as log:
+        replica = subprocess.Popen(
+            [sys.executable, "-m", "tijori", "serve", "transactions", "--port", str(port)],
+            env=fault_stack.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    single = fault_stack.env["TIJORI_TRANSACTIONS_URL"]
+    while_down: list[Traffic] = []
+
+    async def fault() -> None:
+        await asyncio.to_thread(fault_stack.stop, "transactions", sig=signal.SIGKILL)
+        probe = Traffic(fault_stack.gateway, people, clients=1, pause=0.3)
+        probe.start()
+        await asyncio.sleep(3)  # the replica alone
+        await probe.stop()
+        while_down.append(probe)
+        fault_stack.start("transactions")
+        await asyncio.to_thread(fault_stack.wait_ready, "transactions", 90)
+
+    try:
+        await _wait_answering(f"http://127.0.0.1:{port}/ready")
+        fault_stack.env["TIJORI_TRANSACTIONS_URL"] = f"{single},http://127.0.0.1:{port}"
+        await asyncio.to_thread(fault_stack.restart_edge)
+        figures = await scenario("a transactions replica killed behind the gateway", fault)
+        async with httpx.AsyncClient() as client:
+            served = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+    finally:
+        fault_stack.env["TIJORI_TRANSACTIONS_URL"] = single
+        replica.terminate()
+        replica.wait(timeout=20)
+        await asyncio.to_thread(fault_stack.restart_edge)
+    probe = while_down[0]
+    assert probe.accepted, "no transfer was accepted while one replica was down"
+    assert (probe.retried, probe.gave_up) == (0, 0), "the gateway let a client see the dead one"
+    figures["accepted_while_one_replica_was_down"] = len(probe.accepted)
+    # the replica took its share of the whole stream, not only of the outage
+    accepted_by_replica = sum(
+        sample.value
+        for family in text_string_to_metric_families(served)
+        for sample in family.samples
+        if sample.name == "http_requests_total"
+        and sample.labels == {"handler": "/api/transactions", "method": "POST", "status": "2xx"}
+    )
+    assert accepted_by_replica > len(probe.accepted), served
+
+
+async def _wait_answering(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(timeout=2) as client:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get(url)).status_code == 200:
+                    return
+            await asyncio.sleep(0.3)
+    raise AssertionError(f"{url} did not become ready")
