@@ -288,6 +288,12 @@ def test_the_gateway_is_caddy_with_the_caddyfile_tijori_writes(
             assert settings.upstreams()[name] == [f"http://{name}:{info.port}"]
         assert gateway["depends_on"][name]["condition"] == "service_healthy"
     assert settings.aggregator_url == f"http://aggregator:{SERVICES['aggregator'].port}"
+    # a name stands for every container of a service: `WALLETS_REPLICAS=2 docker compose up`
+    assert settings.gateway_upstreams_by_dns
+    for name in ("wallets", "transactions"):
+        replicas = compose["services"][name]["deploy"]["replicas"]
+        assert interpolate(str(replicas), {}) == "1"
+        assert interpolate(str(replicas), {f"{name.upper()}_REPLICAS": "2"}) == "2"
     worker = compose["services"]["transactions-worker"]
     assert environment(worker, {"TIJORI_JWT_PUBLIC_KEY": "k"})["TIJORI_ROLE"] == "worker"
     assert set(settings.worker_urls) == {"transactions-worker"}

@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -337,6 +338,44 @@ def test_with_tls_the_configuration_is_valid_and_sends_hsts(
 ) -> None:
     settings = GatewaySettings(data_dir=tmp_path, **tls)
     assert "Strict-Transport-Security" in json.dumps(_adapt(settings, tmp_path))
+
+
+def test_upstreams_by_dns_balance_every_address_a_service_name_has(tmp_path: Path) -> None:
+    """Compose's mode: ``transactions`` stands for each of its containers."""
+    settings = GatewaySettings(
+        data_dir=tmp_path,
+        transactions_url="http://transactions:8083",
+        gateway_upstreams_by_dns=True,
+    )
+    handlers = [
+        handler
+        for handler in _handlers(_adapt(settings, tmp_path))
+        if handler.get("handler") == "reverse_proxy"
+    ]
+    assert {str(handler["dynamic_upstreams"]["name"]) for handler in handlers} >= {
+        "transactions",
+        "127.0.0.1",
+    }
+    for handler in handlers:
+        assert handler["dynamic_upstreams"]["source"] == "a"
+        assert "upstreams" not in handler
+        assert handler["health_checks"]["passive"]["max_fails"] == 1
+    with pytest.raises(ValueError, match="one URL"):
+        render_caddyfile(settings.model_copy(update={"wallets_url": "http://a:1,http://b:1"}))
+
+
+def _handlers(node: object) -> list[dict[str, Any]]:
+    """Every handler of an adapted configuration, however deep in routes and subroutes."""
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        if "handler" in node:
+            found.append(node)
+        for value in node.values():
+            found += _handlers(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += _handlers(value)
+    return found
 
 
 def _adapt(settings: GatewaySettings, tmp_path: Path) -> dict[str, object]:

@@ -60,6 +60,8 @@ MAX_BODY_BYTES = 1024 * 1024
 READ_HEADER_SECONDS = 5
 READ_BODY_SECONDS = 10
 CLIENT_IDLE_SECONDS = 120
+# how often a service's name is looked up again when it stands for its replicas
+DNS_REFRESH_SECONDS = 5
 DIAL_SECONDS = 2
 # the gateway drops an idle pooled connection to a service well before the service does
 POOL_IDLE_SECONDS = 30
@@ -145,11 +147,32 @@ def _respond_problem(status: int, indent: str) -> list[str]:
 
 def _reverse_proxy(urls: list[str], settings: GatewaySettings, indent: str) -> list[str]:
     inner = indent + "\t"
-    lines = [f"{indent}reverse_proxy {' '.join(_dial_address(url) for url in urls)} {{"]
+    if settings.gateway_upstreams_by_dns:
+        if len(urls) != 1:
+            raise ValueError("with TIJORI_GATEWAY_UPSTREAMS_BY_DNS each service has one URL")
+        host, port = _dial_address(urls[0]).rsplit(":", 1)
+        lines = [
+            f"{indent}reverse_proxy {{",
+            f"{inner}dynamic a {{",
+            f"{inner}\tname {host}",
+            f"{inner}\tport {port}",
+            f"{inner}\trefresh {DNS_REFRESH_SECONDS}s",
+            f"{inner}}}",
+        ]
+    else:
+        lines = [f"{indent}reverse_proxy {' '.join(_dial_address(url) for url in urls)} {{"]
     if settings.gateway_retry_seconds > 0:
         lines.append(f"{inner}lb_try_duration {_duration(settings.gateway_retry_seconds)}")
         lines.append(f"{inner}lb_try_interval 100ms")
-    if len(urls) > 1:
+    if settings.gateway_upstreams_by_dns:
+        # Caddy runs no active health checks on addresses it looked up: one that refuses a
+        # connection is left out for a while, and the request is tried on another
+        lines += [
+            f"{inner}lb_policy least_conn",
+            f"{inner}fail_duration {HEALTH_INTERVAL_SECONDS * 5}s",
+            f"{inner}max_fails 1",
+        ]
+    elif len(urls) > 1:
         # replicas: one that stops answering /health is left out until it answers again
         lines += [
             f"{inner}lb_policy least_conn",

@@ -48,6 +48,10 @@ class GatewaySettings(CommonSettings):
     gateway_domain: str | None = None
     # Caddy's own Prometheus metrics, on loopback at this port (none when unset)
     gateway_metrics_port: int | None = None
+    # each service URL's host name stands for all of its replicas (compose's DNS for a
+    # service with several containers): Caddy looks the name up every few seconds and
+    # balances across every address it gets, instead of dialling the first one
+    gateway_upstreams_by_dns: bool = False
 
     def upstreams(self) -> dict[str, list[str]]:
         """Each service's base URLs (one per replica) by name."""
