@@ -112,7 +112,8 @@ class Gateway:
 
 @contextlib.asynccontextmanager
 async def gateway(tmp_path: Path, **settings: Any) -> AsyncIterator[Gateway]:
-    """Caddy on a free port with ``settings`` (services on closed ports unless given)."""
+    """Caddy on a free port with ``settings`` (services on closed ports unless given);
+    ``OTEL_*`` names among them go to Caddy's environment too, as `tijori up` hands them on."""
     closed = f"http://127.0.0.1:{free_port()}"
     defaults: dict[str, Any] = {
         "users_url": closed,
@@ -123,7 +124,10 @@ async def gateway(tmp_path: Path, **settings: Any) -> AsyncIterator[Gateway]:
         "aggregator_url": closed,
         "gateway_retry_seconds": 0.3,
     }
-    config = GatewaySettings(data_dir=tmp_path, gateway_port=free_port(), **(defaults | settings))
+    exporter = {name: settings.pop(name) for name in list(settings) if name.startswith("OTEL_")}
+    config = GatewaySettings(
+        data_dir=tmp_path, gateway_port=free_port(), **(defaults | settings | exporter)
+    )
     path = write_caddyfile(config)
     log = tmp_path / f"caddy-{config.gateway_port}.log"
     with log.open("wb") as output:
@@ -131,7 +135,7 @@ async def gateway(tmp_path: Path, **settings: Any) -> AsyncIterator[Gateway]:
             [caddy_binary(), "run", "--adapter", "caddyfile", "--config", str(path)],
             stdout=output,
             stderr=subprocess.STDOUT,
-            env={"HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "xdg")},
+            env={"HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "xdg")} | exporter,
         )
     scheme = "https" if config.gateway_tls == "internal" else "http"
     url = f"{scheme}://127.0.0.1:{config.gateway_port}"

@@ -16,7 +16,9 @@ from typing import Any
 
 import httpx
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from tests.conftest import poll
 from tests.unit.gateway import Echo, Gateway, free_port, gateway, serving
 from tijori.common.errors import PROBLEM_CODES
 from tijori.gateway.caddy import (
@@ -362,6 +364,46 @@ def test_upstreams_by_dns_balance_every_address_a_service_name_has(tmp_path: Pat
         assert handler["health_checks"]["passive"]["max_fails"] == 1
     with pytest.raises(ValueError, match="one URL"):
         render_caddyfile(settings.model_copy(update={"wallets_url": "http://a:1,http://b:1"}))
+
+
+async def test_with_an_exporter_the_gateway_starts_each_api_trace_and_exports_its_span(
+    tmp_path: Path,
+) -> None:
+    collector, users = Echo("collector"), Echo("users")
+    async with (
+        serving(collector) as collector_url,
+        serving(users) as users_url,
+        gateway(
+            tmp_path,
+            users_url=users_url,
+            OTEL_EXPORTER_OTLP_ENDPOINT=collector_url,
+            OTEL_BSP_SCHEDULE_DELAY="100",
+        ) as running,
+        httpx.AsyncClient(base_url=running.url) as client,
+    ):
+        assert (await client.get("/api/users/me")).status_code == 200
+        assert (await client.get("/")).status_code == 200  # a page: no span
+
+        async def exported() -> bool:
+            return any(seen.raw_path == "/v1/traces" for seen in collector.seen)
+
+        await poll(exported, timeout=15, what="Caddy to export its span")
+    (traceparent,) = [seen.headers["traceparent"] for seen in users.seen]
+    trace_id, parent_span_id = traceparent.split("-")[1:3]
+    spans = []
+    for seen in collector.seen:
+        request = ExportTraceServiceRequest.FromString(seen.body)
+        spans += [
+            span
+            for resource in request.resource_spans
+            for scope in resource.scope_spans
+            for span in scope.spans
+        ]
+    (span,) = spans
+    assert span.name == "gateway"
+    # the service's request continues the gateway's span: one trace from the edge on
+    assert (span.trace_id.hex(), span.span_id.hex()) == (trace_id, parent_span_id)
+    assert "tracing" not in render_caddyfile(GatewaySettings())  # no exporter, no span
 
 
 def _handlers(node: object) -> list[dict[str, Any]]:

@@ -145,6 +145,13 @@ def _respond_problem(status: int, indent: str) -> list[str]:
     return lines
 
 
+def _tracing(settings: GatewaySettings, indent: str) -> list[str]:
+    # Caddy's exporter reads the OTEL_* variables of its environment, as the services do
+    if settings.otlp_endpoint is None:
+        return []
+    return [f"{indent}tracing {{", f"{indent}\tspan gateway", f"{indent}}}"]
+
+
 def _reverse_proxy(urls: list[str], settings: GatewaySettings, indent: str) -> list[str]:
     inner = indent + "\t"
     if settings.gateway_upstreams_by_dns:
@@ -295,6 +302,7 @@ def render_caddyfile(settings: GatewaySettings) -> str:
             f"\t\t\tmax_size {MAX_BODY_BYTES}B",
             "\t\t}",
             "\t\theader ?Cache-Control no-store",
+            *_tracing(settings, "\t\t"),
             *_reverse_proxy(urls, settings, "\t\t"),
             "\t}",
         ]

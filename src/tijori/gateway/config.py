@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from tijori.common.config import CommonSettings
 
@@ -52,6 +52,14 @@ class GatewaySettings(CommonSettings):
     # service with several containers): Caddy looks the name up every few seconds and
     # balances across every address it gets, instead of dialling the first one
     gateway_upstreams_by_dns: bool = False
+    # where spans go (OpenTelemetry's own variables, as for the services): when one is set,
+    # Caddy starts each API request's trace with a span of its own and exports it there
+    otlp_endpoint: str | None = Field(
+        None,
+        validation_alias=AliasChoices(
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"
+        ),
+    )
 
     def upstreams(self) -> dict[str, list[str]]:
         """Each service's base URLs (one per replica) by name."""
