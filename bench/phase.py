@@ -152,8 +152,8 @@ async def run_phase(context: Context, phase: Phase, *, profile: str | None) -> d
         meter = CpuMeter(
             {
                 # the SMTP sink stands in for a mail relay elsewhere: counted, not as Tijori
-                ("smtp_sink" if name == "smtp" else name): process.pid
-                for name, process in stack.processes.items()
+                ("smtp_sink" if name == "smtp" else name): pid
+                for name, pid in stack.pids().items()
             }
             | infra_pids()
         )

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from bench import measure, report
 from bench.phase import Context, Phase, run_phase, say, stop_on_signals
 from bench.stack import ROOT, BenchStack, database_url, start_stack
+from tijori.supervisor import parse_replicas
 
 ACCOUNTS_TIMEOUT_SECONDS = 120.0
 
@@ -132,19 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--quick", action="store_true", help="a short smoke run (about a minute)")
     parser.add_argument(
-        "--together",
-        action="store_true",
-        help="run transactions as one process (HTTP and settling on one event loop) instead "
-        "of two, as tijori up does (TIJORI_ROLE=api and worker); for comparison",
-    )
-    parser.add_argument(
-        "--background-nice",
-        type=int,
-        choices=range(20),
-        metavar="0-19",
-        default=None,
-        help="the CPU priority wallets, notifications and the settling worker are lowered by "
-        "(default: as tijori up runs them, 10); 0 to compare",
+        "--replicas",
+        type=parse_replicas,
+        default={},
+        metavar="PROCESS=N,...",
+        help="run N processes of these, as tijori up --replicas does (e.g. transactions=2)",
     )
     parser.add_argument(
         "--profile",
@@ -171,9 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     say(f"{machine['cores']} cores, load average {load_average:.2f}; plan: {labels}")
     stop_on_signals()
     try:
-        stack = start_stack(
-            run_id, say, split=not args.together, background_nice=args.background_nice
-        )
+        stack = start_stack(run_id, say, replicas=args.replicas)
     except RuntimeError as error:
         say(f"could not start: {error}")
         return 1
@@ -181,6 +172,13 @@ def main(argv: list[str] | None = None) -> int:
     ok = True
     try:
         profiled = [name for name in args.profile_services.split(",") if name]
+        unknown = [name for name in profiled if name not in stack.children or name == "gateway"]
+        if args.profile and unknown:
+            python = sorted(name for name in stack.children if name != "gateway")
+            raise RuntimeError(
+                f"--profile-services {','.join(unknown)}: py-spy samples Python processes, "
+                f"one of {', '.join(python)} (the gateway is Caddy, a Go program)"
+            )
         context = Context(stack, sign_up(stack, users), args.settle_timeout, profiled)
         last = list(phases)[-1]
         for mode, mode_phases in phases.items():

@@ -1,18 +1,25 @@
-"""The Tijori the benchmark drives: every service as its own process on the real infra.
+"""The Tijori the benchmark drives: ``tijori up``, as a user starts it, on the real infra.
 
+The stack is the one ``tijori up`` runs (the same code: its processes, roles, CPU
+priorities, start order and readiness, the gateway and the payment gateway sandbox, its
+logs streamed through it), with every port moved by ``--port-offset 20000`` so it runs
+beside a ``make run``: gateway on 28080, services on 28081-28087, the sandbox on 28090.
 MariaDB, Apache Kafka and Redis are the ones ``infra/up.sh`` started; the benchmark
-gets databases of its own (``tijori_bench_<service>``, dropped and migrated afresh at
-the start of every run), a Kafka topic prefix of its own (``bench.<run>.``), Redis
-database 13 (flushed at the start), ports 28080-28084 and a local SMTP sink on 28025
-that accepts every e-mail and keeps none. Logs and keys live under ``bench/.work/<run>/``.
+gets databases of its own (``tijori_bench_<service>``, dropped at the start of every run
+and migrated by ``tijori up``), a Kafka topic prefix of its own (``bench.<run>.``), Redis
+database 13 (flushed at the start) and a local SMTP sink on 28025 that accepts every
+e-mail and keeps none. ``tijori up``'s output (every process's log) and the keys live
+under ``bench/.work/<run>/``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -22,11 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tijori.services import PROCESSES
+from tijori.supervisor import REPLICA_PORT_STEP
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench" / ".work"
@@ -41,19 +48,22 @@ PORTS = {
     "notifications": 28084,
     "payments": 28087,
 }
+# every port of `tijori up`, moved: the gateway on 28080, users on 28081 ...
+PORT_OFFSET = 20000
 # the payment gateway sandbox, as `tijori up` starts it (payments talks to it)
 SANDBOX = "sandbox"
 SANDBOX_PORT = 28090
-# with --split: a second transactions process that only consumes and settles
-SETTLER = "transactions-worker"
-WORKER_PORT = 28085
 # the gateway's /ready and /docs (Caddy routes them to it)
 AGGREGATOR_PORT = 28086
+UP = "tijori-up"
 SMTP_PORT = 28025
 REDIS_URL = "redis://127.0.0.1:6379/13"
 KAFKA_BOOTSTRAP = os.environ.get("TIJORI_BENCH_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 TOPIC_PREFIX_ROOT = "bench."
-READY_TIMEOUT_SECONDS = 90.0
+READY_TIMEOUT_SECONDS = 180.0
+# what `tijori up` prints once the gateway and every service behind it are ready
+RUNNING = "Tijori is running"
+PROC = Path("/proc")
 
 Say = Callable[[str], None]
 
@@ -65,12 +75,16 @@ def database_url(service: str) -> str:
 
 @dataclass
 class BenchStack:
-    """A running Tijori for one benchmark run."""
+    """A running Tijori for one benchmark run: ``tijori up`` and the SMTP sink."""
 
     run_id: str
     workdir: Path
     env: dict[str, str]
+    replicas: dict[str, int] = field(default_factory=dict)
+    # the SMTP sink and ``tijori up``, started by the benchmark
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # what ``tijori up`` started, by its names for them (``transactions-2`` ...)
+    children: dict[str, int] = field(default_factory=dict)
     # held for the whole run: one benchmark at a time owns the tijori_bench_* names
     lock: IO[str] | None = None
 
@@ -79,26 +93,27 @@ class BenchStack:
         """The gateway's base URL."""
         return f"http://127.0.0.1:{GATEWAY_PORT}"
 
-    def port(self, name: str) -> int:
-        """The port of a service, the gateway or the SMTP sink."""
-        ports = {
-            "gateway": GATEWAY_PORT,
-            "aggregator": AGGREGATOR_PORT,
-            "smtp": SMTP_PORT,
-            SETTLER: WORKER_PORT,
-            SANDBOX: SANDBOX_PORT,
-            **PORTS,
+    def pids(self) -> dict[str, int]:
+        """Every process of the stack by name: ``tijori up`` itself, what it started, the sink."""
+        return {
+            "smtp": self.processes["smtp"].pid,
+            UP: self.processes[UP].pid,
+            **self.children,
         }
-        return ports[name]
 
     def pid(self, name: str) -> int:
         """The process id of a running service."""
-        return self.processes[name].pid
+        return self.children[name]
 
     def log_tail(self, name: str, characters: int = 3000) -> str:
-        """The end of what ``name`` has logged."""
-        path = self.workdir / f"{name}.log"
-        return path.read_text(errors="replace")[-characters:] if path.exists() else ""
+        """The end of what ``name`` has logged (``tijori up`` prefixes each line with it)."""
+        path = self.workdir / f"{UP}.log"
+        if not path.exists():
+            return ""
+        text = path.read_text(errors="replace")
+        if name != UP:
+            text = "".join(line for line in text.splitlines(True) if f" {name} |" in line)
+        return text[-characters:]
 
     def tijori(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         """Run a ``tijori`` command against this stack's databases and broker."""
@@ -111,48 +126,51 @@ class BenchStack:
             check=False,
         )
 
-    def spawn(self, name: str, command: list[str], env: dict[str, str] | None = None) -> None:
+    def spawn(self, name: str, command: list[str]) -> None:
         """Start one process with its output in ``<workdir>/<name>.log``."""
         with (self.workdir / f"{name}.log").open("ab") as log:
             self.processes[name] = subprocess.Popen(  # noqa: S603 - our own commands
                 command,
-                env=self.env | (env or {}),
+                env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=self.workdir,
             )
 
-    def wait_ready(self, name: str, timeout: float = READY_TIMEOUT_SECONDS) -> float:
-        """Block until ``name`` answers ``/ready`` with 200; return how long it took."""
+    def wait_running(self, timeout: float = READY_TIMEOUT_SECONDS) -> float:
+        """Block until ``tijori up`` says Tijori is running (its gateway's ``/ready`` is
+        then true) and its processes are known; return how long it took."""
         started = time.monotonic()
-        probe = "/health" if name == SANDBOX else "/ready"
-        url = f"http://127.0.0.1:{self.port(name)}{probe}"
+        up = self.processes[UP]
         while time.monotonic() - started < timeout:
-            if self.processes[name].poll() is not None:
-                raise RuntimeError(f"{name} exited:\n{self.log_tail(name)}")
-            try:
-                if httpx.get(url, timeout=5).status_code == 200:
-                    return time.monotonic() - started
-            except httpx.HTTPError:
-                pass
+            if up.poll() is not None:
+                raise RuntimeError(f"tijori up exited:\n{self.log_tail(UP)}")
+            if RUNNING in self.log_tail(UP, 600):
+                self.children = _children(up.pid)
+                return time.monotonic() - started
             time.sleep(0.3)
-        raise RuntimeError(f"{name} was not ready within {timeout:.0f}s:\n{self.log_tail(name)}")
+        raise RuntimeError(f"tijori up was not running within {timeout:.0f}s:\n{self.log_tail(UP)}")
 
     def exited(self) -> list[str]:
-        """The processes of the stack that are no longer running."""
-        return [name for name, process in self.processes.items() if process.poll() is not None]
+        """The processes of the stack that are no longer running (``tijori up`` restarts
+        one that dies, under a new process id: that counts too)."""
+        return [name for name, pid in self.pids().items() if not (PROC / str(pid)).exists()]
 
     def stop(self) -> None:
-        """Stop every process (the gateway first), SIGKILL after 15 s, and drop the topics."""
-        for name in reversed(list(self.processes)):
-            process = self.processes.pop(name)
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+        """Stop ``tijori up`` (it stops the gateway first), then the sink; drop the topics."""
+        for name in (UP, "smtp"):
+            process = self.processes.pop(name, None)
+            if process is None or process.poll() is not None:
+                continue
+            process.terminate()
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for pid in self.children.values():  # only if `tijori up` could not stop them
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         try:
             asyncio.run(delete_topics(self.env["TIJORI_KAFKA_TOPIC_PREFIX"]))
         except Exception as error:  # the run's results matter more than tidy topics
@@ -162,8 +180,40 @@ class BenchStack:
             self.lock = None
 
 
+def _children(parent: int) -> dict[str, int]:
+    """What ``tijori up`` (``parent``) runs, by the name it gives each: a service is
+    ``tijori serve <service> --port P --role R``, named by its port."""
+    names = {
+        process.port + PORT_OFFSET + REPLICA_PORT_STEP * replica: (
+            process.name if replica == 0 else f"{process.name}-{replica + 1}"
+        )
+        for process in PROCESSES
+        for replica in range(10)
+    }
+    found: dict[str, int] = {}
+    for entry in PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) != parent:
+            continue
+        if Path(argv[0]).name == "caddy":  # `tijori serve gateway` became Caddy (exec)
+            found["gateway"] = int(entry.name)
+        elif "--port" in argv:
+            port = int(argv[argv.index("--port") + 1])
+            name = SANDBOX if "sandbox" in argv else names.get(port, f"port-{port}")
+            found[name] = int(entry.name)
+    return found
+
+
 def service_env(run_id: str, workdir: Path) -> dict[str, str]:
-    """The environment of every process of the stack: the real infra, the bench's names."""
+    """The environment ``tijori up`` gets: the real infra and the bench's names for its
+    databases, topics, cache and mail; everything else (ports, URLs between the
+    processes, the sandbox) is ``tijori up``'s own doing."""
     inherited = {key: value for key, value in os.environ.items() if not key.startswith("TIJORI_")}
     env = inherited | {
         "TIJORI_DATA_DIR": str(workdir / "data"),
@@ -172,30 +222,17 @@ def service_env(run_id: str, workdir: Path) -> dict[str, str]:
         "TIJORI_REDIS_URL": REDIS_URL,
         "TIJORI_SMTP_HOST": "127.0.0.1",
         "TIJORI_SMTP_PORT": str(SMTP_PORT),
-        "TIJORI_GATEWAY_PORT": str(GATEWAY_PORT),
         # long enough for every token to outlive the run; nothing else is tuned
         "TIJORI_JWT_TTL_SECONDS": "7200",
-        "TIJORI_SANDBOX_PORT": str(SANDBOX_PORT),
-        "TIJORI_SANDBOX_WEBHOOK_URL": f"http://127.0.0.1:{GATEWAY_PORT}/api/payments/webhooks/razorpay",
-        "TIJORI_PUBLIC_URL": f"http://127.0.0.1:{GATEWAY_PORT}",
     }
     for service in DATABASE_SERVICES:
         env[f"TIJORI_{service.upper()}_DATABASE_URL"] = database_url(service)
-        env[f"TIJORI_{service.upper()}_URL"] = f"http://127.0.0.1:{PORTS[service]}"
-    env["TIJORI_AGGREGATOR_URL"] = f"http://127.0.0.1:{AGGREGATOR_PORT}"
     return env
 
 
-def start_stack(
-    run_id: str, say: Say, *, split: bool = True, background_nice: int | None = None
-) -> BenchStack:
-    """Fresh databases, topics and cache, then every service; raises if one fails.
-
-    With ``split``, transactions runs as two processes: one answers HTTP
-    (``TIJORI_ROLE=api``), the other consumes and settles (``TIJORI_ROLE=worker``), and
-    the background processes run at a lower CPU priority, as ``tijori up`` runs them
-    (``background_nice`` instead of theirs, if given).
-    """
+def start_stack(run_id: str, say: Say, *, replicas: dict[str, int] | None = None) -> BenchStack:
+    """Fresh databases, topics and cache, the SMTP sink, then ``tijori up``; raises if
+    it does not come up."""
     lock = _take_lock()
     ports = (GATEWAY_PORT, AGGREGATOR_PORT, *PORTS.values(), SMTP_PORT, SANDBOX_PORT)
     busy = [port for port in ports if _listening(port)]
@@ -207,7 +244,13 @@ def start_stack(
     _forget_old_runs()
     workdir = WORK / run_id
     (workdir / "data").mkdir(parents=True)
-    stack = BenchStack(run_id=run_id, workdir=workdir, env=service_env(run_id, workdir), lock=lock)
+    stack = BenchStack(
+        run_id=run_id,
+        workdir=workdir,
+        env=service_env(run_id, workdir),
+        replicas=replicas or {},
+        lock=lock,
+    )
     try:
         say(f"run {run_id}: dropping the tijori_bench_* databases, flushing Redis db 13")
         asyncio.run(reset_stores())
@@ -216,34 +259,13 @@ def start_stack(
             [sys.executable, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink",
              "-l", f"127.0.0.1:{SMTP_PORT}"],
         )  # fmt: skip
-        for command in (("migrate",), ("topics",)):
-            say(f"tijori {command[0]}")
-            result = stack.tijori(*command)
-            if result.returncode != 0:
-                raise RuntimeError(f"tijori {command[0]} failed:\n{result.stdout}{result.stderr}")
-        roles = {"transactions": "api", SETTLER: "worker"} if split else {}
-        # as `tijori up` runs them: the background processes at a lower CPU priority
-        nice = {p.name: p.nice for p in PROCESSES if split}
-        if background_nice is not None:
-            nice = {name: background_nice if value else 0 for name, value in nice.items()}
-        processes = [
-            SANDBOX,
-            *DATABASE_SERVICES,
-            *([SETTLER] if split else []),
-            "aggregator",
-            "gateway",
-        ]
-        for name in processes:
-            service = "transactions" if name == SETTLER else name
-            stack.spawn(
-                name,
-                [sys.executable, "-m", "tijori", "serve", service,
-                 "--port", str(stack.port(name)), "--nice", str(nice.get(name, 0))],
-                env={"TIJORI_ROLE": roles[name]} if name in roles else None,
-            )  # fmt: skip
-        for service in processes:
-            took = stack.wait_ready(service)
-            say(f"{service} ready on :{stack.port(service)} ({took:.1f}s)")
+        command = [sys.executable, "-m", "tijori", "up", "--port-offset", str(PORT_OFFSET)]
+        if replicas:
+            command += ["--replicas", ",".join(f"{name}={n}" for name, n in replicas.items())]
+        say(f"{' '.join(command[2:])} (its output: {workdir / f'{UP}.log'})")
+        stack.spawn(UP, command)
+        took = stack.wait_running()
+        say(f"Tijori is running ({took:.1f}s): {', '.join(sorted(stack.children))}")
     except BaseException:
         stack.stop()
         raise

@@ -97,6 +97,8 @@ def _serve(args: argparse.Namespace) -> int:
 # the CPU a transfer costs (docs/performance.md); reference cycles are still collected,
 # later.
 GC_THRESHOLDS = (50_000, 50, 100)
+# the highest port a service gets with the offset stays below 65536 (broker 29092 + offset)
+MAX_PORT_OFFSET = 36000
 
 
 def _collect_garbage_less_often() -> None:
@@ -141,7 +143,7 @@ def _asyncapi(args: argparse.Namespace) -> int:
 def _up(args: argparse.Namespace) -> int:
     from tijori.supervisor import run_all
 
-    return run_all(replicas=args.replicas)
+    return run_all(replicas=args.replicas, port_offset=args.port_offset)
 
 
 def _replicas(text: str) -> dict[str, int]:
@@ -151,6 +153,12 @@ def _replicas(text: str) -> dict[str, int]:
         return parse_replicas(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from error
+
+
+def _port_offset(text: str) -> int:
+    if not text.isdigit() or int(text) > MAX_PORT_OFFSET:
+        raise argparse.ArgumentTypeError(f"a whole number from 0 to {MAX_PORT_OFFSET}")
+    return int(text)
 
 
 def _audit(args: argparse.Namespace) -> int:
@@ -220,6 +228,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PROCESS=N,...",
         help="run N processes of these, e.g. transactions=2,wallets=2: the gateway balances "
         "requests across them, Kafka's consumer groups share the events",
+    )
+    up.add_argument(
+        "--port-offset",
+        type=_port_offset,
+        default=0,
+        metavar="N",
+        help="add N to every port it uses (services, gateway, broker, mail): a second Tijori "
+        "beside the first, as make bench runs one (0 to 36000)",
     )
     up.set_defaults(func=_up)
 

