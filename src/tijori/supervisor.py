@@ -257,7 +257,10 @@ class Supervisor:
             env=self.env,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C reaches the supervisor, which stops children in order
+            # a process group of its own, so that Ctrl-C reaches only the supervisor, which
+            # stops the children in order; not a session of its own: Linux schedules each
+            # session as one group (autogroup), which would make --nice count for nothing
+            process_group=0,
         )
         assert child.process.stdout is not None
         child.pump = asyncio.create_task(_pump(child.name, child.process.stdout))

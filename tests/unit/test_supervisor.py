@@ -4,13 +4,14 @@ gateway told where each one is."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from tijori.common.config import CommonSettings
 from tijori.gateway.config import GatewaySettings
-from tijori.supervisor import Supervisor, parse_replicas
+from tijori.supervisor import Child, Supervisor, parse_replicas
 
 
 def _supervisor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **replicas: int) -> Supervisor:
@@ -99,3 +100,26 @@ def test_a_port_offset_moves_every_port_so_a_second_tijori_runs_beside_the_first
     assert moved.env["TIJORI_GATEWAY_METRICS_PORT"] == "28089"
     assert moved.env["TIJORI_PUBLIC_URL"] == "http://127.0.0.1:28080"
     assert moved.env["TIJORI_SANDBOX_WEBHOOK_URL"].startswith("http://127.0.0.1:28080/")
+
+
+async def test_a_child_shares_the_supervisors_session_so_its_cpu_priority_counts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Linux schedules each session as one group (autogroup): a child in a session of
+    its own would get as much CPU as the request path whatever its nice value (bench
+    runs through `tijori up` settled half as many transfers per second so). Its own
+    process group keeps Ctrl-C from reaching it before the supervisor stops it."""
+    supervisor = _supervisor(tmp_path, monkeypatch)
+
+    async def never() -> bool:
+        return False
+
+    child = Child("sleeper", ["sleep", "30"], never)
+    await supervisor.spawn(child)
+    assert child.process is not None
+    try:
+        pid = child.process.pid
+        assert os.getsid(pid) == os.getsid(0)
+        assert os.getpgid(pid) == pid != os.getpgid(0)
+    finally:
+        await supervisor.terminate(child)
