@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from playwright.async_api import expect
 
-from tests.browser.pages import Account, NewPage, balance_is, screenshots, sign_up, unique_name
+from tests.browser.pages import (
+    PIN,
+    Account,
+    NewPage,
+    balance_is,
+    pin_pad,
+    screenshots,
+    sign_up,
+    unique_name,
+)
 
 
 async def test_a_person_sees_their_limits_and_upgrades_to_full_kyc(new_page: NewPage) -> None:
@@ -58,4 +67,53 @@ async def test_a_person_sees_their_limits_and_upgrades_to_full_kyc(new_page: New
     await expect(limits.locator("[data-limit=yearly_load]")).to_have_count(0)
     await expect(page.get_by_role("form", name="Upgrade to full KYC")).to_have_count(0)
     await screenshots(page, "limits-full")
+    watched.assert_clean()
+
+
+async def test_a_person_lowers_their_daily_limits_at_once_and_raises_them_with_the_pin(
+    new_page: NewPage,
+) -> None:
+    watched = await new_page()
+    page = watched.page
+    await sign_up(page, Account(unique_name("Kavya")))
+    await balance_is(page, "₹100.00")
+    await page.get_by_role("link", name="Limits").click()
+    limits = page.get_by_role("region", name="Your limits")
+    await expect(page.get_by_test_id("kyc-deadline")).to_contain_text("Upgrade to full KYC by")
+    daily_amount = limits.locator("[data-limit=daily_amount]")
+    daily_count = limits.locator("[data-limit=daily_count]")
+    await expect(daily_amount).to_contain_text("No limit set")
+    await expect(daily_count).to_contain_text("0 payments today")
+
+    form = page.get_by_role("form", name="Set your daily limits")
+    await form.get_by_label("Most you pay in a day").fill("12.345")
+    await form.get_by_label("Most payments in a day").fill("21")
+    await form.get_by_role("button", name="Save my limits").click()
+    await expect(form.get_by_text("Enter rupees, like 500 or 500.50.")).to_be_visible()
+    await expect(form.get_by_text("At most 20 payments a day.")).to_be_visible()
+
+    # from no limit to one: lowering, no PIN asked
+    await form.get_by_label("Most you pay in a day").fill("50")
+    await form.get_by_label("Most payments in a day").fill("3")
+    await form.get_by_role("button", name="Save my limits").click()
+    await expect(daily_amount).to_contain_text("₹50.00 left")
+    await expect(daily_amount).to_contain_text("₹0.00 used of ₹50.00")
+    await expect(daily_count).to_contain_text("3 payments left")
+    await expect(page.get_by_role("dialog")).to_have_count(0)
+    await screenshots(page, "limits-own-caps")
+
+    # a raise asks for the PIN
+    form = page.get_by_role("form", name="Set your daily limits")
+    await form.get_by_label("Most you pay in a day").fill("80")
+    await form.get_by_role("button", name="Save my limits").click()
+    pad = pin_pad(page)
+    await expect(pad).to_contain_text("To raise your daily limits to ₹80.00 a day and 3 payments.")
+    await page.keyboard.type(PIN)
+    await screenshots(page, "limits-raise-pin")
+    await pad.get_by_role("button", name="Raise my limits").click()
+    await expect(daily_amount).to_contain_text("₹80.00 left")
+    await expect(pad).to_have_count(0)
+    await expect(
+        page.get_by_role("form", name="Set your daily limits").get_by_label("Most you pay in a day")
+    ).to_have_value("80.00")
     watched.assert_clean()

@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import poll
 from tests.integration.conftest import PIN, Person, problem, sign_up, wallet_of
 from tests.integration.payments import upgrade_to_full
 from tests.integration.stack import Stack
 from tests.integration.transfers import send, settled, two_people
+from tijori.wallets.models import Wallet
 
 TIGHT = {
     "TIJORI_P2P_MONTHLY_LIMIT": "50.00",
@@ -51,7 +55,7 @@ async def _limits(client: httpx.AsyncClient, person: Person) -> dict[str, Any]:
     return body
 
 
-def _by_name(limits: dict[str, Any]) -> dict[str, tuple[str, str, str, str]]:
+def _by_name(limits: dict[str, Any]) -> dict[str, tuple[Any, Any, Any, Any]]:
     return {
         item["name"]: (item["period"], item["limit"], item["used"], item["left"])
         for item in limits["limits"]
@@ -165,11 +169,18 @@ async def test_the_limits_route_shows_each_limit_of_the_tier_used_and_left(
         "monthly_load": ("month", "10000.00", "0.00", "10000.00"),
         "yearly_load": ("financial_year", "120000.00", "0.00", "120000.00"),
         "monthly_p2p": ("month", "50.00", "0.00", "50.00"),
+        # no caps of the user's own yet: only what was paid today
+        "daily_amount": ("day", None, "0.00", None),
+        "daily_count": ("day", None, 0, None),
     }
+    assert minimum["user_limits_max"] == {"daily_amount": "100000.00", "daily_count": 20}
+    assert minimum["kyc_upgrade_deadline"] is not None
     sent = await send(gateway, asha, ravi.phone, "12.50")
     assert (await settled(gateway, asha, sent.json()["id"]))["status"] == "SUCCESS"
     after = _by_name(await _limits(gateway, asha))
     assert after["monthly_p2p"] == ("month", "50.00", "12.50", "37.50")
+    assert after["daily_amount"] == ("day", None, "12.50", None)
+    assert after["daily_count"] == ("day", None, 1, None)
     assert after["balance_cap"] == ("balance", "120.00", "87.50", "32.50")
     await upgrade_to_full(gateway, ravi)
     full = await _limits(gateway, ravi)
@@ -177,12 +188,210 @@ async def test_the_limits_route_shows_each_limit_of_the_tier_used_and_left(
     assert _by_name(full) == {
         "balance_cap": ("balance", "200000.00", "112.50", "199887.50"),
         "monthly_p2p": ("month", "10000.00", "0.00", "10000.00"),
+        "daily_amount": ("day", None, "0.00", None),
+        "daily_count": ("day", None, 0, None),
     }
+    assert full["kyc_upgrade_deadline"] is None  # full-KYC: nothing to upgrade
     # a full-KYC receiver takes more than the minimum's cap
     more = await send(gateway, asha, ravi.phone, "30.00")
     assert (await settled(gateway, asha, more.json()["id"]))["status"] == "SUCCESS"
     anonymous = await gateway.get("/api/wallets/me/limits")
     assert anonymous.status_code == 401
+
+
+# --- the user's own daily caps and the upgrade deadline --------------------------
+
+
+async def _set_caps(
+    client: httpx.AsyncClient, person: Person, body: dict[str, Any], token: str | None = None
+) -> httpx.Response:
+    headers = person.auth | ({"X-Payment-Token": token} if token else {})
+    return await client.put("/api/wallets/me/limits", json=body, headers=headers)
+
+
+async def _caps_token(client: httpx.AsyncClient, person: Person, amount: str, marker: str) -> str:
+    """The token ``person``'s PIN buys for a raise: bound to the caps it leaves."""
+    answer = await client.post(
+        "/api/auth/payment-token",
+        json={"pin": PIN, "amount": amount, "idempotency_key": marker},
+        headers=person.auth,
+    )
+    assert answer.status_code == 200, answer.text
+    token: str = answer.json()["payment_token"]
+    return token
+
+
+def _caps(limits: dict[str, Any]) -> tuple[Any, Any]:
+    named = _by_name(limits)
+    return named["daily_amount"][1], named["daily_count"][1]
+
+
+async def test_lowering_a_cap_is_at_once_and_raising_one_needs_the_pin_once(
+    gateway: httpx.AsyncClient,
+) -> None:
+    asha, ravi = await two_people(gateway)
+    lowered = await _set_caps(gateway, asha, {"daily_amount": "30.00", "daily_count": 5})
+    assert lowered.status_code == 200, lowered.text
+    assert _caps(lowered.json()) == ("30.00", 5)
+    assert _by_name(lowered.json())["daily_amount"] == ("day", "30.00", "0.00", "30.00")
+    problem(
+        await _set_caps(gateway, asha, {"daily_amount": "40.00"}), 403, "payment_token_required"
+    )
+    problem(await _set_caps(gateway, asha, {"daily_count": None}), 403, "payment_token_required")
+    # a token for another cap, or for a payment, raises nothing
+    other = await _caps_token(gateway, asha, "45.00", "limits:45.00:5")
+    problem(
+        await _set_caps(gateway, asha, {"daily_amount": "40.00"}, other),
+        403,
+        "payment_token_invalid",
+    )
+    payment = await _caps_token(gateway, asha, "40.00", "some-transfer-key")
+    problem(
+        await _set_caps(gateway, asha, {"daily_amount": "40.00"}, payment),
+        403,
+        "payment_token_invalid",
+    )
+    assert _caps(await _limits(gateway, asha)) == ("30.00", 5)
+    token = await _caps_token(gateway, asha, "40.00", "limits:40.00:5")
+    raised = await _set_caps(gateway, asha, {"daily_amount": "40.00"}, token)
+    assert raised.status_code == 200, raised.text
+    assert _caps(raised.json()) == ("40.00", 5)
+    # lowered again, the same token cannot raise it a second time
+    assert (await _set_caps(gateway, asha, {"daily_amount": "30.00"})).status_code == 200
+    problem(
+        await _set_caps(gateway, asha, {"daily_amount": "40.00"}, token),
+        403,
+        "payment_token_invalid",
+    )
+    assert _caps(await _limits(gateway, asha)) == ("30.00", 5)
+    # removing every cap is a raise too, with the most a user may set as its amount
+    removed = await _caps_token(gateway, asha, "100000.00", "limits:none:none")
+    answer = await _set_caps(gateway, asha, {"daily_amount": None, "daily_count": None}, removed)
+    assert answer.status_code == 200, answer.text
+    assert _caps(answer.json()) == (None, None)
+    anonymous = await gateway.put("/api/wallets/me/limits", json={"daily_count": 3})
+    assert anonymous.status_code == 401
+    assert _caps(await _limits(gateway, ravi)) == (None, None)
+
+
+async def test_payments_over_the_daily_caps_fail_naming_the_cap_and_move_nothing(
+    gateway: httpx.AsyncClient,
+) -> None:
+    asha = await sign_up(gateway, name="Asha Rao", pin=PIN)
+    ravi = await sign_up(gateway, name="Ravi Kumar", pin=PIN)
+    receivers = [await sign_up(gateway, name=f"Receiver {n}", pin=PIN) for n in range(2)]
+    for person in (asha, ravi, *receivers):
+        await wallet_of(gateway, person)
+    assert (await _set_caps(gateway, asha, {"daily_amount": "20.00"})).status_code == 200
+    assert (await _set_caps(gateway, ravi, {"daily_count": 2})).status_code == 200
+
+    async def pay(sender: Person, receiver: Person, amount: str) -> Any:
+        answer = await send(gateway, sender, receiver.phone, amount)
+        assert answer.status_code == 202, answer.text
+        return await settled(gateway, sender, answer.json()["id"])
+
+    assert (await pay(asha, receivers[0], "15.00"))["status"] == "SUCCESS"
+    over = await pay(asha, receivers[1], "5.01")
+    assert (over["status"], over["reason"], over["limit"]) == (
+        "FAILED",
+        "limit_exceeded",
+        "daily_amount",
+    )
+    assert (await pay(asha, receivers[1], "5.00"))["status"] == "SUCCESS"  # to the cap exactly
+    assert (await wallet_of(gateway, asha))["balance"] == "80.00"
+    for _ in range(2):
+        assert (await pay(ravi, receivers[1], "1.00"))["status"] == "SUCCESS"
+    third = await pay(ravi, receivers[1], "1.00")
+    assert (third["status"], third["limit"]) == ("FAILED", "daily_count")
+    assert (await wallet_of(gateway, ravi))["balance"] == "98.00"
+    limits = _by_name(await _limits(gateway, ravi))
+    assert limits["daily_count"] == ("day", 2, 2, 0)
+
+
+async def test_concurrent_payments_never_pass_the_daily_value_cap_together(
+    gateway: httpx.AsyncClient,
+) -> None:
+    sender = await sign_up(gateway, name="Asha Rao", pin=PIN)
+    receivers = [await sign_up(gateway, name=f"Receiver {n}", pin=PIN) for n in range(3)]
+    for person in (sender, *receivers):
+        await wallet_of(gateway, person)
+    assert (await _set_caps(gateway, sender, {"daily_amount": "15.00"})).status_code == 200
+    answers = await asyncio.gather(
+        *(send(gateway, sender, receivers[n % 3].phone, "3.00") for n in range(12))
+    )
+    assert all(answer.status_code == 202 for answer in answers), [a.text for a in answers]
+    finals = [await settled(gateway, sender, answer.json()["id"]) for answer in answers]
+    succeeded = [final for final in finals if final["status"] == "SUCCESS"]
+    assert len(succeeded) == 5  # ₹15 of ₹36 asked for: every one that fits, no more
+    assert {final["limit"] for final in finals if final["status"] == "FAILED"} == {"daily_amount"}
+    assert (await wallet_of(gateway, sender))["balance"] == "85.00"
+    assert _by_name(await _limits(gateway, sender))["daily_amount"] == (
+        "day",
+        "15.00",
+        "15.00",
+        "0.00",
+    )
+
+
+INVALID_CAPS: list[Any] = [
+    {"daily_amount": "-5.00"},
+    {"daily_amount": "abc"},
+    {"daily_amount": "1.234"},
+    {"daily_amount": "0"},
+    {"daily_amount": "100000.01"},  # above the most a user may set
+    {"daily_amount": True},
+    {"daily_count": 0},
+    {"daily_count": -1},
+    {"daily_count": 21},
+    {"daily_count": "5"},
+    {"daily_count": 2.5},
+    {"daily_limit": "10.00"},
+    {"daily_amount": "10.00", "extra": 1},
+    ["daily_amount"],
+]
+
+
+async def test_an_invalid_cap_is_a_422_and_changes_nothing(gateway: httpx.AsyncClient) -> None:
+    person = await sign_up(gateway)
+    await wallet_of(gateway, person)
+    assert (await _set_caps(gateway, person, {"daily_amount": "50.00"})).status_code == 200
+    for body in INVALID_CAPS:
+        answer = await gateway.put("/api/wallets/me/limits", json=body, headers=person.auth)
+        assert answer.status_code == 422, (body, answer.text)
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert answer.json()["code"] in ("validation_error", "invalid_amount", "invalid_limit")
+    limits = await _limits(gateway, person)
+    assert _caps(limits) == ("50.00", None)
+
+
+async def test_a_minimum_kyc_wallet_past_its_upgrade_deadline_takes_no_credit(
+    gateway: httpx.AsyncClient, wallets_db: AsyncEngine
+) -> None:
+    asha, ravi = await two_people(gateway)
+    deadline = datetime.fromisoformat((await _limits(gateway, ravi))["kyc_upgrade_deadline"])
+    opened = datetime.fromisoformat((await wallet_of(gateway, ravi))["created_at"])
+    assert timedelta(days=730) <= deadline - opened <= timedelta(days=731)  # 24 months
+    async with wallets_db.begin() as connection:
+        # opened 25 months ago: its deadline passed a month ago
+        await connection.execute(
+            update(Wallet)
+            .where(Wallet.user_id == ravi.id)
+            .values(created_at=opened - timedelta(days=25 * 31))
+        )
+    answer = await send(gateway, asha, ravi.phone, "5.00")
+    assert answer.status_code == 202, answer.text
+    final = await settled(gateway, asha, answer.json()["id"])
+    assert (final["status"], final["reason"], final["limit"]) == (
+        "FAILED",
+        "limit_exceeded",
+        "kyc_upgrade_deadline",
+    )
+    assert (await wallet_of(gateway, ravi))["balance"] == "100.00"
+    passed = datetime.fromisoformat((await _limits(gateway, ravi))["kyc_upgrade_deadline"])
+    assert passed < datetime.now(UTC)
+    # it still pays
+    back = await send(gateway, ravi, asha.phone, "5.00")
+    assert (await settled(gateway, ravi, back.json()["id"]))["status"] == "SUCCESS"
 
 
 async def test_audit_is_clean_after_the_limits(stack: Stack) -> None:

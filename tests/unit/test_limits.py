@@ -23,6 +23,7 @@ from tijori.common.events import (
 from tijori.wallets import service
 from tijori.wallets.config import WalletsSettings
 from tijori.wallets.limits import (
+    Today,
     limits_of,
     load_limit_passed,
     month_key,
@@ -42,15 +43,30 @@ SETTINGS = WalletsSettings(
 IST = "Asia/Kolkata"
 
 
+NOW = datetime(2026, 12, 15, 6, 0, tzinfo=UTC)
+
+
+def _day(month: str, day: str | None = None) -> Today:
+    return Today(now=NOW, month=month, day=day or f"{month}-15")
+
+
 def _wallet(
-    tier: str = "MINIMUM", balance: int = 0, month: str | None = None, sent: int = 0
+    tier: str = "MINIMUM",
+    balance: int = 0,
+    month: str | None = None,
+    sent: int = 0,
+    created_at: datetime = NOW,
 ) -> Wallet:
     return Wallet(
         id=str(uuid.uuid4()),
+        kind="USER",
         kyc_tier=tier,
         balance_paise=balance,
         p2p_month=month,
         p2p_sent_paise=sent,
+        day_paid_paise=0,
+        day_payments=0,
+        created_at=created_at,
     )
 
 
@@ -99,12 +115,13 @@ def test_what_was_sent_in_an_earlier_month_counts_nothing_now() -> None:
 def test_a_transfer_may_reach_a_limit_but_not_pass_it() -> None:
     sender = _wallet(balance=50_000, month="2026-12", sent=6_000)
     receiver = _wallet(balance=40_000)
-    check = {"settings": SETTINGS, "month": "2026-12"}
+    check = {"settings": SETTINGS, "today": _day("2026-12")}
     assert transfer_limit_passed(sender, receiver, 4_000, **check) is None  # 100.00 exactly
     assert transfer_limit_passed(sender, receiver, 4_001, **check) == "monthly_p2p"
     # a new month: the counter starts again
     assert (
-        transfer_limit_passed(sender, receiver, 4_001, settings=SETTINGS, month="2027-01") is None
+        transfer_limit_passed(sender, receiver, 4_001, settings=SETTINGS, today=_day("2027-01"))
+        is None
     )
     poorer = _wallet(balance=46_001)
     assert transfer_limit_passed(sender, poorer, 4_000, **check) == "receiver_balance_cap"
@@ -116,15 +133,15 @@ def test_a_transfer_may_reach_a_limit_but_not_pass_it() -> None:
 
 def test_money_added_is_limited_by_the_tier() -> None:
     minimum = _wallet(balance=40_000)
-    loads = {"settings": SETTINGS, "loaded_this_month": 0, "loaded_this_year": 0}
+    loads = {"settings": SETTINGS, "loaded_this_month": 0, "loaded_this_year": 0, "now": NOW}
     assert load_limit_passed(minimum, 10_000, **loads) is None
     assert load_limit_passed(minimum, 10_001, **loads) == "balance_cap"
-    month_full = {"settings": SETTINGS, "loaded_this_month": 995_000, "loaded_this_year": 0}
+    month_full = loads | {"loaded_this_month": 995_000}
     assert load_limit_passed(minimum, 5_001, **month_full) == "monthly_load"
-    year_full = {"settings": SETTINGS, "loaded_this_month": 0, "loaded_this_year": 11_999_000}
+    year_full = loads | {"loaded_this_year": 11_999_000}
     assert load_limit_passed(minimum, 1_001, **year_full) == "yearly_load"
     full = _wallet("FULL", balance=40_000)
-    lots = {"settings": SETTINGS, "loaded_this_month": 10**9, "loaded_this_year": 10**9}
+    lots = loads | {"loaded_this_month": 10**9, "loaded_this_year": 10**9}
     assert load_limit_passed(full, 160_000, **lots) is None  # only the cap counts
     assert load_limit_passed(full, 160_001, **lots) == "balance_cap"
 

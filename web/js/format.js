@@ -34,6 +34,9 @@ const REASONS = {
 const LIMITS = {
   monthly_p2p: "Over this month's limit on money sent to people",
   receiver_balance_cap: "The receiver's wallet would pass its balance limit",
+  daily_amount: "Over your daily limit on the value of your payments",
+  daily_count: "Over your daily limit on the number of your payments",
+  kyc_upgrade_deadline: "The receiver's wallet no longer takes money: it was not upgraded to full KYC in time",
 };
 
 /** A FAILED transaction's `reason` code (and `limit`, when it passed one) in words. */

@@ -1,9 +1,11 @@
-// Limits: what the wallet's KYC tier allows, used and left, and the full-KYC upgrade.
+// Limits: what the wallet's KYC tier allows, used and left, the person's own daily
+// limits (lowered at once, raised with the PIN), and the full-KYC upgrade.
 
 import { ApiError, api, sleep } from "./api.js";
-import { h, heading, replace, spinner } from "./dom.js";
+import { announce, h, heading, replace, spinner } from "./dom.js";
 import { rupees } from "./format.js";
 import { Fields, busy, errorText, field, formError } from "./forms.js";
+import { confirmWithPin } from "./pinpad.js";
 
 // the rules the API applies (users/kyc.py), checked first to spare a round trip
 const PAN_SHAPE = /^[A-Z]{5}[0-9]{4}[A-Z]$/;
@@ -17,9 +19,12 @@ const LIMIT_NAMES = {
   monthly_load: "Money added this month",
   yearly_load: "Money added this financial year",
   monthly_p2p: "Money sent to people this month",
+  daily_amount: "Your payments today",
+  daily_count: "Your number of payments today",
 };
 const PERIODS = {
   balance: "The most your wallet can hold at any time.",
+  day: "Your own limit, counted from midnight: payments and withdrawals.",
   month: "Counted from the 1st of this month.",
   financial_year: "Counted from 1 April (April to March).",
 };
@@ -62,12 +67,89 @@ export function usedPercent(used, limit) {
   return Math.max(0, Math.min(100, Math.round((Number(used) / total) * 100)));
 }
 
+const AMOUNT_SHAPE = /^\d+(\.\d{1,2})?$/;
+const COUNT_SHAPE = /^\d+$/;
+const DAY = new Intl.DateTimeFormat("en-IN", { day: "numeric", month: "long", year: "numeric" });
+
+/** "500" or "500.5" as the API writes it: "500.00", "500.50"; null for an empty field. */
+export function amountText(value) {
+  const text = String(value ?? "").trim();
+  if (!text) return null;
+  const [whole, fraction = ""] = text.split(".");
+  return `${BigInt(whole)}.${fraction.padEnd(2, "0")}`;
+}
+
+function paise(amount) {
+  const [whole, fraction] = amountText(amount).split(".");
+  return BigInt(whole) * 100n + BigInt(fraction);
+}
+
+/** Whether a cap `next` allows more than `current` (null: no cap, the most of all). */
+export function raises(current, next, measure = Number) {
+  if (next === null) return current !== null;
+  return current !== null && measure(next) > measure(current);
+}
+
+/**
+ * The payment token a raise asks for (docs/limits.md): `idempotency_key` names the caps
+ * after the change, `limits:<amount or none>:<count or none>`, and `amount` is the new
+ * daily amount, or, with none, the most a person may set.
+ */
+export function raiseMarker(caps, maxAmount) {
+  const amount = caps.daily_amount ?? "none";
+  const count = caps.daily_count ?? "none";
+  return { idempotencyKey: `limits:${amount}:${count}`, amount: caps.daily_amount ?? maxAmount };
+}
+
+/** Why the daily limits typed are refused, by field; empty when they look right. */
+export function capProblems({ daily_amount: amount, daily_count: count }, max) {
+  const errors = {};
+  if (amount) {
+    if (!AMOUNT_SHAPE.test(amount)) errors.daily_amount = "Enter rupees, like 500 or 500.50.";
+    else if (paise(amount) <= 0n) errors.daily_amount = "A limit is more than ₹0. Leave it empty for none.";
+    else if (paise(amount) > paise(max.daily_amount)) errors.daily_amount = `At most ${rupees(max.daily_amount)} a day.`;
+  }
+  if (count) {
+    if (!COUNT_SHAPE.test(count) || Number(count) < 1) errors.daily_count = "Enter a whole number of payments, like 10.";
+    else if (Number(count) > max.daily_count) errors.daily_count = `At most ${max.daily_count} payments a day.`;
+  }
+  return errors;
+}
+
+function payments(count) {
+  return `${count} ${count === 1 ? "payment" : "payments"}`;
+}
+
+function shown(limit, value) {
+  return limit.unit === "payments" ? payments(value) : rupees(value);
+}
+
+function unsetRow(limit, title) {
+  return h(
+    "li",
+    { class: "limit limit-unset", dataset: { limit: limit.name } },
+    h(
+      "div",
+      { class: "limit-head" },
+      h("span", { class: "limit-name", text: title }),
+      h("span", { class: "limit-none", text: "No limit set" }),
+    ),
+    h(
+      "p",
+      { class: "limit-detail" },
+      h("span", { text: `${shown(limit, limit.used)} today` }),
+      h("span", { class: "hint", text: "Only your wallet's limits apply." }),
+    ),
+  );
+}
+
 function limitRow(limit) {
+  const title = LIMIT_NAMES[limit.name] || limit.name;
+  if (limit.limit === null) return unsetRow(limit, title);
   const percent = usedPercent(limit.used, limit.limit);
   const fill = h("span", { class: "limit-fill" });
   fill.style.width = `${percent}%`; // through the CSSOM: the page's CSP refuses inline styles
   const tone = percent >= 100 ? "full" : percent >= 80 ? "near" : "ok";
-  const title = LIMIT_NAMES[limit.name] || limit.name;
   return h(
     "li",
     { class: "limit", dataset: { limit: limit.name } },
@@ -75,7 +157,7 @@ function limitRow(limit) {
       "div",
       { class: "limit-head" },
       h("span", { class: "limit-name", text: title }),
-      h("span", { class: "limit-left", text: `${rupees(limit.left)} left` }),
+      h("span", { class: "limit-left", text: `${shown(limit, limit.left)} left` }),
     ),
     h(
       "div",
@@ -86,21 +168,41 @@ function limitRow(limit) {
         "aria-valuemin": "0",
         "aria-valuemax": "100",
         "aria-valuenow": String(percent),
-        "aria-valuetext": `${rupees(limit.used)} of ${rupees(limit.limit)} used`,
+        "aria-valuetext": `${shown(limit, limit.used)} of ${shown(limit, limit.limit)} used`,
       },
       fill,
     ),
     h(
       "p",
       { class: "limit-detail" },
-      h("span", { text: `${rupees(limit.used)} used of ${rupees(limit.limit)}` }),
+      h("span", { text: `${shown(limit, limit.used)} used of ${shown(limit, limit.limit)}` }),
       h("span", { class: "hint", text: PERIODS[limit.period] || "" }),
     ),
   );
 }
 
+/** A minimum-KYC wallet's upgrade deadline: a warning before it, an alert after it. */
+export function deadlineNotice(limits, now = new Date()) {
+  if (limits.tier !== "MINIMUM" || !limits.kyc_upgrade_deadline) return null;
+  const deadline = new Date(limits.kyc_upgrade_deadline);
+  const day = DAY.format(deadline);
+  const passed = deadline <= now;
+  const text = passed
+    ? `Your wallet was not upgraded to full KYC by ${day}: it no longer receives money. ` +
+      "Upgrade with your PAN below to receive again; you can still pay and spend."
+    : `Upgrade to full KYC by ${day}. After that your wallet can no longer receive money.`;
+  return h("p", {
+    class: passed ? "notice notice-danger" : "notice notice-warn",
+    role: passed ? "alert" : "status",
+    dataset: { testid: "kyc-deadline" },
+    text,
+  });
+}
+
 function limitsCard(limits) {
   const tier = TIERS[limits.tier] || TIERS.MINIMUM;
+  const own = limits.limits.filter((limit) => limit.period === "day");
+  const tiers = limits.limits.filter((limit) => limit.period !== "day");
   return h(
     "section",
     { class: "card", "aria-label": "Your limits" },
@@ -111,7 +213,114 @@ function limitsCard(limits) {
       h("span", { class: `badge tier-badge tier-${limits.tier}`, text: tier.label }),
     ),
     h("p", { class: "hint", text: tier.text }),
-    h("ul", { class: "limits" }, ...limits.limits.map(limitRow)),
+    deadlineNotice(limits),
+    h("ul", { class: "limits" }, ...tiers.map(limitRow)),
+    own.length
+      ? h(
+          "div",
+          { class: "own-limits" },
+          h("h3", { text: "Your daily limits" }),
+          h("ul", { class: "limits" }, ...own.map(limitRow)),
+        )
+      : null,
+  );
+}
+
+function capOf(limits, name) {
+  const limit = limits.limits.find((item) => item.name === name);
+  return limit ? limit.limit : null;
+}
+
+function capsCard(ctx, limits, onChange) {
+  const max = limits.user_limits_max;
+  const current = { daily_amount: capOf(limits, "daily_amount"), daily_count: capOf(limits, "daily_count") };
+  const problem = formError();
+  const amount = field({
+    name: "daily_amount",
+    label: "Most you pay in a day",
+    prefix: "₹",
+    inputmode: "decimal",
+    optional: true,
+    hint: `Up to ${rupees(max.daily_amount)}. Empty: no limit of your own.`,
+  });
+  const count = field({
+    name: "daily_count",
+    label: "Most payments in a day",
+    inputmode: "numeric",
+    optional: true,
+    hint: `Up to ${max.daily_count}. Empty: no limit of your own.`,
+  });
+  amount.input.value = current.daily_amount ?? "";
+  count.input.value = current.daily_count === null ? "" : String(current.daily_count);
+  const fields = new Fields([amount, count]);
+  const submit = h("button", { type: "submit", class: "btn btn-primary btn-block", text: "Save my limits" });
+  const form = h(
+    "form",
+    { class: "form", novalidate: true, "aria-label": "Set your daily limits" },
+    problem.element,
+    amount.wrapper,
+    count.wrapper,
+    submit,
+  );
+
+  const save = async (caps, token) => {
+    const headers = token ? { "X-Payment-Token": token } : {};
+    return api("/api/wallets/me/limits", { method: "PUT", json: caps, headers, signal: ctx.signal });
+  };
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    problem.clear();
+    fields.clear();
+    const typed = { daily_amount: amount.value.trim(), daily_count: count.value.trim() };
+    if (fields.show(capProblems(typed, max))) return;
+    const caps = {
+      daily_amount: amountText(typed.daily_amount),
+      daily_count: typed.daily_count ? Number(typed.daily_count) : null,
+    };
+    const raising =
+      raises(current.daily_amount, caps.daily_amount, (text) => Number(paise(text))) ||
+      raises(current.daily_count, caps.daily_count);
+    let token = null;
+    if (raising) {
+      const { idempotencyKey, amount: bound } = raiseMarker(caps, max.daily_amount);
+      const what = [
+        caps.daily_amount ? `${rupees(caps.daily_amount)} a day` : "no daily amount limit",
+        caps.daily_count ? payments(caps.daily_count) : "no limit on the number",
+      ].join(" and ");
+      const confirmed = await confirmWithPin({
+        amount: bound,
+        idempotencyKey,
+        signal: ctx.signal,
+        purpose: { what: `To raise your daily limits to ${what}.`, action: "Raise my limits" },
+      });
+      if (ctx.signal.aborted) return;
+      if (!confirmed) return submit.focus(); // cancelled: nothing changed
+      if (confirmed.refusal) return problem.show(errorText(confirmed.refusal));
+      token = confirmed.token;
+    }
+    busy(submit, true, "Saving…");
+    try {
+      const saved = await save(caps, token);
+      announce(raising ? "Your daily limits are raised." : "Your daily limits are saved.");
+      onChange(saved);
+    } catch (error) {
+      busy(submit, false);
+      if (error?.name === "AbortError") return;
+      const codeFields = { invalid_limit: "daily_amount" };
+      if (!fields.showProblem(error, { messages: {}, codeFields })) problem.show(errorText(error));
+    }
+  });
+
+  return h(
+    "section",
+    { class: "card caps-card", "aria-label": "Your daily limits" },
+    h("h2", { text: "Set your daily limits" }),
+    h("p", {
+      class: "hint",
+      text: "Cap what you pay and withdraw each day. Lowering a limit works at once; raising one asks for your PIN.",
+    }),
+    form,
   );
 }
 
@@ -191,6 +400,7 @@ function kycCard(ctx, kyc, onChange) {
 
 export function renderLimits(main, ctx) {
   const limitsSlot = h("div", {}, spinner("Loading your limits"));
+  const capsSlot = h("div", {});
   const kycSlot = h("div", {});
   main.append(
     h(
@@ -203,14 +413,19 @@ export function renderLimits(main, ctx) {
         h("p", { text: "What your wallet may hold, add and send, and what is left this month." }),
       ),
       limitsSlot,
+      capsSlot,
       kycSlot,
     ),
   );
 
+  const render = (limits) => {
+    replace(limitsSlot, limitsCard(limits));
+    replace(capsSlot, capsCard(ctx, limits, render));
+  };
+
   const showLimits = async () => {
     try {
-      const limits = await api("/api/wallets/me/limits", { signal: ctx.signal });
-      replace(limitsSlot, limitsCard(limits));
+      render(await api("/api/wallets/me/limits", { signal: ctx.signal }));
     } catch (error) {
       if (error?.name === "AbortError") return;
       replace(limitsSlot, h("p", { class: "form-error", role: "alert", text: errorText(error) }));

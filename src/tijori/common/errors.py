@@ -68,6 +68,7 @@ PROBLEM_CODES: dict[str, str] = {
     "kyc_pending": "a KYC check is under way already: wait for its result",
     "kyc_already_full": "the user is full-KYC already",
     "kyc_required": "this needs a full-KYC wallet: upgrade with POST /api/users/me/kyc",
+    "invalid_limit": "a daily cap is above the most a user may set",
     "kyc_unavailable": "the KYC verifier did not answer; nothing was changed, try again",
     "invalid_bank_account": "the account number (9-18 digits), IFSC or holder's name is not valid",
     "gateway_unavailable": "the payment gateway did not answer; nothing was made, try again",

@@ -73,7 +73,8 @@ LEDGER_TOPUPS = Counter(
 )
 LIMIT_REFUSALS = Counter(
     "tijori_limit_refusals_total",
-    "Movements refused over a KYC tier's limit, by limit, tier and kind (wallets service)",
+    "Movements refused over a limit (a KYC tier's, the user's own daily caps, the upgrade "
+    "deadline), by limit, tier and kind (wallets service)",
     ["limit", "tier", "kind"],
 )
 KYC_CHECKS = Counter(

@@ -5,16 +5,33 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from tijori.common.app import RuntimeDep, UnitOfWorkDep
-from tijori.common.auth import CurrentPrincipal
+from tijori.common.auth import CurrentPrincipal, PaymentTokenDep
 from tijori.common.body import StrictJsonRoute
 from tijori.common.clock import utcnow
 from tijori.common.errors import NotFoundError
+from tijori.common.money import format_paise
 from tijori.common.openapi import problems
 from tijori.common.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from tijori.wallets import own_limits
 from tijori.wallets.config import WalletsSettings
-from tijori.wallets.limits import limits_of, month_key, period_starts, sent_in
+from tijori.wallets.limits import (
+    limits_of,
+    paid_on,
+    period_starts,
+    sent_in,
+    today,
+    upgrade_deadline,
+)
+from tijori.wallets.models import Wallet
 from tijori.wallets.repository import WalletRepository
-from tijori.wallets.schemas import LedgerEntryRead, LimitRead, LimitsRead, WalletRead
+from tijori.wallets.schemas import (
+    LedgerEntryRead,
+    LimitRead,
+    LimitsRead,
+    UserLimitsMax,
+    UserLimitsRequest,
+    WalletRead,
+)
 
 router = APIRouter(prefix="/api/wallets", tags=["wallets"], route_class=StrictJsonRoute)
 
@@ -58,10 +75,67 @@ async def list_my_entries(
     return Page(items=items, next_cursor=next_cursor)
 
 
-def _limit(name: str, period: str, limit: int, used: int) -> LimitRead:
+def _money_limit(name: str, period: str, limit: int | None, used: int) -> LimitRead:
+    left = max(limit - used, 0) if limit is not None else None
     return LimitRead.model_validate(
-        {"name": name, "period": period, "limit": limit, "used": used, "left": max(limit - used, 0)}
+        {
+            "name": name,
+            "period": period,
+            "unit": "INR",
+            "limit": format_paise(limit) if limit is not None else None,
+            "used": format_paise(used),
+            "left": format_paise(left) if left is not None else None,
+        }
     )
+
+
+async def limits_view(
+    repository: WalletRepository, wallet: Wallet, settings: WalletsSettings
+) -> LimitsRead:
+    """The wallet's limits as ``GET /api/wallets/me/limits`` shows them."""
+    tier = "FULL" if wallet.kyc_tier == "FULL" else "MINIMUM"
+    limits = limits_of(settings, tier)
+    now = utcnow()
+    shown = [_money_limit("balance_cap", "balance", limits.balance_cap, wallet.balance_paise)]
+    month, year = period_starts(now, settings.limits_timezone)
+    user_id = wallet.user_id or ""
+    if limits.monthly_load is not None:
+        loaded = await repository.loaded_since(user_id, month)
+        shown.append(_money_limit("monthly_load", "month", limits.monthly_load, loaded))
+    if limits.yearly_load is not None:
+        loaded = await repository.loaded_since(user_id, year)
+        shown.append(_money_limit("yearly_load", "financial_year", limits.yearly_load, loaded))
+    period = today(now, settings.limits_timezone)
+    sent = sent_in(wallet, period.month)
+    shown.append(_money_limit("monthly_p2p", "month", limits.monthly_p2p, sent))
+    paid, payments = paid_on(wallet, period.day)
+    shown.append(_money_limit("daily_amount", "day", wallet.daily_amount_cap_paise, paid))
+    count_cap = wallet.daily_count_cap
+    shown.append(
+        LimitRead(
+            name="daily_count",
+            period="day",
+            unit="payments",
+            limit=count_cap,
+            used=payments,
+            left=max(count_cap - payments, 0) if count_cap is not None else None,
+        )
+    )
+    return LimitsRead(
+        tier=tier,
+        limits=shown,
+        user_limits_max=UserLimitsMax(
+            daily_amount=settings.user_daily_amount_max,
+            daily_count=settings.user_daily_count_max,
+        ),
+        kyc_upgrade_deadline=upgrade_deadline(wallet, settings),
+    )
+
+
+def _settings(runtime: RuntimeDep) -> WalletsSettings:
+    settings = runtime.settings
+    assert isinstance(settings, WalletsSettings)
+    return settings
 
 
 @router.get(
@@ -75,26 +149,48 @@ async def read_my_limits(
 ) -> LimitsRead:
     """Each limit of the caller's KYC tier, what is used of it and what is left: the
     balance cap, money added this month and this financial year (minimum-detail wallets)
-    and money sent to people this month."""
-    settings = runtime.settings
-    assert isinstance(settings, WalletsSettings)
+    and money sent to people this month; then the caller's own daily caps on the value
+    and number of their payments (null while unset), the most they may set, and a
+    minimum-KYC wallet's upgrade deadline."""
     repository = WalletRepository(uow)
     wallet = await repository.get_by_user(principal.user_id)
     if wallet is None:
         raise NotFoundError(
             "no wallet yet: it is opened moments after sign-up", code="wallet_not_found"
         )
-    tier = "FULL" if wallet.kyc_tier == "FULL" else "MINIMUM"
-    limits = limits_of(settings, tier)
-    now = utcnow()
-    shown = [_limit("balance_cap", "balance", limits.balance_cap, wallet.balance_paise)]
-    month, year = period_starts(now, settings.limits_timezone)
-    if limits.monthly_load is not None:
-        loaded = await repository.loaded_since(principal.user_id, month)
-        shown.append(_limit("monthly_load", "month", limits.monthly_load, loaded))
-    if limits.yearly_load is not None:
-        loaded = await repository.loaded_since(principal.user_id, year)
-        shown.append(_limit("yearly_load", "financial_year", limits.yearly_load, loaded))
-    sent = sent_in(wallet, month_key(now, settings.limits_timezone))
-    shown.append(_limit("monthly_p2p", "month", limits.monthly_p2p, sent))
-    return LimitsRead(tier=tier, limits=shown)
+    return await limits_view(repository, wallet, _settings(runtime))
+
+
+@router.put(
+    "/me/limits",
+    response_model=LimitsRead,
+    summary="Set my daily caps",
+    responses=problems(
+        {
+            403: ["payment_token_required", "payment_token_invalid"],
+            404: ["wallet_not_found"],
+            422: ["validation_error", "invalid_amount", "invalid_limit"],
+        }
+    ),
+)
+async def set_my_limits(
+    body: UserLimitsRequest,
+    principal: CurrentPrincipal,
+    uow: UnitOfWorkDep,
+    runtime: RuntimeDep,
+    payment: PaymentTokenDep,
+) -> LimitsRead:
+    """Set the caller's own daily caps on the value (`daily_amount`, rupees) and number
+    (`daily_count`) of their payments, transfers and withdrawals alike; a field left
+    out is unchanged, null removes the cap. Lowering takes effect at once and needs
+    nothing more. Raising a cap (or removing it) needs `X-Payment-Token` from
+    `POST /api/auth/payment-token` with `amount` = the new `daily_amount` (or, with no
+    amount cap, `user_limits_max.daily_amount`), no `receiver`, and `idempotency_key` =
+    `limits:<daily_amount or none>:<daily_count or none>` of the caps after the change,
+    e.g. `limits:2000.00:none`; one raise per token. Answers the limits as
+    `GET /api/wallets/me/limits` does."""
+    settings = _settings(runtime)
+    wallet = await own_limits.set_own_limits(
+        uow, user_id=principal.user_id, request=body, payment=payment, settings=settings
+    )
+    return await limits_view(WalletRepository(uow), wallet, settings)

@@ -9,6 +9,9 @@ from pydantic import BeforeValidator, Field
 from tijori.common.config import CommonSettings
 from tijori.common.money import parse_paise
 
+INDIA = "Asia/Kolkata"
+"""The time zone limits are counted in, unless configured otherwise."""
+
 
 class WalletsSettings(CommonSettings):
     """``TIJORI_*`` variables the wallets service reads."""
@@ -29,7 +32,15 @@ class WalletsSettings(CommonSettings):
     # a full-KYC wallet's: money added is bounded by the balance cap alone
     full_balance_cap: Annotated[int, BeforeValidator(parse_paise), Field(gt=0)] = "200000.00"  # type: ignore[assignment]
     full_p2p_monthly_limit: Annotated[int, BeforeValidator(parse_paise), Field(ge=0)] = "10000.00"  # type: ignore[assignment]
-    limits_timezone: str = "Asia/Kolkata"
+    limits_timezone: str = INDIA
+    # the most a user may set as their own daily caps on the value and number of their
+    # payments (docs/limits.md: NPCI's UPI limits, ₹1,00,000 and 20 payments a day);
+    # without a cap of their own (the default) only the tier's limits apply
+    user_daily_amount_max: Annotated[int, BeforeValidator(parse_paise), Field(gt=0)] = "100000.00"  # type: ignore[assignment]
+    user_daily_count_max: int = Field(20, gt=0, le=10_000)
+    # a minimum-detail wallet must upgrade to full KYC within this many months of its
+    # opening; after that it accepts no credit but refunds and reversals (PRODUCT.md)
+    kyc_upgrade_months: int = Field(24, gt=0, le=1200)
     # a HELD hold nobody posted or voided this long is voided: longer than any payout
     # takes at the gateway (docs/payments.md, "Holds")
     hold_timeout_seconds: float = Field(7 * 24 * 3600.0, gt=0)

@@ -72,17 +72,23 @@ def register_consumers(runtime: ServiceRuntime) -> None:
             uow,
             request=event.payload,
             hold_for=timedelta(seconds=settings.hold_timeout_seconds),
+            timezone=settings.limits_timezone,
             correlation_id=event.correlation_id,
         )
 
     async def on_withdrawal_settled(uow: UnitOfWork, event: Envelope[Any]) -> None:
-        await holds.settle_hold(uow, settled=event.payload, correlation_id=event.correlation_id)
+        await holds.settle_hold(
+            uow,
+            settled=event.payload,
+            timezone=settings.limits_timezone,
+            correlation_id=event.correlation_id,
+        )
 
     async def expire_holds_forever() -> None:
         async def once() -> None:
             async with runtime.unit_of_work() as uow:
                 now = utcnow()
-                await holds.void_expired_holds(uow, now=now)
+                await holds.void_expired_holds(uow, now=now, timezone=settings.limits_timezone)
                 await holds.measure_holds(uow, now=now)
                 await uow.commit()
 

@@ -16,8 +16,16 @@ from datetime import datetime, timedelta
 from tijori.common.clock import utcnow
 from tijori.common.db import UnitOfWork
 from tijori.common.events import HoldStatus, HoldUpdated, WithdrawalRequested, WithdrawalSettled
-from tijori.common.metrics import HOLDS, HOLDS_OLDEST_AGE, HOLDS_OUTSTANDING, count_after_commit
+from tijori.common.metrics import (
+    HOLDS,
+    HOLDS_OLDEST_AGE,
+    HOLDS_OUTSTANDING,
+    LIMIT_REFUSALS,
+    count_after_commit,
+)
+from tijori.wallets.config import INDIA
 from tijori.wallets.ledger import LedgerPair
+from tijori.wallets.limits import day_key, own_limit_passed
 from tijori.wallets.models import GATEWAY_WALLET_ID, Hold, Wallet
 from tijori.wallets.repository import WalletRepository
 from tijori.wallets.service import emit
@@ -52,11 +60,15 @@ async def place_hold(
     *,
     request: WithdrawalRequested,
     hold_for: timedelta,
+    timezone: str = INDIA,
     correlation_id: str | None = None,
 ) -> HoldUpdated:
     """Hold a withdrawal's amount on its wallet if the available balance (balance less
-    holds) covers it and the wallet is an active full-KYC one; otherwise record the
-    refusal (``kyc_required`` for a minimum-detail wallet)."""
+    holds) covers it, the wallet is an active full-KYC one and the user's own daily caps
+    allow one more payment of it; otherwise record the refusal (``kyc_required`` for a
+    minimum-detail wallet; the cap's name, ``daily_amount`` or ``daily_count``, as a
+    refused top-up's reason is its limit). A withdrawal is a payment of the user's own:
+    a placed hold counts in the day's caps (docs/limits.md)."""
     repository = WalletRepository(uow)
     wallet = (await repository.lock_of_users(request.user_id)).get(request.user_id)
     existing = await repository.lock_hold(request.withdrawal_id)
@@ -74,6 +86,13 @@ async def place_hold(
     elif wallet.balance_paise - wallet.held_paise < request.amount_paise:
         reason = "insufficient_funds"
     now = utcnow()
+    day = day_key(now, timezone)
+    if wallet is not None and reason is None:
+        reason = own_limit_passed(wallet, request.amount_paise, day=day)
+        if reason is not None:
+            count_after_commit(
+                uow, LIMIT_REFUSALS.labels(limit=reason, tier=wallet.kyc_tier, kind="WITHDRAWAL")
+            )
     hold = Hold(
         id=request.withdrawal_id,
         wallet_id=wallet.id if wallet is not None else None,
@@ -89,7 +108,7 @@ async def place_hold(
         # nothing to hold against: the refusal is reported, not stored
         _counted(uow, "REFUSED", reason)
         return _report(uow, hold, None, correlation_id=correlation_id)
-    repository.add_hold(hold)
+    repository.add_hold(hold, paid_on_day=day)
     _counted(uow, hold.status, reason)  # type: ignore[arg-type]
     return _report(uow, hold, wallet, correlation_id=correlation_id)
 
@@ -124,7 +143,11 @@ _ALREADY_SO = frozenset(
 
 
 async def settle_hold(
-    uow: UnitOfWork, *, settled: WithdrawalSettled, correlation_id: str | None = None
+    uow: UnitOfWork,
+    *,
+    settled: WithdrawalSettled,
+    timezone: str = INDIA,
+    correlation_id: str | None = None,
 ) -> HoldUpdated | None:
     """Apply a payout's outcome to its hold: PROCESSED posts it, FAILED voids it,
     REVERSED credits a posted one again. A payout is reversed only after it was
@@ -143,7 +166,12 @@ async def settle_hold(
         await _with_the_gateway(repository, wallet, hold, to_gateway=True)
         _counted(uow, "POSTED")
     elif hold.status == "HELD":  # FAILED: the money never left
-        repository.settle_hold(hold, status="VOIDED", reason=settled.reason or "payout_failed")
+        repository.settle_hold(
+            hold,
+            status="VOIDED",
+            reason=settled.reason or "payout_failed",
+            paid_on_day=day_key(hold.created_at, timezone),
+        )
         _counted(uow, "VOIDED", hold.reason)
     if hold.status == "POSTED" and settled.outcome == "REVERSED":
         repository.mark_returned(hold)
@@ -162,8 +190,11 @@ async def settle_hold(
     return _report(uow, hold, wallet, correlation_id=correlation_id)
 
 
-async def void_expired_holds(uow: UnitOfWork, *, now: datetime, limit: int = 100) -> int:
-    """Void HELD holds past their expiry (each under its wallet's lock); how many."""
+async def void_expired_holds(
+    uow: UnitOfWork, *, now: datetime, limit: int = 100, timezone: str = INDIA
+) -> int:
+    """Void HELD holds past their expiry (each under its wallet's lock; no longer
+    counted in their day's caps); how many."""
     repository = WalletRepository(uow)
     voided = 0
     for candidate in await repository.expired_holds(now, limit=limit):
@@ -171,7 +202,12 @@ async def void_expired_holds(uow: UnitOfWork, *, now: datetime, limit: int = 100
         hold = await repository.lock_hold(candidate.id)
         if wallet is None or hold is None or hold.status != "HELD":
             continue
-        repository.settle_hold(hold, status="VOIDED", reason="hold_expired")
+        repository.settle_hold(
+            hold,
+            status="VOIDED",
+            reason="hold_expired",
+            paid_on_day=day_key(hold.created_at, timezone),
+        )
         _counted(uow, "VOIDED", "hold_expired")
         _report(uow, hold, wallet, correlation_id=None)
         voided += 1

@@ -7,16 +7,22 @@ monthly cap on what it sends. Periods are calendar months and financial years (1
 to 31 March) in India's time. Refunds and reversals (a payout that came back) are
 credited whatever the cap, as the rules say.
 
+A user may also set their own daily caps on the value and number of their payments
+(transfers and withdrawals); and a minimum-detail wallet that has not upgraded to full
+KYC within ``kyc_upgrade_months`` of its opening accepts no credit but refunds.
+
 The monthly amount sent is a running counter in the wallet's own row (``p2p_month``,
-``p2p_sent_paise``), advanced in the one ``UPDATE`` a batch of transfers writes anyway,
-so checking it costs no statement (docs/performance.md).
+``p2p_sent_paise``), as is the day's (``pay_day``, ``day_paid_paise``,
+``day_payments``), advanced in the one ``UPDATE`` a batch of transfers writes anyway,
+so checking them costs no statement (docs/performance.md); the caps and the opening
+date are columns of that locked row too.
 """
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -67,6 +73,26 @@ def period_starts(now: datetime, timezone: str) -> tuple[datetime, datetime]:
     return month, month.replace(year=year, month=4)
 
 
+@dataclass(frozen=True)
+class Today:
+    """The moment a batch decides at, and its calendar month and day in India's time."""
+
+    now: datetime
+    month: str  # "2026-12", as p2p_month keeps it
+    day: str  # "2026-12-31", as pay_day keeps it
+
+
+def today(now: datetime, timezone: str) -> Today:
+    """``now`` with its month and day in ``timezone``."""
+    local = now.astimezone(_zone(timezone))
+    return Today(now=now, month=f"{local.year:04d}-{local.month:02d}", day=local.date().isoformat())
+
+
+def day_key(now: datetime, timezone: str) -> str:
+    """``now``'s calendar day in ``timezone``, as ``pay_day`` keeps it: ``2026-12-31``."""
+    return now.astimezone(_zone(timezone)).date().isoformat()
+
+
 def month_key(now: datetime, timezone: str) -> str:
     """``now``'s calendar month in ``timezone``, as ``p2p_month`` keeps it: ``2026-12``."""
     local = now.astimezone(_zone(timezone))
@@ -79,13 +105,64 @@ def sent_in(wallet: Wallet, month: str) -> int:
     return wallet.p2p_sent_paise if wallet.p2p_month == month else 0
 
 
+def paid_on(wallet: Wallet, day: str) -> tuple[int, int]:
+    """Paise and payments of ``wallet``'s own on ``day``: its counters, if they are of
+    that day (an earlier day's count nothing now)."""
+    if wallet.pay_day != day:
+        return 0, 0
+    return wallet.day_paid_paise, wallet.day_payments
+
+
+def own_limit_passed(wallet: Wallet, paise: int, *, day: str) -> str | None:
+    """The user's own daily cap one more payment of ``paise`` would pass, if any: the
+    value (``daily_amount``), then the number (``daily_count``). No cap, no limit."""
+    paid, payments = paid_on(wallet, day)
+    if wallet.daily_amount_cap_paise is not None and paid + paise > wallet.daily_amount_cap_paise:
+        return "daily_amount"
+    if wallet.daily_count_cap is not None and payments + 1 > wallet.daily_count_cap:
+        return "daily_count"
+    return None
+
+
+def _add_months(moment: datetime, months: int) -> datetime:
+    """``moment`` ``months`` calendar months later, on the same day or the month's last."""
+    index = moment.month - 1 + months
+    year, month = moment.year + index // 12, index % 12 + 1
+    following = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=moment.tzinfo)
+    last_day = (following - timedelta(days=1)).day
+    return moment.replace(year=year, month=month, day=min(moment.day, last_day))
+
+
+def upgrade_deadline(wallet: Wallet, settings: WalletsSettings) -> datetime | None:
+    """When a minimum-detail wallet stops accepting credit unless upgraded to full KYC:
+    ``kyc_upgrade_months`` after its opening, in India's calendar; None for a full-KYC
+    wallet or a system account."""
+    if wallet.kyc_tier == "FULL" or wallet.kind != "USER" or wallet.created_at is None:
+        return None
+    opened = wallet.created_at.astimezone(_zone(settings.limits_timezone))
+    return _add_months(opened, settings.kyc_upgrade_months)
+
+
+def past_upgrade_deadline(wallet: Wallet, settings: WalletsSettings, now: datetime) -> bool:
+    """Whether ``wallet`` is a minimum-detail wallet past its upgrade deadline: it then
+    takes no credit but refunds and reversals (``kyc_upgrade_deadline``)."""
+    deadline = upgrade_deadline(wallet, settings)
+    return deadline is not None and now >= deadline
+
+
 def transfer_limit_passed(
-    sender: Wallet, receiver: Wallet, paise: int, *, settings: WalletsSettings, month: str
+    sender: Wallet, receiver: Wallet, paise: int, *, settings: WalletsSettings, today: Today
 ) -> str | None:
-    """The limit a transfer of ``paise`` would pass, if any: the sender's monthly amount
-    sent (``monthly_p2p``), then the receiver's balance cap (``receiver_balance_cap``)."""
-    if sent_in(sender, month) + paise > limits_of(settings, sender.kyc_tier).monthly_p2p:
+    """The limit a transfer of ``paise`` would pass, if any: the sender's own daily caps
+    (``daily_amount``, ``daily_count``), its monthly amount sent (``monthly_p2p``), then
+    the receiver's upgrade deadline (``kyc_upgrade_deadline``) and its balance cap
+    (``receiver_balance_cap``)."""
+    if (own := own_limit_passed(sender, paise, day=today.day)) is not None:
+        return own
+    if sent_in(sender, today.month) + paise > limits_of(settings, sender.kyc_tier).monthly_p2p:
         return "monthly_p2p"
+    if past_upgrade_deadline(receiver, settings, today.now):
+        return "kyc_upgrade_deadline"
     if receiver.balance_paise + paise > limits_of(settings, receiver.kyc_tier).balance_cap:
         return "receiver_balance_cap"
     return None
@@ -98,9 +175,13 @@ def load_limit_passed(
     settings: WalletsSettings,
     loaded_this_month: int,
     loaded_this_year: int,
+    now: datetime,
 ) -> str | None:
-    """The limit adding ``paise`` to ``wallet`` would pass, if any: its balance cap,
-    then the month's and the financial year's money added (a minimum-detail wallet's)."""
+    """The limit adding ``paise`` to ``wallet`` would pass, if any: its upgrade deadline
+    (a minimum-detail wallet's), its balance cap, then the month's and the financial
+    year's money added (a minimum-detail wallet's)."""
+    if past_upgrade_deadline(wallet, settings, now):
+        return "kyc_upgrade_deadline"
     limits = limits_of(settings, wallet.kyc_tier)
     if wallet.balance_paise + paise > limits.balance_cap:
         return "balance_cap"

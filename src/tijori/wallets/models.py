@@ -5,7 +5,17 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tijori.common.clock import utcnow
@@ -53,6 +63,14 @@ class Wallet(StagedRow, Base):
     # in the row every transfer updates anyway: the monthly limit costs no statement
     p2p_month: Mapped[str | None] = mapped_column(String(7), default=None)
     p2p_sent_paise: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # the user's own daily caps on the value and number of their payments (None: none,
+    # the tier's limits only), and what they paid on pay_day ("2026-12-31", India's
+    # day), kept in the same row as the month's counter and for the same reason
+    daily_amount_cap_paise: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    daily_count_cap: Mapped[int | None] = mapped_column(Integer, default=None)
+    pay_day: Mapped[str | None] = mapped_column(String(10), default=None)
+    day_paid_paise: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    day_payments: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # one more with every change of balance: lets readers of events drop stale balances
     version: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
@@ -143,6 +161,23 @@ class TopupCredit(Base):
     reason: Mapped[str | None] = mapped_column(String(40))
     outcome_type: Mapped[str] = mapped_column(String(40))
     outcome: Mapped[str] = mapped_column(Text)  # the payload of the outcome event, as JSON
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class LimitChange(Base):
+    """A change of a user's own daily caps, as set: the caps after it, and the id of the
+    payment token that authorised a raise (unique: a token raises once; None for a
+    lowering, which needs none). The trail of who raised what, and when."""
+
+    __tablename__ = "limit_changes"
+    __table_args__ = (Index("ix_limit_changes_user_id_id", "user_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(String(36))
+    daily_amount_cap_paise: Mapped[int | None] = mapped_column(BigInteger)
+    daily_count_cap: Mapped[int | None] = mapped_column(Integer)
+    raised: Mapped[bool] = mapped_column(Boolean)
+    payment_token_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 

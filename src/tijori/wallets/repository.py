@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from tijori.common.db import UnitOfWork, keyed, row_of
 from tijori.common.events import TransactionInitiated
 from tijori.wallets.ledger import LedgerError, LedgerPair
-from tijori.wallets.models import Hold, LedgerEntry, TopupCredit, Transfer, Wallet
+from tijori.wallets.models import Hold, LedgerEntry, LimitChange, TopupCredit, Transfer, Wallet
 
 # wallets a batch of transfers locks; refreshed from the database when locked
 _LOCK_WALLETS = keyed(
@@ -25,6 +25,14 @@ _RECORDED_OUTCOMES = "wallets.recorded"  # transaction id -> its outcome (None: 
 _BY_ID = "wallets.by_id"  # wallet id -> every wallet this transaction holds
 _HOLDS = "wallets.holds"  # hold id -> the hold locked or staged in this transaction
 _TOPUPS = "wallets.topups"  # top-up id -> its outcome staged in this transaction
+
+
+def _paid_once_more(wallet: Wallet, day: str, paise: int) -> tuple[str, int, int]:
+    """``wallet``'s day counters with one more payment of ``paise`` on ``day``: an
+    earlier day's counters start again."""
+    if wallet.pay_day != day:
+        return day, paise, 1
+    return day, wallet.day_paid_paise + paise, wallet.day_payments + 1
 
 
 class WalletRepository:
@@ -106,13 +114,20 @@ class WalletRepository:
         self.uow.insert_at_commit(Transfer, row_of(transfer))
         self.uow.remembered(_RECORDED_OUTCOMES)[transfer.transaction_id] = transfer
 
-    def post(self, pair: LedgerPair, *, sent_in_month: str | None = None) -> None:
+    def post(
+        self,
+        pair: LedgerPair,
+        *,
+        sent_in_month: str | None = None,
+        paid_on_day: str | None = None,
+    ) -> None:
         """Stage the two ledger entries of a movement and set both wallets' new balances
         (written at commit, with those of every other movement of the transaction).
 
         With ``sent_in_month`` (a transfer to a person), the amount is also counted as
-        sent by the paying wallet in that month (wallets/limits.py). Both wallets are
-        staged with the same columns, counter included, so a batch of movements is
+        sent by the paying wallet in that month; with ``paid_on_day`` (a payment of the
+        user's own), as one more payment of that day (wallets/limits.py). Both wallets
+        are staged with the same columns, counters included, so a batch of movements is
         still one ``UPDATE`` of ``wallets`` (docs/performance.md).
 
         The pair must have been built on the wallets' current balances: one built before
@@ -124,15 +139,21 @@ class WalletRepository:
         for entry in pair.entries:
             wallet = self._by_id[entry.wallet_id]
             month, sent = wallet.p2p_month, wallet.p2p_sent_paise
+            day, paid, payments = wallet.pay_day, wallet.day_paid_paise, wallet.day_payments
             if sent_in_month is not None and entry is pair.debit:
                 sent = (sent if month == sent_in_month else 0) - entry.amount_paise
                 month = sent_in_month
+            if paid_on_day is not None and entry is pair.debit:
+                day, paid, payments = _paid_once_more(wallet, paid_on_day, -entry.amount_paise)
             self.uow.update(
                 wallet,
                 balance_paise=entry.balance_after_paise,
                 version=wallet.version + 1,
                 p2p_month=month,
                 p2p_sent_paise=sent,
+                pay_day=day,
+                day_paid_paise=paid,
+                day_payments=payments,
             )
         # vars(), not dataclasses.asdict: that deep-copies every value (docs/performance.md)
         self.uow.insert_at_commit(LedgerEntry, *(vars(entry) for entry in pair.entries))
@@ -154,25 +175,45 @@ class WalletRepository:
             holds[hold_id] = hold
         return hold
 
-    def add_hold(self, hold: Hold) -> None:
+    def add_hold(self, hold: Hold, *, paid_on_day: str | None = None) -> None:
         """Add a new hold (inserted at commit) and, if it is HELD, count it in its locked
-        wallet's holds."""
+        wallet's holds, and with ``paid_on_day`` as a payment of the user's own that day
+        (a withdrawal; wallets/limits.py)."""
         self.session.add(hold)
         self.uow.remembered(_HOLDS)[hold.id] = hold
         if hold.status == "HELD":
             wallet = self._by_id[hold.wallet_id]
+            day, paid, payments = wallet.pay_day, wallet.day_paid_paise, wallet.day_payments
+            if paid_on_day is not None:
+                day, paid, payments = _paid_once_more(wallet, paid_on_day, hold.amount_paise)
             self.uow.update(
-                wallet, held_paise=wallet.held_paise + hold.amount_paise, version=wallet.version + 1
+                wallet,
+                held_paise=wallet.held_paise + hold.amount_paise,
+                version=wallet.version + 1,
+                pay_day=day,
+                day_paid_paise=paid,
+                day_payments=payments,
             )
 
-    def settle_hold(self, hold: Hold, *, status: str, reason: str | None = None) -> None:
+    def settle_hold(
+        self, hold: Hold, *, status: str, reason: str | None = None, paid_on_day: str | None = None
+    ) -> None:
         """Move a locked HELD hold to POSTED or VOIDED and release it from its locked
-        wallet's holds; the caller posts the money of a POSTED one (:meth:`post`)."""
+        wallet's holds; the caller posts the money of a POSTED one (:meth:`post`). A
+        VOIDED hold placed on ``paid_on_day`` no longer counts as a payment of that day,
+        if that is still the day the wallet counts (the money never left)."""
         if hold.status != "HELD" or status not in ("POSTED", "VOIDED"):
             raise LedgerError(f"hold {hold.id} is {hold.status}: it cannot become {status}")
         wallet = self._by_id[hold.wallet_id]
+        paid, payments = wallet.day_paid_paise, wallet.day_payments
+        if status == "VOIDED" and paid_on_day is not None and wallet.pay_day == paid_on_day:
+            paid, payments = max(paid - hold.amount_paise, 0), max(payments - 1, 0)
         self.uow.update(
-            wallet, held_paise=wallet.held_paise - hold.amount_paise, version=wallet.version + 1
+            wallet,
+            held_paise=wallet.held_paise - hold.amount_paise,
+            version=wallet.version + 1,
+            day_paid_paise=paid,
+            day_payments=payments,
         )
         self.uow.update(hold, status=status, reason=reason)
 
@@ -230,6 +271,14 @@ class WalletRepository:
         transaction find it."""
         self.uow.insert_at_commit(TopupCredit, row_of(credit))
         self.uow.remembered(_TOPUPS)[credit.topup_id] = credit
+
+    def set_daily_caps(
+        self, wallet: Wallet, *, amount_paise: int | None, count: int | None, change: LimitChange
+    ) -> None:
+        """Give a locked wallet the user's own daily caps (None: no cap) and record the
+        change (inserted at commit: a payment token already used fails the commit)."""
+        self.uow.update(wallet, daily_amount_cap_paise=amount_paise, daily_count_cap=count)
+        self.uow.insert_at_commit(LimitChange, row_of(change, leave_out=frozenset({"id"})))
 
     def set_tier(self, wallet: Wallet, tier: str) -> None:
         """Give a locked wallet the limits of KYC ``tier`` (MINIMUM or FULL)."""

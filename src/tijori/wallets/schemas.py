@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from tijori.common.money import Rupees
+from tijori.common.money import RupeeAmount, Rupees
 
 # The wallet of the API examples: Asha Rao's, after her promotion and a 40.00 transfer to Ravi.
 _ASHA_USER_ID = "3f0c2b9e-8a41-4d6f-9b7a-2e5d1c4a6f10"
@@ -94,61 +94,132 @@ class LedgerEntryRead(BaseModel):
     created_at: datetime
 
 
-class LimitRead(BaseModel):
-    """One limit of the wallet's tier: how much it allows in its period, how much is
-    used, and what is left."""
+LimitName = Literal[
+    "balance_cap",
+    "monthly_load",
+    "yearly_load",
+    "monthly_p2p",
+    "daily_amount",
+    "daily_count",
+]
 
-    name: Literal["balance_cap", "monthly_load", "yearly_load", "monthly_p2p"]
-    # balance: at any moment; month: the calendar month; financial_year: April to March
-    # (both in India's time)
-    period: Literal["balance", "month", "financial_year"]
-    limit: Rupees = Field(examples=["10000.00"])
-    used: Rupees = Field(examples=["60.00"])
-    left: Rupees = Field(examples=["9940.00"])
+
+class LimitRead(BaseModel):
+    """One limit of the wallet: how much it allows in its period, how much is used, and
+    what is left. ``daily_amount`` and ``daily_count`` are the user's own caps
+    (``PUT /api/wallets/me/limits``): their ``limit`` and ``left`` are null while the
+    user has set none. Money is rupees as strings (``unit: INR``); ``daily_count``
+    counts payments, as integers (``unit: payments``)."""
+
+    name: LimitName
+    # balance: at any moment; day, month: the calendar day and month; financial_year:
+    # April to March (all in India's time)
+    period: Literal["balance", "day", "month", "financial_year"]
+    unit: Literal["INR", "payments"] = "INR"
+    limit: str | int | None = Field(examples=["10000.00"])
+    used: str | int = Field(examples=["60.00"])
+    left: str | int | None = Field(examples=["9940.00"])
+
+
+class UserLimitsMax(BaseModel):
+    """The highest daily caps a user may set (configuration; docs/limits.md)."""
+
+    daily_amount: Rupees = Field(examples=["100000.00"])
+    daily_count: int = Field(examples=[20])
+
+
+_LIMITS_EXAMPLE: dict[str, Any] = {
+    "tier": "MINIMUM",
+    "limits": [
+        {
+            "name": "balance_cap",
+            "period": "balance",
+            "unit": "INR",
+            "limit": "10000.00",
+            "used": "60.00",
+            "left": "9940.00",
+        },
+        {
+            "name": "monthly_load",
+            "period": "month",
+            "unit": "INR",
+            "limit": "10000.00",
+            "used": "0.00",
+            "left": "10000.00",
+        },
+        {
+            "name": "yearly_load",
+            "period": "financial_year",
+            "unit": "INR",
+            "limit": "120000.00",
+            "used": "0.00",
+            "left": "120000.00",
+        },
+        {
+            "name": "monthly_p2p",
+            "period": "month",
+            "unit": "INR",
+            "limit": "10000.00",
+            "used": "40.00",
+            "left": "9960.00",
+        },
+        {
+            "name": "daily_amount",
+            "period": "day",
+            "unit": "INR",
+            "limit": "500.00",
+            "used": "40.00",
+            "left": "460.00",
+        },
+        {
+            "name": "daily_count",
+            "period": "day",
+            "unit": "payments",
+            "limit": None,
+            "used": 1,
+            "left": None,
+        },
+    ],
+    "user_limits_max": {"daily_amount": "100000.00", "daily_count": 20},
+    "kyc_upgrade_deadline": "2027-01-15T09:30:01Z",
+}
 
 
 class LimitsRead(BaseModel):
-    """The limits of the caller's wallet, by its KYC tier (docs/limits.md)."""
+    """The limits of the caller's wallet, by its KYC tier (docs/limits.md), with the
+    user's own daily caps, the most they may set, and, for a minimum-KYC wallet, when
+    it stops accepting credit unless upgraded to full KYC."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "tier": "MINIMUM",
-                    "limits": [
-                        {
-                            "name": "balance_cap",
-                            "period": "balance",
-                            "limit": "10000.00",
-                            "used": "60.00",
-                            "left": "9940.00",
-                        },
-                        {
-                            "name": "monthly_load",
-                            "period": "month",
-                            "limit": "10000.00",
-                            "used": "0.00",
-                            "left": "10000.00",
-                        },
-                        {
-                            "name": "yearly_load",
-                            "period": "financial_year",
-                            "limit": "120000.00",
-                            "used": "0.00",
-                            "left": "120000.00",
-                        },
-                        {
-                            "name": "monthly_p2p",
-                            "period": "month",
-                            "limit": "10000.00",
-                            "used": "40.00",
-                            "left": "9960.00",
-                        },
-                    ],
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [_LIMITS_EXAMPLE]})
 
     tier: Literal["MINIMUM", "FULL"]
     limits: list[LimitRead]
+    user_limits_max: UserLimitsMax
+    # a minimum-KYC wallet past it takes no credit but refunds; null once full-KYC
+    kyc_upgrade_deadline: datetime | None = None
+
+
+DailyCount = Annotated[StrictInt, Field(gt=0)]
+
+
+class UserLimitsRequest(BaseModel):
+    """Set, lower, raise or remove the caller's own daily caps on the value and number of
+    their payments (transfers and withdrawals). A field left out is unchanged; null
+    removes that cap (the tier's limits alone then apply). Lowering takes effect at
+    once; raising (a higher cap, or none) needs an `X-Payment-Token` (docs/limits.md)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"daily_amount": "500.00", "daily_count": 10},
+                {"daily_amount": "2000.00"},
+                {"daily_count": None},
+            ]
+        },
+    )
+
+    daily_amount: RupeeAmount | None = Field(
+        None, description="Rupees a day, a string or number with at most 2 decimals; null: none."
+    )
+    daily_count: DailyCount | None = Field(None, description="Payments a day; null: none.")

@@ -24,7 +24,7 @@ from tijori.common.metrics import LEDGER_TRANSFERS, LIMIT_REFUSALS, count_after_
 from tijori.common.outbox import add_to_outbox
 from tijori.wallets.config import WalletsSettings
 from tijori.wallets.ledger import LedgerPair
-from tijori.wallets.limits import month_key, transfer_limit_passed
+from tijori.wallets.limits import today, transfer_limit_passed
 from tijori.wallets.models import PROMOTIONS_WALLET_ID, OutboxMessage, Transfer, Wallet
 from tijori.wallets.repository import WalletRepository
 
@@ -62,6 +62,8 @@ async def open_wallet(
         version=0,
         kyc_tier="MINIMUM",
         p2p_sent_paise=0,
+        day_paid_paise=0,
+        day_payments=0,
     )
     await repository.open(wallet)
     if promo_paise > 0:
@@ -91,6 +93,10 @@ async def open_wallet(
     return wallet
 
 
+# limits of the receiving wallet: a refusal over them is counted with its tier
+_RECEIVER_LIMITS = frozenset({"receiver_balance_cap", "kyc_upgrade_deadline"})
+
+
 @functools.cache
 def _default_settings() -> WalletsSettings:
     return WalletsSettings()
@@ -106,8 +112,9 @@ async def apply_transfer(
     """Apply one transaction atomically, or refuse it; stage the outcome event.
 
     Both wallets are locked in user id order before anything is read for the decision,
-    limits included (wallets/limits.py): the sender's amount sent this month and the
-    receiver's balance cap are read from the locked rows, and a batch's transfers are
+    limits included (wallets/limits.py): the sender's own daily caps and what it paid
+    today, its amount sent this month, and the receiver's upgrade deadline and balance
+    cap are read from the locked rows, and a batch's transfers are
     decided one after another on them, so racing transfers cannot pass a limit together.
     A transaction already decided (the same one sent again) repeats its recorded outcome
     and moves nothing.
@@ -129,7 +136,7 @@ async def apply_transfer(
 
     reason: RejectionReason | None = None
     limit: str | None = None
-    month = month_key(utcnow(), settings.limits_timezone)
+    now = today(utcnow(), settings.limits_timezone)
     if sender is None or receiver is None or sender.id == receiver.id:
         reason = "wallet_not_found"
     elif "FROZEN" in (sender.status, receiver.status):
@@ -138,11 +145,11 @@ async def apply_transfer(
         reason = "insufficient_funds"
     elif (
         limit := transfer_limit_passed(
-            sender, receiver, transfer.amount_paise, settings=settings, month=month
+            sender, receiver, transfer.amount_paise, settings=settings, today=now
         )
     ) is not None:
         reason = "limit_exceeded"
-        tier = receiver.kyc_tier if limit == "receiver_balance_cap" else sender.kyc_tier
+        tier = receiver.kyc_tier if limit in _RECEIVER_LIMITS else sender.kyc_tier
         count_after_commit(uow, LIMIT_REFUSALS.labels(limit=limit, tier=tier, kind="TRANSFER"))
 
     outcome: Payload
@@ -155,7 +162,7 @@ async def apply_transfer(
             reference=transfer.transaction_id,
             kind="TRANSFER",
         )
-        repository.post(pair, sent_in_month=month)
+        repository.post(pair, sent_in_month=now.month, paid_on_day=now.day)
         outcome = TransferCompleted(
             transaction_id=transfer.transaction_id,
             sender_id=transfer.sender_id,

@@ -17,7 +17,12 @@ from tijori.common.events import (
 from tijori.common.metrics import LEDGER_TOPUPS, LIMIT_REFUSALS, count_after_commit
 from tijori.wallets.config import WalletsSettings
 from tijori.wallets.ledger import LedgerPair
-from tijori.wallets.limits import limits_of, load_limit_passed, period_starts
+from tijori.wallets.limits import (
+    limits_of,
+    load_limit_passed,
+    past_upgrade_deadline,
+    period_starts,
+)
 from tijori.wallets.models import GATEWAY_WALLET_ID, TopupCredit, Wallet
 from tijori.wallets.repository import WalletRepository
 from tijori.wallets.service import emit
@@ -28,12 +33,15 @@ log = logging.getLogger(__name__)
 async def _limit_passed(
     repository: WalletRepository, wallet: Wallet, paise: int, settings: WalletsSettings
 ) -> str | None:
-    """The name of the first limit of the wallet's tier crediting ``paise`` would pass;
-    money added is summed only for a tier that limits it."""
+    """The name of the first limit of the wallet's tier crediting ``paise`` would pass
+    (the upgrade deadline first); money added is summed only for a tier that limits it."""
     limits = limits_of(settings, wallet.kyc_tier)
+    now = utcnow()
     month_loaded = year_loaded = 0
+    if past_upgrade_deadline(wallet, settings, now):
+        return "kyc_upgrade_deadline"  # no credit at all: what was added does not matter
     if limits.monthly_load is not None or limits.yearly_load is not None:
-        month, year = period_starts(utcnow(), settings.limits_timezone)
+        month, year = period_starts(now, settings.limits_timezone)
         month_loaded = await repository.loaded_since(wallet.user_id or "", month)
         year_loaded = await repository.loaded_since(wallet.user_id or "", year)
     return load_limit_passed(
@@ -42,6 +50,7 @@ async def _limit_passed(
         settings=settings,
         loaded_this_month=month_loaded,
         loaded_this_year=year_loaded,
+        now=now,
     )
 
 
