@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -89,16 +88,20 @@ class UserRepository:
             .execution_options(populate_existing=True)
         )
 
-    async def kyc_checks_due(self, now: datetime, *, limit: int) -> Sequence[str]:
-        """The ids of users whose PENDING KYC check is due to be asked about, oldest first."""
-        return (
-            await self.session.scalars(
-                select(User.id)
-                .where(User.kyc == "PENDING", User.kyc_check_at <= now)
-                .order_by(User.kyc_check_at)
-                .limit(limit)
+    async def kyc_checks_due(self, now: datetime, *, limit: int) -> list[tuple[str, str]]:
+        """The users whose PENDING KYC check is due to be asked about, oldest first, each
+        with the verifier's reference of its check (read without a lock)."""
+        rows = await self.session.execute(
+            select(User.id, User.kyc_reference)
+            .where(
+                User.kyc == "PENDING",
+                User.kyc_check_at <= now,
+                User.kyc_reference.is_not(None),
             )
-        ).all()
+            .order_by(User.kyc_check_at)
+            .limit(limit)
+        )
+        return [(str(user_id), str(reference)) for user_id, reference in rows.all()]
 
 
 class SessionRepository:
