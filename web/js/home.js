@@ -7,6 +7,7 @@ import { reasonText, rupees, shortDateTime, waitText } from "./format.js";
 import { Fields, busy, errorText, field, formError, sentence } from "./forms.js";
 import { confirmWithPin } from "./pinpad.js";
 import { POLL_MS, isFinal, transactionHref, transactionList } from "./transactions.js";
+import { verifyBanner } from "./verify.js";
 
 const NOTE_MAX = 140;
 const WALLET_RETRY_MS = 1000;
@@ -356,6 +357,12 @@ function sendForm({ signal, onSettled, hasPin }) {
   function showPinRefusal(error) {
     if (error instanceof ApiError && error.code === "pin_not_set") {
       showNoPin();
+    } else if (error instanceof ApiError && error.code === "email_not_verified") {
+      attempt = null;
+      problem.show(
+        "Verify your e-mail address first: paying needs it. ",
+        h("a", { href: "#/verify", text: "Enter your code" }),
+      );
     } else if (error instanceof ApiError && (error.code === "pin_locked" || error.code === "invalid_pin")) {
       const wait = waitText(error.retryAfter);
       problem.show(
@@ -447,14 +454,18 @@ export function renderHome(main, ctx) {
     recentHolder,
   );
 
+  const bannerHolder = h("div", { class: "span-all verify-holder" });
+  const notice = ctx.takeNotice();
   main.append(
     h(
       "section",
       { class: "screen" },
       h("div", { class: "screen-header" }, title, h("p", { text: "Your Tijori wallet" })),
+      notice ? h("p", { class: "notice", role: "status", text: notice }) : null,
       h(
         "div",
         { class: "home-grid" },
+        bannerHolder,
         h("div", { class: "home-side" }, balance.element, quickActions(send.focus)),
         send.element,
         recent,
@@ -463,7 +474,10 @@ export function renderHome(main, ctx) {
   );
 
   ctx.user().then((user) => {
-    if (user && !ctx.signal.aborted) title.textContent = `Hello, ${user.name}`;
+    if (!user || ctx.signal.aborted) return;
+    title.textContent = `Hello, ${user.name}`;
+    if (user.email_verified === false) replace(bannerHolder, verifyBanner());
+    else bannerHolder.remove();
   });
   balance.reload();
   showRecent();
