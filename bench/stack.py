@@ -175,6 +175,11 @@ def service_env(run_id: str, workdir: Path) -> dict[str, str]:
         "TIJORI_GATEWAY_PORT": str(GATEWAY_PORT),
         # long enough for every token to outlive the run; nothing else is tuned
         "TIJORI_JWT_TTL_SECONDS": "7200",
+        # the bench signs up thousands of users from one address and pays at once: it
+        # turns e-mail verification and the sign-up limit per address off (issue 17), so
+        # its numbers measure payments, not a code step no load client could take
+        "TIJORI_REQUIRE_EMAIL_VERIFICATION": "false",
+        "TIJORI_SIGNUP_LIMIT_PER_HOUR": "0",
         "TIJORI_SANDBOX_PORT": str(SANDBOX_PORT),
         "TIJORI_SANDBOX_WEBHOOK_URL": f"http://127.0.0.1:{GATEWAY_PORT}/api/payments/webhooks/razorpay",
         "TIJORI_PUBLIC_URL": f"http://127.0.0.1:{GATEWAY_PORT}",
