@@ -11,6 +11,7 @@ import { verifyBanner } from "./verify.js";
 
 const NOTE_MAX = 140;
 const WALLET_RETRY_MS = 1000;
+const WELCOME_TRIES = 30; // seconds to watch for the promotion after verification
 const STATUS_TIMEOUT_MS = 120_000;
 const AMOUNT_SHAPE = /^\d+(\.\d{1,2})?$/;
 // a payment token this close to its expiry is not sent: the PIN is asked again
@@ -426,6 +427,24 @@ function sendForm({ signal, onSettled, hasPin }) {
   };
 }
 
+/**
+ * Just verified: the promotion is credited moments later (an event away), so look again
+ * every second for a while, rather than show ₹0.00 until the next visit.
+ */
+async function awaitWelcomeBalance(balance, signal, onArrived) {
+  for (let tries = 0; tries < WELCOME_TRIES && !signal.aborted; tries += 1) {
+    if (balance.wallet && balance.wallet.balance !== "0.00") {
+      if (tries > 0) {
+        announce(`Your welcome balance has arrived. Balance ${rupees(balance.wallet.balance)}.`);
+        onArrived();
+      }
+      return;
+    }
+    await sleep(WALLET_RETRY_MS, signal);
+    await balance.reload();
+  }
+}
+
 export function renderHome(main, ctx) {
   const title = heading("Hello");
   title.classList.add("greeting");
@@ -479,7 +498,9 @@ export function renderHome(main, ctx) {
     if (user.email_verified === false) replace(bannerHolder, verifyBanner());
     else bannerHolder.remove();
   });
-  balance.reload();
+  balance.reload().then(() => {
+    if (ctx.query.get("welcome") === "1") awaitWelcomeBalance(balance, ctx.signal, showRecent);
+  });
   showRecent();
   return { title: "Home" };
 }

@@ -118,7 +118,7 @@ export function renderVerify(main, ctx) {
       await api("/api/users/me/email/verify", { method: "POST", json: { code: value }, signal: ctx.signal });
       await ctx.freshUser();
       ctx.setNotice("Your e-mail is verified. Your welcome balance is on its way.");
-      ctx.navigate("#/home");
+      ctx.navigate("#/home?welcome=1"); // home watches for the balance to arrive
     } catch (error) {
       busy(submit, false);
       if (error instanceof ApiError && error.code === "invalid_code") {
