@@ -8,7 +8,7 @@ import { emptyState, pagedList } from "./list.js";
 import { badge } from "./transactions.js";
 
 // the development mailbox is offered only when Tijori runs on this machine
-const LOCAL_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+export const LOCAL_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
 const DELIVERY = {
   PENDING: "Sending",
@@ -50,21 +50,24 @@ function mailItem(mail) {
 
 /**
  * What the local SMTP server of `tijori up` received for this user. Read only when opened,
- * since the gateway answers 404 outside development.
+ * since the gateway answers 404 outside development; `open` opens it at once (the
+ * verification screen, whose code is in there).
  */
-function devMailbox(ctx) {
+export function devMailbox(ctx, { open = false } = {}) {
   const body = h("div", { class: "mailbox-body" });
+  const refresh = h("button", { type: "button", class: "btn btn-quiet", text: "Check for new mail" });
   const details = h(
     "details",
     { class: "card mailbox" },
     h("summary", { text: "Development mailbox" }),
     h("p", { class: "hint", text: "The e-mails as the local mail server of tijori up received them." }),
     body,
+    refresh,
   );
-  let loaded = false;
-  details.addEventListener("toggle", async () => {
-    if (!details.open || loaded) return;
-    loaded = true;
+  let loading = false;
+  async function load() {
+    if (loading) return;
+    loading = true;
     replace(body, spinner("Loading the mailbox"));
     try {
       const user = await ctx.user();
@@ -77,16 +80,28 @@ function devMailbox(ctx) {
           ? h("ul", { class: "list", "aria-label": "Received e-mails" }, items.map(mailItem))
           : emptyState({ title: "The mailbox is empty", text: "" }),
       );
+      refresh.hidden = false;
     } catch (error) {
       if (ctx.signal.aborted) return;
-      loaded = false;
-      const text =
-        error instanceof ApiError && error.status === 404
-          ? "There is no development mailbox here: it comes with the local mail server of tijori up."
-          : errorText(error);
+      const missing = error instanceof ApiError && error.status === 404;
+      const text = missing
+        ? "There is no development mailbox here: it comes with the local mail server of tijori up."
+        : errorText(error);
       replace(body, h("p", { class: "hint", text }));
+      refresh.hidden = missing;
+    } finally {
+      loading = false;
     }
+  }
+  let loaded = false;
+  details.addEventListener("toggle", () => {
+    if (!details.open || loaded) return;
+    loaded = true;
+    load();
   });
+  refresh.addEventListener("click", load);
+  refresh.hidden = true;
+  if (open) details.open = true; // fires "toggle", which loads it
   return details;
 }
 
