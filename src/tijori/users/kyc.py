@@ -231,6 +231,8 @@ async def check_pending(
                 kyc="FULL" if verdict.verified else "REJECTED",
                 reason=verdict.reason,
                 pan_masked=user.kyc_pan_masked,
+                name=user.name,
+                email=user.email,
             ),
             key=user.id,
         )
