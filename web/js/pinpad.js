@@ -19,15 +19,22 @@ const GHOST_TAP_MS = 500;
  * locked or not set, the last wrong PIN, a detail of the payment refused) once the pad has
  * closed; or to null when the person cancels. A wrong PIN with tries left, or no network,
  * keeps the pad open and says so.
+ *
+ * An action that moves no money (unfreezing the wallet) gives `purpose`: `{ what, action }`,
+ * the line saying what the PIN confirms and the label of its button, with amount "0".
  */
-export function confirmWithPin({ amount, receiver, idempotencyKey, signal }) {
+export function confirmWithPin({ amount, receiver, idempotencyKey, signal, purpose }) {
   return new Promise((resolve) => {
     let digits = "";
     let checking = false;
     let openedAt = 0;
     const dots = h("div", { class: "pin-dots", role: "img", dataset: { testid: "pin-dots" } });
     const error = h("p", { class: "pin-error", role: "alert", dataset: { testid: "pin-error" } });
-    const pay = h("button", { type: "button", class: "btn btn-primary", text: `Pay ${rupees(amount)}` });
+    const pay = h("button", {
+      type: "button",
+      class: "btn btn-primary",
+      text: purpose ? purpose.action : `Pay ${rupees(amount)}`,
+    });
     const cancel = h("button", { type: "button", class: "btn btn-quiet", text: "Cancel" });
     const erase = h("button", { type: "button", class: "pin-key pin-key-erase", "aria-label": "Delete last digit" }, "⌫");
     const key = (digit) =>
@@ -40,14 +47,16 @@ export function confirmWithPin({ amount, receiver, idempotencyKey, signal }) {
         "div",
         { class: "pin-pad" },
         h("h2", { id: "pin-title", text: "Enter your PIN" }),
-        h(
-          "p",
-          { id: "pin-what", class: "pin-what" },
-          "To pay ",
-          h("strong", { text: rupees(amount) }),
-          " to ",
-          h("strong", { text: receiver }),
-        ),
+        purpose
+          ? h("p", { id: "pin-what", class: "pin-what", text: purpose.what })
+          : h(
+              "p",
+              { id: "pin-what", class: "pin-what" },
+              "To pay ",
+              h("strong", { text: rupees(amount) }),
+              " to ",
+              h("strong", { text: receiver }),
+            ),
         dots,
         error,
         h("div", { class: "pin-keys", role: "group", "aria-label": "PIN digits" }, keys),
@@ -101,7 +110,7 @@ export function confirmWithPin({ amount, receiver, idempotencyKey, signal }) {
       try {
         const answer = await api("/api/auth/payment-token", {
           method: "POST",
-          json: { pin: digits, amount, receiver, idempotency_key: idempotencyKey },
+          json: { pin: digits, amount, receiver: receiver ?? null, idempotency_key: idempotencyKey },
           signal,
         });
         close({ token: answer.payment_token, expiresAt: Date.now() + answer.expires_in * 1000 });
