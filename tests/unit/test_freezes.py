@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import select
 
-from tests.unit.conftest import metric_value
+from tests.conftest import unique_email, unique_phone
+from tests.unit.conftest import metric_value, users_client
 from tests.unit.signing import new_token_keys
 from tijori.common.auth import (
     PaymentAuthorisation,
@@ -33,6 +36,7 @@ from tijori.common.events import (
     WithdrawalRequested,
 )
 from tijori.notifications.messages import kyc_updated, wallet_frozen, wallet_unfrozen
+from tijori.users.config import UsersSettings
 from tijori.wallets import freezes, holds, service, topups
 from tijori.wallets.config import WalletsSettings
 from tijori.wallets.credentials import (
@@ -267,3 +271,30 @@ def test_the_kyc_mails_say_the_outcome_and_why() -> None:
     assert full.kind == "KYC_VERIFIED" and "XXXXXX234F" in full.body
     rejected = kyc_updated(UserKycUpdated(user_id="u", kyc="REJECTED", reason="pan_not_found"))
     assert rejected.kind == "KYC_REJECTED" and "the PAN was not found" in rejected.body
+
+
+async def test_users_checks_the_caller_s_password_and_limits_wrong_ones(
+    sqlite_url: Callable[[str], str], tmp_path: Path
+) -> None:
+    settings = UsersSettings(data_dir=tmp_path, TIJORI_USERS_DATABASE_URL=sqlite_url("users"))
+    async with users_client(settings) as users:
+        body = {"name": "Asha", "email": unique_email(), "phone": unique_phone()}
+        assert (
+            await users.post("/api/users", json=body | {"password": PASSWORD})
+        ).status_code == 201
+        login = await users.post(
+            "/api/auth/token", data={"username": body["email"], "password": PASSWORD}
+        )
+        auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        check = "/api/users/me/password/check"
+        assert (
+            await users.post(check, json={"password": PASSWORD}, headers=auth)
+        ).status_code == 204
+        assert (await users.post(check, json={"password": PASSWORD})).status_code == 401
+        assert (await users.post(check, json={}, headers=auth)).status_code == 422
+        for _ in range(settings.login_max_failures):
+            wrong = await users.post(check, json={"password": "not it"}, headers=auth)
+            assert (wrong.status_code, wrong.json()["code"]) == (401, "invalid_credentials")
+        limited = await users.post(check, json={"password": PASSWORD}, headers=auth)
+        assert (limited.status_code, limited.json()["code"]) == (429, "too_many_attempts")
+        assert limited.headers["Retry-After"]
