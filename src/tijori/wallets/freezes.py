@@ -133,14 +133,10 @@ async def unfreeze_by_owner(
     wallet = await repository.get_by_user(user_id)
     if wallet is None:
         raise _no_wallet()
-    if wallet.status == "FROZEN":
-        last = await repository.last_freeze(wallet.id)
-        if last is not None and last.by == "ADMIN":
-            raise FrozenByAdminError(
-                "Tijori's team froze this wallet; contact support to have it unfrozen"
-            )
+    await _refuse_if_admin_froze(repository, wallet)  # before a password try is spent
     await checker.check(authorization, password)
     wallet = await _locked_wallet(repository, user_id)
+    await _refuse_if_admin_froze(repository, wallet)  # an ADMIN may have frozen it meanwhile
     if wallet.status == "FROZEN":
         _change(
             uow,
@@ -153,6 +149,13 @@ async def unfreeze_by_owner(
             payment_token_id=grant.token_id,
         )
     return wallet
+
+
+async def _refuse_if_admin_froze(repository: WalletRepository, wallet: Wallet) -> None:
+    if await frozen_by(repository, wallet) == "ADMIN":
+        raise FrozenByAdminError(
+            "Tijori's team froze this wallet; contact support to have it unfrozen"
+        )
 
 
 async def frozen_by(repository: WalletRepository, wallet: Wallet) -> FreezeActor | None:
