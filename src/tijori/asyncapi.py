@@ -49,6 +49,8 @@ PRODUCERS: dict[str, str] = {
     "hold.updated": "wallets",
     "withdrawal.settled": "payments",
     "withdrawal.completed": "payments",
+    "wallet.frozen": "wallets",
+    "wallet.unfrozen": "wallets",
 }
 """The service that writes each event to its outbox."""
 
@@ -63,7 +65,7 @@ CONSUMERS: dict[str, tuple[str, ...]] = {
     "transfer.rejected": ("transactions",),
     "transaction.completed": ("notifications",),
     "pin.locked": ("notifications",),
-    "user.kyc_updated": ("wallets",),
+    "user.kyc_updated": ("wallets", "notifications"),
     "topup.captured": ("wallets",),
     "topup.credited": ("payments",),
     "topup.rejected": ("payments",),
@@ -72,6 +74,8 @@ CONSUMERS: dict[str, tuple[str, ...]] = {
     "hold.updated": ("payments",),
     "withdrawal.settled": ("wallets",),
     "withdrawal.completed": ("notifications",),
+    "wallet.frozen": ("notifications",),
+    "wallet.unfrozen": ("notifications",),
 }
 """The services that consume each event; each consumes in a group named after itself."""
 
@@ -95,6 +99,8 @@ MESSAGE_KEYS: dict[str, tuple[str, str]] = {
     "hold.updated": ("the user id", "user_id"),
     "withdrawal.settled": ("the user id", "user_id"),
     "withdrawal.completed": ("the user id", "user.user_id"),
+    "wallet.frozen": ("the user id (the wallet's owner)", "user_id"),
+    "wallet.unfrozen": ("the user id (the wallet's owner)", "user_id"),
 }
 """The Kafka message key of each event: what it is, and the payload field that holds it."""
 

@@ -121,7 +121,7 @@ async def test_money_is_shown_in_rupees_with_indian_grouping(new_page: NewPage) 
         f"{MINUS}₹25.50",
         "+₹25.50",
         "Not enough balance",
-        "The wallet is frozen",
+        "Your wallet is frozen",
         "The receiver's wallet is not ready",
         "something_new",
     ]

@@ -34,7 +34,7 @@ UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9
 
 
 async def freeze_wallet(phone: str) -> None:
-    """Freeze a wallet the way an operator would, in the wallets database."""
+    """Freeze a wallet behind the web client's back, in the wallets database."""
     engine = create_async_engine(database_url("wallets", DB_PREFIX))
     try:
         async with engine.begin() as connection:
@@ -120,10 +120,11 @@ async def test_a_transfer_that_cannot_go_through_says_why(new_page: NewPage) -> 
     await screenshots(page, "home-not-enough-balance")
 
     # refused by the wallets service once started: the transaction FAILS with its reason
-    await freeze_wallet(bilal.phone)
+    # (the sender's wallet frozen behind the page's back; a frozen receiver is still paid)
+    await freeze_wallet(asha.phone)
     await send_money(page, to=bilal.email, amount="40", note="Frozen")
     status = page.get_by_test_id("tx-status")
-    await expect(status).to_contain_text("Failed: The wallet is frozen")
+    await expect(status).to_contain_text("Failed: Your wallet is frozen")
     await balance_is(page, "₹100.00")
     await screenshots(page, "home-failed")
 
@@ -136,7 +137,7 @@ async def test_a_transfer_that_cannot_go_through_says_why(new_page: NewPage) -> 
     await expect(page.get_by_text("No successful transactions")).to_be_visible()
     await page.get_by_role("radio", name="Failed").check()
     await failed.click()
-    await expect(page.get_by_test_id("receipt")).to_contain_text("Failed: The wallet is frozen")
+    await expect(page.get_by_test_id("receipt")).to_contain_text("Failed: Your wallet is frozen")
     await screenshots(page, "transaction-failed")
     sender.assert_clean()
 

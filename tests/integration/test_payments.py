@@ -304,7 +304,7 @@ async def test_a_withdrawal_holds_the_money_then_pays_it_out_once(
 
     await poll(posted, what="the hold to be posted")
     assert await _entries(wallets_db, f"withdrawal:{withdrawal['id']}") == 2
-    mails = await stack.wait_for_mails(withdrawer.email, 2)
+    mails = await stack.wait_for_mails(withdrawer.email, 3)  # welcome, KYC verified, sent
     assert any(mail["Subject"] == "₹60.00 sent to your bank account" for mail in mails)
 
 

@@ -95,7 +95,7 @@ async def test_a_refused_transfer_moves_nothing_and_says_why(
     if setup == "frozen":
         async with wallets_units() as uow:
             await uow.session.execute(
-                update(Wallet).where(Wallet.user_id == "b").values(status="FROZEN")
+                update(Wallet).where(Wallet.user_id == "a").values(status="FROZEN")
             )
             await uow.commit()
     amount = 10_001 if setup == "poor" else 100

@@ -16,7 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from tijori.common.clock import utcnow
 from tijori.common.db import UnitOfWork, UnitOfWorkFactory, UnstagedChangeError
-from tijori.wallets.models import LedgerEntry, Wallet
+from tijori.wallets.models import LedgerEntry, Wallet, WalletFreeze
 from tijori.wallets.repository import WalletRepository
 
 
@@ -176,7 +176,17 @@ async def test_a_change_to_a_held_wallet_persists_through_its_repository_or_rais
     async with wallets_units() as uow:
         repository = WalletRepository(uow)
         locked = await repository.lock_of_users("u1")
-        repository.freeze(locked["u1"])
+        change = WalletFreeze(
+            wallet_id="w1",
+            user_id="u1",
+            action="FREEZE",
+            by="USER",
+            actor_id="u1",
+            reason=None,
+            payment_token_id=None,
+            created_at=utcnow(),
+        )
+        repository.set_status(locked["u1"], "FROZEN", change)
         await uow.commit()
     assert (await _balances(wallets_units))["w1"][2] == "FROZEN"
 

@@ -27,7 +27,7 @@ export function signedRupees(amount, direction) {
 
 const REASONS = {
   insufficient_funds: "Not enough balance",
-  wallet_frozen: "The wallet is frozen",
+  wallet_frozen: "Your wallet is frozen",
   wallet_not_found: "The receiver's wallet is not ready",
   limit_exceeded: "Over a limit of the wallet",
 };

@@ -45,10 +45,19 @@ function balanceCard(signal, onRefresh) {
     wallet = next;
     card.setAttribute("aria-busy", "false");
     replace(amount, h("p", { class: "balance-amount", dataset: { testid: "balance" }, text: rupees(next.balance) }));
+    card.classList.toggle("is-frozen", next.status === "FROZEN");
     replace(
       meta,
       next.status === "FROZEN"
-        ? h("span", { class: "frozen", text: "Frozen: you can't send money" })
+        ? h(
+            "span",
+            { class: "frozen-note", dataset: { testid: "frozen" } },
+            h("span", { class: "frozen", text: "Frozen" }),
+            " No money can leave it; money sent to you still arrives. ",
+            next.frozen_by === "ADMIN"
+              ? "Tijori's team froze it."
+              : h("a", { href: "#/security", text: "Unfreeze" }),
+          )
         : next.available !== next.balance
           ? `${rupees(next.available)} available · the rest is on its way to your bank`
           : `Updated ${shortDateTime(new Date().toISOString())}`,
@@ -184,7 +193,7 @@ function checkTransfer({ receiver, amount, note }) {
   return errors;
 }
 
-function sendForm({ signal, onSettled, hasPin }) {
+function sendForm({ signal, onSettled, hasPin, isFrozen }) {
   const problem = formError();
   const receiver = field({
     name: "receiver",
@@ -290,6 +299,14 @@ function sendForm({ signal, onSettled, hasPin }) {
       attempt = { fingerprint, key: newIdempotencyKey(), token: null };
     }
 
+    if (isFrozen()) {
+      // wallets would refuse it (wallet_frozen): say so before the PIN is asked
+      problem.show(
+        "Your wallet is frozen: no payment can leave it. ",
+        h("a", { href: "#/security", text: "Unfreeze it in Security" }),
+      );
+      return;
+    }
     lock(true);
     if (!(await hasPin())) {
       lock(false);
@@ -456,6 +473,7 @@ export function renderHome(main, ctx) {
     signal: ctx.signal,
     // the cached user may predate a PIN set since: ask again before saying there is none
     hasPin: async () => (await ctx.user())?.pin_set || (await ctx.freshUser())?.pin_set !== false,
+    isFrozen: () => balance.wallet?.status === "FROZEN",
     onSettled: () => {
       balance.reload();
       showRecent();

@@ -428,6 +428,10 @@ export function renderWithdraw(main, ctx) {
       problem.show(
         h("span", {}, "Withdrawing to a bank needs full KYC. Verify your PAN on ", h("a", { href: "#/limits", text: "Limits" }), "."),
       );
+    } else if (error.code === "wallet_frozen") {
+      problem.show(
+        h("span", {}, "Your wallet is frozen: no money can leave it. Unfreeze it on ", h("a", { href: "#/security", text: "Security" }), "."),
+      );
     } else if (error.code === "idempotency_key_reused") {
       problem.show("This withdrawal was already asked for with other details. Check the list below first.");
     } else if (!fields.showProblem(error, { messages: {}, codeFields: { invalid_amount: "amount", limit_exceeded: "amount" } })) {

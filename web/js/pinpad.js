@@ -21,7 +21,8 @@ const GHOST_TAP_MS = 500;
  * keeps the pad open and says so.
  *
  * `purpose` (`{ what, action }`), for a PIN that confirms no payment (raising a daily
- * limit): the line that says what the PIN is for, and the confirming button's text.
+ * limit, unfreezing the wallet with amount "0"): the line that says what the PIN is for,
+ * and the confirming button's text.
  */
 export function confirmWithPin({ amount, receiver = null, idempotencyKey, signal, purpose = null }) {
   return new Promise((resolve) => {
@@ -110,7 +111,7 @@ export function confirmWithPin({ amount, receiver = null, idempotencyKey, signal
       try {
         const answer = await api("/api/auth/payment-token", {
           method: "POST",
-          json: { pin: digits, amount, receiver, idempotency_key: idempotencyKey },
+          json: { pin: digits, amount, receiver: receiver ?? null, idempotency_key: idempotencyKey },
           signal,
         });
         close({ token: answer.payment_token, expiresAt: Date.now() + answer.expires_in * 1000 });

@@ -1,9 +1,11 @@
-// Security: the transaction PIN every payment will be confirmed with, sessions and the password.
+// Security: the transaction PIN every payment will be confirmed with, freezing the wallet, sessions
+// and the password.
 
 import { ApiError, api } from "./api.js";
 import { h, heading, spinner } from "./dom.js";
 import { waitText } from "./format.js";
 import { Fields, busy, errorText, field, formError } from "./forms.js";
+import { freezeCard } from "./freeze.js";
 
 // the rules the API applies (users/pin.py), checked first to spare a round trip
 const PIN_SHAPE = /^(\d{4}|\d{6})$/;
@@ -229,7 +231,9 @@ export function renderSecurity(main, ctx) {
       "div",
       { class: "screen-header" },
       heading("Security"),
-      h("p", { text: "Your transaction PIN, which confirms every payment, where you are logged in, and your password." }),
+      h("p", {
+        text: "Your transaction PIN, which confirms every payment, freezing your wallet, where you are logged in, and your password.",
+      }),
     ),
     slot,
   );
@@ -248,6 +252,7 @@ export function renderSecurity(main, ctx) {
     h(
       "div",
       { class: "cards" },
+      freezeCard(ctx),
       h(
         "div",
         { class: "card link-card" },

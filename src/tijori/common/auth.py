@@ -29,7 +29,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tijori.common.clock import utcnow
 from tijori.common.config import CommonSettings
-from tijori.common.errors import ProblemError, UnauthorizedError
+from tijori.common.errors import ForbiddenError, ProblemError, UnauthorizedError
 
 ALGORITHM = "EdDSA"
 ISSUER = "tijori"
@@ -311,6 +311,18 @@ async def current_principal(
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 """The verified caller of a route."""
+
+
+async def current_admin(principal: CurrentPrincipal) -> Principal:
+    """The caller of a back-office route (``/api/admin/...``): 403 ``forbidden`` unless
+    their token says ADMIN."""
+    if not principal.is_admin:
+        raise ForbiddenError("this is for Tijori's team only", code="forbidden")
+    return principal
+
+
+CurrentAdmin = Annotated[Principal, Depends(current_admin)]
+"""The verified caller of a back-office route, an ADMIN."""
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,9 @@ PROBLEM_CODES: dict[str, str] = {
     "session_not_found": "no such session that is still open (or not one of the caller's)",
     "withdrawal_not_found": "no such withdrawal (or not one the caller may see)",
     "limit_exceeded": "the amount passes a limit; `limit` names it",
+    "wallet_frozen": "the wallet is frozen: it pays nothing until it is unfrozen (money still "
+    "comes in)",
+    "frozen_by_admin": "Tijori's team froze this wallet: only they can unfreeze it",
     "invalid_pan": "the PAN is not five capital letters, four digits and a capital letter",
     "invalid_date_of_birth": "the date of birth is not a date, is in the future, or is a minor's",
     "kyc_pending": "a KYC check is under way already: wait for its result",
@@ -154,6 +157,16 @@ class UnauthorizedError(ProblemError):
     def __init__(self, detail: str = "a valid bearer token is required", **kwargs: Any) -> None:
         kwargs.setdefault("headers", {"WWW-Authenticate": "Bearer"})
         super().__init__(detail, **kwargs)
+
+
+class ForbiddenError(ProblemError):
+    status, code = 403, "forbidden"
+
+
+class WalletFrozenError(ProblemError):
+    """A debit of a frozen wallet, refused at once (423: the wallet is locked)."""
+
+    status, code = 423, "wallet_frozen"
 
 
 class UnprocessableError(ProblemError):

@@ -164,12 +164,15 @@ class PinLocked(Payload):
 class UserKycUpdated(Payload):
     """The KYC check of a user ended: FULL (verified: the wallet becomes a full-KYC one)
     or REJECTED (it stays a minimum-detail wallet). Never the PAN; at most its masked
-    form."""
+    form. ``name`` and ``email`` address the e-mail of the outcome (None in events
+    written before they were added: no e-mail is sent for those)."""
 
     user_id: str
     kyc: Literal["FULL", "REJECTED"]
     reason: str | None = None
     pan_masked: str | None = None
+    name: str | None = None
+    email: str | None = None
 
 
 class TopupCaptured(Payload):
@@ -183,6 +186,8 @@ class TopupCaptured(Payload):
     amount_paise: int = Field(gt=0)
 
 
+# a frozen wallet is credited (only debits are refused); ``wallet_frozen`` stays for
+# top-ups refused before that rule
 TopupRejectionReason = Literal["wallet_frozen", "wallet_not_found", "limit_exceeded"]
 
 
@@ -266,6 +271,30 @@ class WithdrawalCompleted(Payload):
     user: Party
 
 
+FreezeActor = Literal["USER", "ADMIN"]
+
+
+class _WalletFreezeChange(Payload):
+    """What ``wallet.frozen`` and ``wallet.unfrozen`` say: whose wallet, by whom (its
+    owner or an ADMIN, ``actor_id``), why (an ADMIN's reason), and where to e-mail."""
+
+    wallet_id: str
+    user_id: str
+    email: str | None
+    by: FreezeActor
+    actor_id: str
+    reason: str | None = None
+
+
+class WalletFrozen(_WalletFreezeChange):
+    """A wallet was frozen: every debit from it is refused until it is unfrozen; credits
+    still arrive."""
+
+
+class WalletUnfrozen(_WalletFreezeChange):
+    """A frozen wallet was unfrozen (by its owner with password and PIN, or an ADMIN)."""
+
+
 EVENT_TYPES: dict[str, type[Payload]] = {
     "user.created": UserCreated,
     "user.email_code_issued": EmailCodeIssued,
@@ -286,6 +315,8 @@ EVENT_TYPES: dict[str, type[Payload]] = {
     "hold.updated": HoldUpdated,
     "withdrawal.settled": WithdrawalSettled,
     "withdrawal.completed": WithdrawalCompleted,
+    "wallet.frozen": WalletFrozen,
+    "wallet.unfrozen": WalletUnfrozen,
 }
 """Every event type, which is also its topic name (after the configured prefix)."""
 

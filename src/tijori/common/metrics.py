@@ -77,6 +77,12 @@ LIMIT_REFUSALS = Counter(
     "deadline), by limit, tier and kind (wallets service)",
     ["limit", "tier", "kind"],
 )
+WALLET_FREEZES = Counter(
+    "tijori_wallet_freezes_total",
+    "Wallets frozen and unfrozen, by action (freeze, unfreeze) and by whom: USER (the "
+    "owner) or ADMIN (wallets service)",
+    ["action", "by"],
+)
 KYC_CHECKS = Counter(
     "tijori_kyc_checks_total",
     "KYC checks by outcome: SUBMITTED, FULL, REJECTED (users service)",

@@ -89,6 +89,14 @@ def _validate_positive_paise(value: Any) -> int:
 PositivePaise = Annotated[int, BeforeValidator(_validate_positive_paise)]
 """A request field holding a positive amount, parsed to paise."""
 
+
+def _validate_paise(value: Any) -> int:
+    try:
+        return parse_paise(value)
+    except InvalidAmountError as error:
+        raise PydanticCustomError("invalid_amount", str(error)) from error
+
+
 Rupees = Annotated[int, PlainSerializer(format_paise, return_type=str, when_used="always")]
 """A response field holding paise, written as a two-decimal string."""
 
@@ -98,3 +106,11 @@ RupeeAmount = Annotated[
     PositivePaise,
     WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "number", "exclusiveMinimum": 0}]}),
 ]
+
+# a payment token's amount: zero authorises an action that moves no money (unfreezing)
+RupeeAmountOrZero = Annotated[
+    int,
+    BeforeValidator(_validate_paise),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "number", "minimum": 0}]}),
+]
+"""A request field holding an amount of zero or more rupees, parsed to paise."""

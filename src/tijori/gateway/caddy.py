@@ -44,6 +44,7 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("/api/users", "users"),
     ("/api/sessions", "users"),
     ("/api/wallets", "wallets"),
+    ("/api/admin/wallets", "wallets"),
     ("/api/transactions", "transactions"),
     ("/api/notifications", "notifications"),
     ("/api/payments", "payments"),

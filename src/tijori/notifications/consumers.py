@@ -56,6 +56,18 @@ def register_consumers(runtime: ServiceRuntime) -> None:
         )
         uow.after_commit(mailer.wake, once=True)
 
+    async def on_wallet_freeze(uow: UnitOfWork, event: Envelope[Any]) -> None:
+        await service.notify_wallet_freeze(
+            uow, event_id=event.id, change=event.payload, sender=settings.mail_from
+        )
+        uow.after_commit(mailer.wake, once=True)
+
+    async def on_user_kyc_updated(uow: UnitOfWork, event: Envelope[Any]) -> None:
+        await service.notify_kyc(
+            uow, event_id=event.id, update=event.payload, sender=settings.mail_from
+        )
+        uow.after_commit(mailer.wake, once=True)
+
     runtime.consume(
         "notifications",
         processed_model=ProcessedEvent,
@@ -66,5 +78,8 @@ def register_consumers(runtime: ServiceRuntime) -> None:
             "pin.locked": on_pin_locked,
             "topup.completed": on_topup_completed,
             "withdrawal.completed": on_withdrawal_completed,
+            "wallet.frozen": on_wallet_freeze,
+            "wallet.unfrozen": on_wallet_freeze,
+            "user.kyc_updated": on_user_kyc_updated,
         },
     )

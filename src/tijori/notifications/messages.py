@@ -11,6 +11,9 @@ from tijori.common.events import (
     TopupCompleted,
     TransactionCompleted,
     UserCreated,
+    UserKycUpdated,
+    WalletFrozen,
+    WalletUnfrozen,
     WithdrawalCompleted,
 )
 from tijori.common.money import format_paise
@@ -96,7 +99,7 @@ def pin_locked(locked: PinLocked) -> MailContent:
 
 REASONS = {
     "insufficient_funds": "there was not enough balance in your wallet",
-    "wallet_frozen": "one of the wallets is frozen",
+    "wallet_frozen": "your wallet is frozen (unfreeze it in Security to pay again)",
     "wallet_not_found": "the receiver's wallet could not be found",
     "limit_exceeded": "it would pass a limit of your wallet's KYC tier",
 }
@@ -252,6 +255,82 @@ def withdrawal_completed(withdrawal: WithdrawalCompleted) -> MailContent:
             f"Your withdrawal of {amount} to {account} did not go through: {reason} "
             f"(reason: {withdrawal.reason}). The money is available in your wallet again.\n"
             f"Withdrawal: {withdrawal.withdrawal_id}\n\n"
+            "Team Tijori\n"
+        ),
+    )
+
+
+def wallet_frozen(frozen: WalletFrozen) -> MailContent:
+    """To the owner of a wallet just frozen, by themselves or by Tijori's team."""
+    if frozen.by == "ADMIN":
+        why = f"Tijori's team froze your wallet. The reason given: {frozen.reason}.\n\n"
+        lift = "Only Tijori's team can unfreeze it: reply to this e-mail to ask.\n\n"
+    else:
+        why = "You froze your Tijori wallet.\n\n"
+        lift = (
+            "To unfreeze it, open Security in Tijori and confirm with your password and "
+            "your transaction PIN. If you did not freeze it, change your password.\n\n"
+        )
+    return MailContent(
+        kind="WALLET_FROZEN",
+        subject="Your Tijori wallet is frozen",
+        body=(
+            "Hello,\n\n"
+            f"{why}"
+            "While it is frozen no money can leave it: payments and withdrawals are "
+            "refused. Money sent to you still arrives.\n\n"
+            f"{lift}"
+            "Team Tijori\n"
+        ),
+    )
+
+
+def wallet_unfrozen(unfrozen: WalletUnfrozen) -> MailContent:
+    """To the owner of a wallet just unfrozen."""
+    if unfrozen.by == "ADMIN":
+        who = f"Tijori's team unfroze your wallet. The reason given: {unfrozen.reason}.\n\n"
+    else:
+        who = (
+            "Your Tijori wallet was unfrozen with your password and transaction PIN. If "
+            "this was not you, freeze it again at once and change your password.\n\n"
+        )
+    return MailContent(
+        kind="WALLET_UNFROZEN",
+        subject="Your Tijori wallet is unfrozen",
+        body=f"Hello,\n\n{who}You can send money from it again.\n\nTeam Tijori\n",
+    )
+
+
+KYC_REASONS = {
+    "pan_not_found": "the PAN was not found",
+    "name_mismatch": "the name does not match the PAN's",
+}
+
+
+def kyc_updated(update: UserKycUpdated) -> MailContent:
+    """To a user whose KYC check ended: verified (full-KYC limits) or rejected."""
+    name = update.name or "there"
+    if update.kyc == "FULL":
+        return MailContent(
+            kind="KYC_VERIFIED",
+            subject="Your Tijori wallet is now a full-KYC wallet",
+            body=(
+                f"Hello {name},\n\n"
+                f"Your PAN ({update.pan_masked or 'on file'}) is verified. Your wallet now "
+                "has the full-KYC limits: a higher balance limit, and withdrawals to your "
+                "bank account. Limits in Tijori shows them.\n\n"
+                "Team Tijori\n"
+            ),
+        )
+    reason = KYC_REASONS.get(update.reason or "", update.reason or "the check did not pass")
+    return MailContent(
+        kind="KYC_REJECTED",
+        subject="Your Tijori KYC check did not pass",
+        body=(
+            f"Hello {name},\n\n"
+            f"We could not verify your PAN: {reason} (reason: {update.reason}). Your "
+            "wallet stays a minimum-detail wallet with its limits. Check the details and "
+            "try again under Limits in Tijori.\n\n"
             "Team Tijori\n"
         ),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from tijori.common.clock import utcnow
@@ -14,17 +15,23 @@ from tijori.common.events import (
     TopupCompleted,
     TransactionCompleted,
     UserCreated,
+    UserKycUpdated,
+    WalletFrozen,
+    WalletUnfrozen,
     WithdrawalCompleted,
 )
 from tijori.common.tracing import correlation_id_var, current_traceparent
 from tijori.notifications.messages import (
     MailContent,
     email_code,
+    kyc_updated,
     pin_locked,
     topup_completed,
     transfer_failed,
     transfer_received,
     transfer_sent,
+    wallet_frozen,
+    wallet_unfrozen,
     welcome,
     withdrawal_completed,
 )
@@ -54,12 +61,22 @@ def _notification(
     }
 
 
+@dataclass(frozen=True)
+class Recipient:
+    """Whom an e-mail of an event without a ``Party`` goes to."""
+
+    user_id: str
+    email: str
+
+
 def _queue(
     uow: UnitOfWork,
     *,
     event_id: str,
     sender: str,
-    mails: Iterable[tuple[UserCreated | Party | PinLocked | EmailCodeIssued, MailContent]],
+    mails: Iterable[
+        tuple[UserCreated | Party | PinLocked | EmailCodeIssued | Recipient, MailContent]
+    ],
 ) -> None:
     """Stage one notification per (recipient, content), written when the caller commits;
     the mailer is woken after the commit."""
@@ -127,3 +144,25 @@ async def notify_withdrawal(
         sender=sender,
         mails=[(withdrawal.user, withdrawal_completed(withdrawal))],
     )
+
+
+async def notify_wallet_freeze(
+    uow: UnitOfWork, *, event_id: str, change: WalletFrozen | WalletUnfrozen, sender: str
+) -> None:
+    """Queue the e-mail telling the owner their wallet was frozen or unfrozen."""
+    if change.email is None:
+        return  # a system account has no owner to tell
+    content = wallet_frozen(change) if isinstance(change, WalletFrozen) else wallet_unfrozen(change)
+    to = Recipient(user_id=change.user_id, email=change.email)
+    _queue(uow, event_id=event_id, sender=sender, mails=[(to, content)])
+
+
+async def notify_kyc(
+    uow: UnitOfWork, *, event_id: str, update: UserKycUpdated, sender: str
+) -> None:
+    """Queue the e-mail of a KYC check's outcome (FULL or REJECTED); an event written
+    before it named the user's e-mail sends none."""
+    if update.email is None:
+        return
+    to = Recipient(user_id=update.user_id, email=update.email)
+    _queue(uow, event_id=event_id, sender=sender, mails=[(to, kyc_updated(update))])

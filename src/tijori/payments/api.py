@@ -265,6 +265,7 @@ idempotency_key = idempotency_key_header(
                 "limit_exceeded",
                 "kyc_required",
             ],
+            423: ["wallet_frozen"],
         }
     ),
 )
@@ -280,7 +281,8 @@ async def withdraw(
     """Withdraw to a bank account: the amount is held in the wallet at once, then paid
     out by the gateway; REQUESTED until then. Only a full-KYC wallet may withdraw, and
     more than is available is refused at once (422 ``kyc_required``,
-    ``insufficient_funds``); it fails later (and the hold is released) if the hold finds
+    ``insufficient_funds``), as is one from a frozen wallet (423 ``wallet_frozen``); it
+    fails later (and the hold is released) if the hold finds
     otherwise after all or the payout fails."""
     requested = await withdrawals.request_withdrawal(
         desk,

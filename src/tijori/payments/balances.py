@@ -1,10 +1,10 @@
-"""What a user has available, and their wallet's KYC tier, asked of wallets before a
-withdrawal is accepted.
+"""What a user has available, and their wallet's KYC tier and status, asked of wallets
+before a withdrawal is accepted.
 
 Wallets is the authority: its hold decides every withdrawal under the wallet's lock.
 This read only refuses a hopeless one at once (422 ``insufficient_funds``, as the
-transfer pre-check does), through wallets' own public route with the caller's own
-token, so payments reads no other service's tables and gains no right of its own. A
+transfer pre-check does; 423 ``wallet_frozen``), through wallets' own public route with
+the caller's own token, so payments reads no other service's tables and gains no right of its own. A
 wallets that does not answer in ``wallets_timeout_seconds`` skips the check: the hold
 still decides, a moment later.
 """
@@ -23,11 +23,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class KnownWallet:
-    """What wallets answered of the caller's wallet: available paise and KYC tier (None
-    from a wallets that does not say)."""
+    """What wallets answered of the caller's wallet: available paise, KYC tier and
+    status (None from a wallets that does not say)."""
 
     available: int
     kyc_tier: str | None
+    status: str | None = None
 
 
 class WalletsReader:
@@ -65,10 +66,11 @@ class WalletsReader:
             if answer.status_code == httpx.codes.OK:
                 try:
                     wallet = answer.json()
-                    tier = wallet.get("kyc_tier")
+                    tier, status = wallet.get("kyc_tier"), wallet.get("status")
                     return KnownWallet(
                         available=parse_paise(wallet["available"]),
                         kyc_tier=tier if isinstance(tier, str) else None,
+                        status=status if isinstance(status, str) else None,
                     )
                 except (ValueError, KeyError, TypeError, AttributeError):
                     log.error("wallets at %s answered an unexpected wallet", url)

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from tijori.common.auth import PaymentAuthorisation, PaymentTokenError, Principal
 from tijori.common.clock import utcnow
 from tijori.common.db import UnitOfWork
-from tijori.common.errors import ConflictError, UnprocessableError
+from tijori.common.errors import ConflictError, UnprocessableError, WalletFrozenError
 from tijori.common.events import (
     HoldUpdated,
     Party,
@@ -133,6 +133,12 @@ async def request_withdrawal(
     grant = payment.grant(amount_paise=body.amount, receiver=None, idempotency_key=idempotency_key)
     assert idempotency_key is not None  # a grant is bound to one
     known = await desk.wallets.read(authorization)
+    if known is not None and known.status == "FROZEN":
+        # wallets' hold refuses it too (wallet_frozen): this only says so at once
+        raise WalletFrozenError(
+            "your wallet is frozen: unfreeze it with your password and PIN to withdraw",
+            code="wallet_frozen",
+        )
     if known is not None and known.kyc_tier is not None and known.kyc_tier != "FULL":
         # wallets' hold refuses it too (kyc_required): this only says so at once
         raise UnprocessableError(

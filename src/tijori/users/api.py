@@ -21,6 +21,7 @@ from tijori.users.pin import PinDesk, WrongPinError
 from tijori.users.schemas import (
     Credentials,
     PasswordChange,
+    PasswordCheck,
     PaymentTokenRequest,
     PaymentTokenResponse,
     PinChange,
@@ -281,6 +282,40 @@ async def change_my_password(
         current_session_id=principal.session_id,
     )
     await uow.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/users/me/password/check",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Check my password",
+    responses=problems(
+        {
+            401: ["invalid_credentials", "session_ended"],
+            404: ["user_not_found"],
+            422: ["validation_error"],
+            429: ["too_many_attempts"],
+        }
+    ),
+)
+async def check_my_password(
+    body: PasswordCheck,
+    principal: CurrentPrincipal,
+    uow: UnitOfWorkDep,
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+) -> Response:
+    """204 when the password is the caller's own: the step up another service asks for
+    (wallets, before a wallet is unfrozen). Wrong passwords count with those of a
+    password change (429 after five in five minutes), in a session still open."""
+    await sessions.current(uow, principal=principal, settings=settings)
+    await service.check_password(
+        uow,
+        cache=runtime.cache,
+        settings=settings,
+        user_id=principal.user_id,
+        password=body.password,
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -272,6 +272,8 @@ def _record_verdict(
             kyc="FULL" if verdict.verified else "REJECTED",
             reason=verdict.reason,
             pan_masked=user.kyc_pan_masked,
+            name=user.name,
+            email=user.email,
         ),
         key=user.id,
     )

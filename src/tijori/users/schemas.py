@@ -9,7 +9,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from tijori.common.money import RupeeAmount
+from tijori.common.money import RupeeAmountOrZero
 from tijori.common.phone import InvalidPhoneError, normalize_email, normalize_phone
 from tijori.users.passwords import check_not_own, check_password
 
@@ -226,7 +226,10 @@ class PaymentTokenRequest(BaseModel):
     )
 
     pin: PinText
-    amount: RupeeAmount = Field(description="Rupees: a string or number, at most 2 decimals.")
+    amount: RupeeAmountOrZero = Field(
+        description="Rupees: a string or number, at most 2 decimals; 0 for an authorisation "
+        "that moves no money (unfreezing the wallet: `idempotency_key` `wallet-unfreeze`)."
+    )
     receiver: Annotated[str, Field(min_length=1, max_length=254)] | None = None
     idempotency_key: Annotated[str, Field(min_length=1, max_length=255)]
 
@@ -329,3 +332,14 @@ class PasswordChange(BaseModel):
 
     current_password: Annotated[str, Field(min_length=1, max_length=1024)]
     password: Password
+
+
+class PasswordCheck(BaseModel):
+    """The caller's own password, to be checked (another service's step up: unfreezing
+    the wallet)."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"password": _ASHA_PASSWORD}]}
+    )
+
+    password: Annotated[str, Field(min_length=1, max_length=1024)]

@@ -341,6 +341,23 @@ async def change_password(
     log.info("user %s changed their password", user.id)
 
 
+async def check_password(
+    uow: UnitOfWork, *, cache: Cache, settings: UsersSettings, user_id: str, password: str
+) -> None:
+    """Refuse (401 ``invalid_credentials``) a password that is not the caller's. Wrong
+    ones count with those of a password change, as many as log-ins allow (429 after
+    them), so a stolen access token makes no password oracle of this check."""
+    user = await UserRepository(uow).get(user_id)
+    if user is None:
+        raise NotFoundError("no such user", code="user_not_found")
+    limiter = LoginLimiter.for_password_change(cache, settings, user_id=user.id)
+    await limiter.take_try()
+    if not await asyncio.to_thread(password_hash.verify, password, user.password_hash):
+        await limiter.failed()
+        raise UnauthorizedError("the password is wrong", code="invalid_credentials")
+    await limiter.succeeded()
+
+
 async def get_user(
     uow: UnitOfWork,
     *,

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy.exc import IntegrityError
 
 from tijori.common.app import RuntimeDep, UnitOfWorkDep
-from tijori.common.auth import CurrentPrincipal, PaymentTokenDep
+from tijori.common.auth import CurrentPrincipal, PaymentTokenDep, PaymentTokenError
 from tijori.common.body import StrictJsonRoute
 from tijori.common.clock import utcnow
 from tijori.common.errors import NotFoundError
 from tijori.common.money import format_paise
 from tijori.common.openapi import problems
 from tijori.common.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
-from tijori.wallets import own_limits
+from tijori.wallets import freezes, own_limits
 from tijori.wallets.config import WalletsSettings
+from tijori.wallets.credentials import PasswordChecker
 from tijori.wallets.limits import (
     limits_of,
     paid_on,
@@ -28,6 +32,7 @@ from tijori.wallets.schemas import (
     LedgerEntryRead,
     LimitRead,
     LimitsRead,
+    UnfreezeRequest,
     UserLimitsMax,
     UserLimitsRequest,
     WalletRead,
@@ -36,13 +41,21 @@ from tijori.wallets.schemas import (
 router = APIRouter(prefix="/api/wallets", tags=["wallets"], route_class=StrictJsonRoute)
 
 
+async def present_wallet(repository: WalletRepository, wallet: Wallet) -> WalletRead:
+    """A wallet as the API shows it, with who froze it when it is frozen."""
+    read = WalletRead.model_validate(wallet)
+    read.frozen_by = await freezes.frozen_by(repository, wallet)
+    return read
+
+
 async def _own_wallet(uow: UnitOfWorkDep, user_id: str) -> WalletRead:
-    wallet = await WalletRepository(uow).get_by_user(user_id)
+    repository = WalletRepository(uow)
+    wallet = await repository.get_by_user(user_id)
     if wallet is None:
         raise NotFoundError(
             "no wallet yet: it is opened moments after sign-up", code="wallet_not_found"
         )
-    return WalletRead.model_validate(wallet)
+    return await present_wallet(repository, wallet)
 
 
 @router.get(
@@ -194,3 +207,71 @@ async def set_my_limits(
         uow, user_id=principal.user_id, request=body, payment=payment, settings=settings
     )
     return await limits_view(WalletRepository(uow), wallet, settings)
+
+
+async def get_password_checker(request: Request) -> PasswordChecker:
+    """The client of users' password check, built at start-up (wallets/credentials.py)."""
+    checker: PasswordChecker = request.app.state.password_checker
+    return checker
+
+
+PasswordCheckerDep = Annotated[PasswordChecker, Depends(get_password_checker)]
+
+
+@router.post(
+    "/me/freeze",
+    response_model=WalletRead,
+    summary="Freeze my wallet",
+    responses=problems({404: ["wallet_not_found"]}),
+)
+async def freeze_my_wallet(principal: CurrentPrincipal, uow: UnitOfWorkDep) -> WalletRead:
+    """Lost your phone? Freeze the wallet at once: every payment out of it (transfers,
+    withdrawals) is refused until it is unfrozen; money sent to it still arrives. The
+    owner is e-mailed. A wallet frozen already stays as it is."""
+    wallet = await freezes.freeze(
+        uow, user_id=principal.user_id, by="USER", actor_id=principal.user_id
+    )
+    await uow.commit()
+    return await present_wallet(WalletRepository(uow), wallet)
+
+
+@router.post(
+    "/me/unfreeze",
+    response_model=WalletRead,
+    summary="Unfreeze my wallet",
+    responses=problems(
+        {
+            401: ["invalid_credentials", "session_ended"],
+            403: ["payment_token_required", "payment_token_invalid", "frozen_by_admin"],
+            404: ["wallet_not_found"],
+            422: ["validation_error"],
+            429: ["too_many_attempts"],
+            503: ["service_unavailable"],
+        }
+    ),
+)
+async def unfreeze_my_wallet(
+    body: UnfreezeRequest,
+    request: Request,
+    principal: CurrentPrincipal,
+    payment: PaymentTokenDep,
+    uow: UnitOfWorkDep,
+    checker: PasswordCheckerDep,
+) -> WalletRead:
+    """Unfreeze the wallet with the password and, as `X-Payment-Token`, a payment token
+    the PIN bought for `{"amount": 0, "idempotency_key": "wallet-unfreeze"}` (no receiver;
+    single use). A wallet an ADMIN froze is theirs to unfreeze (403 `frozen_by_admin`).
+    Wrong passwords count with the log-in limits. The owner is e-mailed."""
+    wallet = await freezes.unfreeze_by_owner(
+        uow,
+        user_id=principal.user_id,
+        password=body.password,
+        authorization=request.headers.get("authorization", ""),
+        payment=payment,
+        checker=checker,
+    )
+    try:
+        await uow.commit()
+    except IntegrityError as error:  # the same token, in an unfreeze that raced this one
+        raise PaymentTokenError("this payment token was used already") from error
+    return await present_wallet(WalletRepository(uow), wallet)

@@ -45,6 +45,10 @@ class WalletsSettings(CommonSettings):
     # takes at the gateway (docs/payments.md, "Holds")
     hold_timeout_seconds: float = Field(7 * 24 * 3600.0, gt=0)
     hold_expiry_poll_seconds: float = Field(30.0, gt=0)
+    # users' API (a comma-separated list: its replicas), asked to check the caller's own
+    # password before a wallet is unfrozen, and how long that may take
+    users_url: str = "http://127.0.0.1:8081"
+    users_timeout_seconds: float = Field(3.0, gt=0)
 
     @property
     def resolved_database_url(self) -> str:

@@ -13,6 +13,7 @@ from tijori.common.db import UnitOfWork, retry_transient
 from tijori.common.events import Envelope
 from tijori.wallets import holds, service, topups
 from tijori.wallets.config import WalletsSettings
+from tijori.wallets.credentials import PasswordChecker
 from tijori.wallets.models import ProcessedEvent
 from tijori.wallets.repository import WalletRepository
 
@@ -43,9 +44,14 @@ async def prefetch_transfers(uow: UnitOfWork, events: Sequence[Envelope[Any]]) -
 
 
 def register_consumers(runtime: ServiceRuntime) -> None:
-    """Add the wallets consumer (group ``wallets``) to the running service."""
+    """Build the client of users' password check, and add the wallets consumer (group
+    ``wallets``) to the running service."""
     settings = runtime.settings
     assert isinstance(settings, WalletsSettings)
+    urls = [url.strip() for url in settings.users_url.split(",") if url.strip()]
+    checker = PasswordChecker(urls, timeout=settings.users_timeout_seconds)
+    runtime.components["password_checker"] = checker
+    runtime.closing.append(checker.aclose)
 
     async def on_user_created(uow: UnitOfWork, event: Envelope[Any]) -> None:
         await service.open_wallet(

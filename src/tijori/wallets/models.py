@@ -178,6 +178,28 @@ class LimitChange(Base):
     daily_count_cap: Mapped[int | None] = mapped_column(Integer)
     raised: Mapped[bool] = mapped_column(Boolean)
     payment_token_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+class WalletFreeze(Base):
+    """One freeze or unfreeze of a wallet, kept for good: who (the owner, or an ADMIN
+    with a reason), when, and the payment token an owner's unfreeze was confirmed with
+    (unique: a token unfreezes once). The wallet's ``status`` is the current state;
+    its latest row says who froze it."""
+
+    __tablename__ = "wallet_freezes"
+    __table_args__ = (
+        Index("ix_wallet_freezes_wallet_id_id", "wallet_id", "id"),
+        Index("uq_wallet_freezes_payment_token_id", "payment_token_id", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    wallet_id: Mapped[str] = mapped_column(String(36), ForeignKey("wallets.id"))
+    user_id: Mapped[str] = mapped_column(String(36))
+    action: Mapped[str] = mapped_column(String(10))  # FREEZE | UNFREEZE
+    by: Mapped[str] = mapped_column(String(10))  # USER (the owner) | ADMIN
+    actor_id: Mapped[str] = mapped_column(String(36))
+    reason: Mapped[str | None] = mapped_column(String(200))
+    payment_token_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 

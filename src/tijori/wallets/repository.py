@@ -10,7 +10,15 @@ from sqlalchemy import func, select
 from tijori.common.db import UnitOfWork, keyed, row_of
 from tijori.common.events import TransactionInitiated
 from tijori.wallets.ledger import LedgerError, LedgerPair
-from tijori.wallets.models import Hold, LedgerEntry, LimitChange, TopupCredit, Transfer, Wallet
+from tijori.wallets.models import (
+    Hold,
+    LedgerEntry,
+    LimitChange,
+    TopupCredit,
+    Transfer,
+    Wallet,
+    WalletFreeze,
+)
 
 # wallets a batch of transfers locks; refreshed from the database when locked
 _LOCK_WALLETS = keyed(
@@ -284,9 +292,38 @@ class WalletRepository:
         """Give a locked wallet the limits of KYC ``tier`` (MINIMUM or FULL)."""
         self.uow.update(wallet, kyc_tier=tier)
 
-    def freeze(self, wallet: Wallet) -> None:
-        """Freeze a locked wallet: it neither pays nor is paid until unfrozen."""
-        self.uow.update(wallet, status="FROZEN")
+    def set_status(self, wallet: Wallet, status: str, change: WalletFreeze) -> None:
+        """Freeze (FROZEN: it pays nothing, but is still paid) or unfreeze (ACTIVE) a
+        locked wallet, and keep ``change`` in its history (both written at commit)."""
+        self.uow.update(wallet, status=status, updated_at=change.created_at)
+        self.uow.insert_at_commit(WalletFreeze, row_of(change, leave_out=frozenset({"id"})))
+
+    async def last_freeze(self, wallet_id: str) -> WalletFreeze | None:
+        """The wallet's latest freeze or unfreeze, if it ever had one."""
+        return await self.session.scalar(
+            select(WalletFreeze)
+            .where(WalletFreeze.wallet_id == wallet_id)
+            .order_by(WalletFreeze.id.desc())
+            .limit(1)
+        )
+
+    async def freezes(self, wallet_id: str, *, limit: int) -> Sequence[WalletFreeze]:
+        """The wallet's freezes and unfreezes, newest first."""
+        return (
+            await self.session.scalars(
+                select(WalletFreeze)
+                .where(WalletFreeze.wallet_id == wallet_id)
+                .order_by(WalletFreeze.id.desc())
+                .limit(limit)
+            )
+        ).all()
+
+    async def payment_token_used(self, token_id: str) -> bool:
+        """Whether an unfreeze was already confirmed with the payment token ``token_id``."""
+        found = await self.session.scalar(
+            select(WalletFreeze.id).where(WalletFreeze.payment_token_id == token_id)
+        )
+        return found is not None
 
     async def has_entry(self, wallet_id: str, reference: str) -> bool:
         """Whether the wallet has an entry of the movement ``reference`` (its unique key)."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
+from pydantic_core import PydanticCustomError
 
 from tijori.common.money import RupeeAmount, Rupees
 
@@ -32,6 +33,7 @@ class WalletRead(BaseModel):
                     "available": "60.00",
                     "currency": "INR",
                     "status": "ACTIVE",
+                    "frozen_by": None,
                     "kyc_tier": "MINIMUM",
                     "created_at": "2025-01-15T09:30:01Z",
                     "updated_at": "2025-01-15T10:05:01Z",
@@ -48,10 +50,101 @@ class WalletRead(BaseModel):
     available: Rupees = Field(validation_alias="available_paise", examples=["60.00"])
     currency: Literal["INR"]
     status: Literal["ACTIVE", "FROZEN"]
+    # who froze a FROZEN wallet: its owner (who unfreezes it with password and PIN) or an
+    # ADMIN (who alone unfreezes it); None when ACTIVE
+    frozen_by: Literal["USER", "ADMIN"] | None = None
     # whose limits apply (docs/limits.md); only a FULL wallet withdraws to a bank
     kyc_tier: Literal["MINIMUM", "FULL"] = "MINIMUM"
     created_at: datetime
     updated_at: datetime
+
+
+_FROZEN_WALLET: dict[str, Any] = {
+    "id": _ASHA_WALLET_ID,
+    "user_id": _ASHA_USER_ID,
+    "phone": "+919876543210",
+    "balance": "60.00",
+    "available": "60.00",
+    "currency": "INR",
+    "status": "FROZEN",
+    "frozen_by": "USER",
+    "kyc_tier": "MINIMUM",
+    "created_at": "2025-01-15T09:30:01Z",
+    "updated_at": "2025-01-16T08:12:44Z",
+}
+
+
+class UnfreezeRequest(BaseModel):
+    """Unfreeze my wallet: my password, with the `X-Payment-Token` my PIN bought for
+    `{amount: 0, idempotency_key: "wallet-unfreeze"}`."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"password": "correct horse battery"}]}
+    )
+
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+def _reason(text: str) -> str:
+    stripped = text.strip()
+    if not stripped or not stripped.isprintable():
+        raise PydanticCustomError(
+            "validation_error", "a reason is some printable text, without control characters"
+        )
+    return stripped
+
+
+class FreezeReason(BaseModel):
+    """Why an ADMIN freezes or unfreezes a wallet: kept in its history and e-mailed."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"reason": "Reported stolen phone (ticket TJ-2026-000042)"}]
+        },
+    )
+
+    reason: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_reason)]
+
+
+class WalletFreezeRead(BaseModel):
+    """One freeze or unfreeze of a wallet: by whom, why, when."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    action: Literal["FREEZE", "UNFREEZE"]
+    by: Literal["USER", "ADMIN"]
+    actor_id: str
+    reason: str | None
+    created_at: datetime
+
+
+class WalletFreezesRead(BaseModel):
+    """A wallet's state and its freezes and unfreezes, newest first (ADMIN only)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "wallet": _FROZEN_WALLET | {"frozen_by": "ADMIN"},
+                    "freezes": [
+                        {
+                            "id": 7,
+                            "action": "FREEZE",
+                            "by": "ADMIN",
+                            "actor_id": "9b2e4f61-0c3d-4a7e-8f15-6d2c1b0a9e37",
+                            "reason": "Reported stolen phone (ticket TJ-2026-000042)",
+                            "created_at": "2025-01-16T08:12:44Z",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    wallet: WalletRead
+    freezes: list[WalletFreezeRead]
 
 
 class LedgerEntryRead(BaseModel):

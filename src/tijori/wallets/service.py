@@ -193,7 +193,8 @@ async def apply_transfer(
     now = today(utcnow(), settings.limits_timezone)
     if sender is None or receiver is None or sender.id == receiver.id:
         reason = "wallet_not_found"
-    elif "FROZEN" in (sender.status, receiver.status):
+    elif sender.status == "FROZEN":
+        # a frozen wallet pays nothing; one frozen is still paid (wallets/freezes.py)
         reason = "wallet_frozen"
     elif sender.balance_paise - sender.held_paise < transfer.amount_paise:
         reason = "insufficient_funds"

@@ -62,8 +62,9 @@ async def credit_topup(
     correlation_id: str | None = None,
 ) -> Payload:
     """Credit a captured top-up to its wallet from the gateway's account, as one balanced
-    pair of entries, or refuse it whole (frozen, no wallet, over a limit); stage the
-    outcome event. A top-up already decided repeats its recorded outcome."""
+    pair of entries, or refuse it whole (no wallet, over a limit); stage the outcome
+    event. A frozen wallet is credited: a freeze refuses debits only. A top-up already
+    decided repeats its recorded outcome."""
     repository = WalletRepository(uow)
     wallet = (await repository.lock_of_users(topup.user_id)).get(topup.user_id)
     recorded = await repository.get_topup_credit(topup.topup_id)
@@ -77,8 +78,6 @@ async def credit_topup(
     limit: str | None = None
     if wallet is None:
         reason = "wallet_not_found"
-    elif wallet.status == "FROZEN":
-        reason = "wallet_frozen"
     elif (
         limit := await _limit_passed(repository, wallet, topup.amount_paise, settings)
     ) is not None:

@@ -1,7 +1,7 @@
 """wallets: the user's own daily caps, what was paid today, and the trail of changes
 
 Revision ID: 0006_user_limits
-Revises: 0004
+Revises: 0005_wallet_freezes
 Create Date: 2026-12-02 10:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import tijori.common.db
 
 revision: str = "0006_user_limits"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005_wallet_freezes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
