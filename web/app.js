@@ -10,11 +10,13 @@ import { renderNotifications } from "./js/notifications.js";
 import { renderSecurity } from "./js/security.js";
 import { renderSessions } from "./js/sessions.js";
 import { renderHistory, renderTransaction } from "./js/transactions.js";
+import { renderVerify } from "./js/verify.js";
 
 const ROUTES = {
   login: { render: renderLogin, public: true },
   signup: { render: renderSignUp, public: true },
   home: { render: renderHome },
+  verify: { render: renderVerify, tab: "home" },
   history: { render: renderHistory },
   tx: { render: renderTransaction, tab: "history" },
   notifications: { render: renderNotifications },

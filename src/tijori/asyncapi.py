@@ -31,7 +31,10 @@ ENVELOPE = "Envelope"
 
 PRODUCERS: dict[str, str] = {
     "user.created": "users",
+    "user.email_code_issued": "users",
+    "user.email_verified": "users",
     "wallet.created": "wallets",
+    "wallet.promotion_credited": "wallets",
     "transaction.initiated": "transactions",
     "transfer.completed": "wallets",
     "transfer.rejected": "wallets",
@@ -51,7 +54,10 @@ PRODUCERS: dict[str, str] = {
 
 CONSUMERS: dict[str, tuple[str, ...]] = {
     "user.created": ("wallets", "notifications", "payments"),
+    "user.email_code_issued": ("notifications",),
+    "user.email_verified": ("wallets",),
     "wallet.created": ("transactions",),
+    "wallet.promotion_credited": ("transactions",),
     "transaction.initiated": ("wallets",),
     "transfer.completed": ("transactions",),
     "transfer.rejected": ("transactions",),
@@ -71,7 +77,10 @@ CONSUMERS: dict[str, tuple[str, ...]] = {
 
 MESSAGE_KEYS: dict[str, tuple[str, str]] = {
     "user.created": ("the user id", "user_id"),
+    "user.email_code_issued": ("the user id", "user_id"),
+    "user.email_verified": ("the user id", "user_id"),
     "wallet.created": ("the user id (the wallet's owner)", "user_id"),
+    "wallet.promotion_credited": ("the user id (the wallet's owner)", "user_id"),
     "transaction.initiated": ("the sender's user id", "sender_id"),
     "transfer.completed": ("the sender's user id", "sender_id"),
     "transfer.rejected": ("the sender's user id", "sender_id"),

@@ -56,7 +56,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def web_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     workdir: Path = tmp_path_factory.mktemp("browser-stack")
-    running = start_stack(workdir, ports_offset=PORTS_OFFSET, db_prefix=DB_PREFIX)
+    # the product as people get it: every sign-up verifies its e-mail (pages.sign_up reads
+    # the code in the development mailbox, as the web client links it)
+    running = start_stack(
+        workdir,
+        ports_offset=PORTS_OFFSET,
+        db_prefix=DB_PREFIX,
+        settings={"TIJORI_REQUIRE_EMAIL_VERIFICATION": "true"},
+    )
     try:
         # as `tijori up` does: the gateway lets the web client read the local mailbox
         running.env["TIJORI_DEV_MAILDIR"] = str(running.maildir)

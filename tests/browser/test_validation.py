@@ -7,7 +7,15 @@ import json
 import httpx
 from playwright.async_api import Locator, Page, Route, expect
 
-from tests.browser.pages import PASSWORD, Account, NewPage, log_in, screenshots, unique_name
+from tests.browser.pages import (
+    PASSWORD,
+    Account,
+    NewPage,
+    log_in,
+    screenshots,
+    unique_name,
+    verify_email,
+)
 from tests.integration.stack import Stack
 
 
@@ -100,6 +108,7 @@ async def test_sign_up_shows_each_problem_next_to_its_field(
     await page.get_by_label("Mobile number").fill(newcomer.phone)
     await expect(page.get_by_label("Mobile number")).to_have_attribute("aria-invalid", "false")
     await page.get_by_role("button", name="Create account").click()
+    await verify_email(page, newcomer.email)
     await expect(page.get_by_role("heading", level=1)).to_have_text(f"Hello, {newcomer.name}")
     watched.assert_clean()
 

@@ -8,6 +8,7 @@ and keep every balance, transaction and e-mail across a stop and a start.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -110,6 +111,24 @@ def _paid(client: httpx.Client, auth: dict[str, str], body: dict[str, str], key:
     return auth | {"Idempotency-Key": key, "X-Payment-Token": answer.json()["payment_token"]}
 
 
+def _verify(client: httpx.Client, auth: dict[str, str], email: str) -> None:
+    """Verify ``email`` with the code the development mailbox shows (the embedded default
+    requires it before paying, and credits the promotion after it)."""
+
+    def code() -> str | None:
+        items = client.get("/api/dev/mailbox", params={"receiver": email}).json()["items"]
+        for item in items:
+            if item["subject"] == "Your Tijori verification code":
+                [found] = re.findall(r"\b[0-9]{6}\b", item["body"])
+                return str(found)
+        return None
+
+    answer = client.post(
+        "/api/users/me/email/verify", json={"code": _wait(code, "the code")}, headers=auth
+    )
+    assert answer.status_code == 200 and answer.json()["email_verified"], answer.text
+
+
 def _wallet(client: httpx.Client, auth: dict[str, str]) -> Any:
     def probe() -> Any:
         answer = client.get("/api/wallets/me", headers=auth)
@@ -147,10 +166,20 @@ def test_tijori_up_runs_everything_embedded_and_keeps_it_across_a_restart(up: Up
             )
             assert created.status_code == 201, created.text
         asha, ravi = _token(client, "asha@example.com"), _token(client, "ravi@example.com")
-        _wallet(client, asha)
-        _wallet(client, ravi)
+        assert _wallet(client, asha)["balance"] == "0.00"  # the promotion waits for the code
         pin = client.put("/api/users/me/pin", json={"pin": PIN}, headers=asha)
         assert pin.status_code == 204, pin.text
+        unverified = client.post(
+            "/api/auth/payment-token",
+            json={"pin": PIN, "amount": "1.00", "receiver": "9876500002"}
+            | {"idempotency_key": "e2e-early"},
+            headers=asha,
+        )
+        assert unverified.status_code == 403, unverified.text
+        assert unverified.json()["code"] == "email_not_verified"
+        for auth, email in ((asha, "asha@example.com"), (ravi, "ravi@example.com")):
+            _verify(client, auth, email)
+            _wait(lambda a=auth: _wallet(client, a)["balance"] == "100.00", "the promotion")
 
         # ready means ready: once both wallets show, the first payment is accepted at once
         # (it was refused with receiver_not_found for ~2.5 s more while the consumers
@@ -184,6 +213,7 @@ def test_tijori_up_runs_everything_embedded_and_keeps_it_across_a_restart(up: Up
         ]
         assert {item["subject"] for item in inbox} == {
             "Welcome to Tijori",
+            "Your Tijori verification code",
             "You received ₹12.50 from Asha",
         }
 

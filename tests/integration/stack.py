@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import email.utils
 import mailbox
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -146,6 +148,25 @@ class Stack:
             check=False,
         )
 
+    async def email_code(self, address: str, *, after: int = 0, timeout: float = 30) -> str:
+        """The code of the ``after``-th (0: first) verification e-mail to ``address``,
+        once it arrives: the only 6-digit number in it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            codes = [
+                message
+                for message in self.mails_to(address)
+                if message["Subject"] == "Your Tijori verification code"
+            ]
+            if len(codes) > after:
+                codes.sort(key=lambda message: email.utils.parsedate_to_datetime(message["Date"]))
+                body = codes[after].get_body(preferencelist=("plain",))
+                assert body is not None
+                [code] = re.findall(r"\b[0-9]{6}\b", body.get_content())
+                return str(code)
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"no verification code reached {address}")
+
     def mails_to(self, address: str) -> list[Message]:
         """Every message the SMTP server received for ``address``."""
         box = mailbox.Maildir(self.maildir, factory=_parse_mail, create=False)
@@ -213,6 +234,14 @@ def start_stack(
             # them all out after 50 wrong passwords in a run; it is tested on its own
             # (tests/e2e/test_trusted_proxies.py), the per-account limit here
             "TIJORI_LOGIN_MAX_FAILURES_PER_IP": "1000000",
+            # and so would the sign-up limit after 20 sign-ups; it is tested on its own
+            # stack (tests/integration/test_email_verification.py)
+            "TIJORI_SIGNUP_LIMIT_PER_HOUR": "0",
+            # these stacks are about what follows sign-up, whose people pay at once:
+            # verification is off here and on where it is the subject (the same test
+            # module, end to end through the real SMTP server; the browser suite; and
+            # tests/e2e/test_up.py, on the embedded default)
+            "TIJORI_REQUIRE_EMAIL_VERIFICATION": "false",
         }
         | (settings or {})
     )

@@ -51,10 +51,12 @@ async def test_sign_up_log_in_and_read_me_on_sqlite(users: httpx.AsyncClient) ->
 
     runtime = users.app.state.runtime  # type: ignore[attr-defined]
     async with runtime.unit_of_work() as uow:
-        [row] = (await uow.session.scalars(select(OutboxMessage))).all()
-    event = parse_event(row.body)
-    assert event.type == "user.created" and event.payload.email == email
-    assert row.published_at is None  # no broker configured: it waits in the outbox
+        rows = (await uow.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+    created_event, code_event = (parse_event(row.body) for row in rows)
+    assert created_event.type == "user.created" and created_event.payload.email == email
+    assert created_event.payload.verification_required  # the default
+    assert code_event.type == "user.email_code_issued" and code_event.payload.email == email
+    assert all(row.published_at is None for row in rows)  # no broker: they wait in the outbox
 
 
 async def test_duplicates_are_conflicts_on_sqlite_too(users: httpx.AsyncClient) -> None:

@@ -5,6 +5,7 @@ sandbox verifier's predictable verdicts, the loop that asks it outside the reque
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime
@@ -18,11 +19,12 @@ from sqlalchemy import select
 
 from tests.conftest import unique_email, unique_phone
 from tests.unit.conftest import users_client
+from tijori.common.db import UnitOfWork
 from tijori.common.events import parse_event
 from tijori.users.config import UsersSettings
-from tijori.users.kyc import age_on, check_adult
+from tijori.users.kyc import age_on, check_adult, check_pending
 from tijori.users.models import OutboxMessage, User
-from tijori.users.verifier import KycSubmission, SandboxKycVerifier, mask_pan
+from tijori.users.verifier import KycDecision, KycSubmission, SandboxKycVerifier, mask_pan
 
 PASSWORD = "long enough"
 
@@ -181,3 +183,61 @@ async def test_the_sandbox_decides_by_the_digits_once_its_time_has_come() -> Non
     assert await later.decision(pending) is None
     assert mask_pan("ABCPR1234F") == "XXXXXX234F"
     assert "ABCPR1234F" not in repr(KycSubmission(pan="ABCPR1234F", name="A", date_of_birth=born))
+
+
+async def test_the_verifier_is_asked_with_no_transaction_open_and_a_newer_check_wins(
+    sqlite_url: Callable[[str], str], tmp_path: Path
+) -> None:
+    """The loop's verifier is another party: no row stays locked while it is asked, and
+    an answer about a check the user replaced meanwhile changes nothing."""
+    settings = UsersSettings(
+        data_dir=tmp_path, TIJORI_USERS_DATABASE_URL=sqlite_url("users"), kyc_poll_seconds=3600
+    )
+    async with users_client(settings) as users:
+        runtime = users.app.state.runtime  # type: ignore[attr-defined]
+        first, second = await _signed_up(users), await _signed_up(users)
+        async with runtime.unit_of_work() as uow:
+            for number, user in enumerate((await uow.session.scalars(select(User))).all()):
+                user.kyc, user.kyc_reference = "PENDING", f"ref-{number}"
+                user.kyc_check_at = datetime(2026, 1, 1, tzinfo=UTC)
+            await uow.commit()
+        open_units = 0
+
+        @contextlib.asynccontextmanager
+        async def counted() -> AsyncIterator[UnitOfWork]:
+            nonlocal open_units
+            async with runtime.unit_of_work() as uow:
+                open_units += 1
+                try:
+                    yield uow
+                finally:
+                    open_units -= 1
+
+        class Verifier:
+            asked: list[tuple[str, int]] = []
+
+            async def submit(self, submission: KycSubmission) -> str:
+                raise AssertionError("not asked to submit")
+
+            async def decision(self, reference: str) -> KycDecision | None:
+                self.asked.append((reference, open_units))
+                if reference == "ref-1":  # the user asked again meanwhile
+                    async with runtime.unit_of_work() as uow:
+                        replaced = (
+                            await uow.session.scalars(
+                                select(User).where(User.kyc_reference == reference)
+                            )
+                        ).one()
+                        replaced.kyc_reference = "ref-1-again"
+                        await uow.commit()
+                return KycDecision(verified=True)
+
+        verifier = Verifier()
+        decided = await check_pending(counted, verifier=verifier, poll_seconds=60)
+        assert sorted(reference for reference, _ in verifier.asked) == ["ref-0", "ref-1"]
+        assert all(units == 0 for _, units in verifier.asked), verifier.asked
+        states = {
+            (await users.get("/api/users/me/kyc", headers=auth)).json()["kyc"]
+            for auth in (first, second)
+        }
+        assert len(decided) == 1 and states == {"FULL", "PENDING"}

@@ -216,7 +216,10 @@ export function renderSignUp(main, ctx) {
           auth: false,
         }),
       );
-      await ctx.signedIn({ fresh: true });
+      const user = await ctx.freshUser();
+      // the first code was e-mailed with the sign-up (unless verification is off)
+      if (user && !user.email_verified) ctx.navigate("#/verify?fresh=1");
+      else await ctx.signedIn({ fresh: true });
     } catch {
       ctx.setNotice("Your account is ready. Log in to continue.");
       ctx.navigate("#/login");
@@ -227,7 +230,7 @@ export function renderSignUp(main, ctx) {
     authScreen({
       title: "Create your account",
       intro: "Send money to anyone with a mobile number or e-mail.",
-      perks: ["Welcome balance", "Instant transfers", "E-mail receipts"],
+      perks: ["Welcome balance once your e-mail is verified", "Instant transfers", "E-mail receipts"],
       form,
       footer: h(
         "p",

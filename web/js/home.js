@@ -7,9 +7,11 @@ import { amountProblem, availableAmount, reasonText, rupees, shortDateTime, wait
 import { Fields, busy, errorText, field, formError, sentence } from "./forms.js";
 import { confirmWithPin } from "./pinpad.js";
 import { POLL_MS, isFinal, transactionHref, transactionList } from "./transactions.js";
+import { verifyBanner } from "./verify.js";
 
 const NOTE_MAX = 140;
 const WALLET_RETRY_MS = 1000;
+const WELCOME_TRIES = 30; // seconds to watch for the promotion after verification
 const STATUS_TIMEOUT_MS = 120_000;
 // a payment token this close to its expiry is not sent: the PIN is asked again
 const TOKEN_MARGIN_MS = 15_000;
@@ -353,6 +355,12 @@ function sendForm({ signal, onSettled, hasPin }) {
   function showPinRefusal(error) {
     if (error instanceof ApiError && error.code === "pin_not_set") {
       showNoPin();
+    } else if (error instanceof ApiError && error.code === "email_not_verified") {
+      attempt = null;
+      problem.show(
+        "Verify your e-mail address first: paying needs it. ",
+        h("a", { href: "#/verify", text: "Enter your code" }),
+      );
     } else if (error instanceof ApiError && (error.code === "pin_locked" || error.code === "invalid_pin")) {
       const wait = waitText(error.retryAfter);
       problem.show(
@@ -417,6 +425,24 @@ function sendForm({ signal, onSettled, hasPin }) {
   };
 }
 
+/**
+ * Just verified: the promotion is credited moments later (an event away), so look again
+ * every second for a while, rather than show ₹0.00 until the next visit.
+ */
+async function awaitWelcomeBalance(balance, signal, onArrived) {
+  for (let tries = 0; tries < WELCOME_TRIES && !signal.aborted; tries += 1) {
+    if (balance.wallet && balance.wallet.balance !== "0.00") {
+      if (tries > 0) {
+        announce(`Your welcome balance has arrived. Balance ${rupees(balance.wallet.balance)}.`);
+        onArrived();
+      }
+      return;
+    }
+    await sleep(WALLET_RETRY_MS, signal);
+    await balance.reload();
+  }
+}
+
 export function renderHome(main, ctx) {
   const title = heading("Hello");
   title.classList.add("greeting");
@@ -445,14 +471,18 @@ export function renderHome(main, ctx) {
     recentHolder,
   );
 
+  const bannerHolder = h("div", { class: "span-all verify-holder" });
+  const notice = ctx.takeNotice();
   main.append(
     h(
       "section",
       { class: "screen" },
       h("div", { class: "screen-header" }, title, h("p", { text: "Your Tijori wallet" })),
+      notice ? h("p", { class: "notice", role: "status", text: notice }) : null,
       h(
         "div",
         { class: "home-grid" },
+        bannerHolder,
         h("div", { class: "home-side" }, balance.element, quickActions(send.focus)),
         send.element,
         recent,
@@ -461,9 +491,14 @@ export function renderHome(main, ctx) {
   );
 
   ctx.user().then((user) => {
-    if (user && !ctx.signal.aborted) title.textContent = `Hello, ${user.name}`;
+    if (!user || ctx.signal.aborted) return;
+    title.textContent = `Hello, ${user.name}`;
+    if (user.email_verified === false) replace(bannerHolder, verifyBanner());
+    else bannerHolder.remove();
   });
-  balance.reload();
+  balance.reload().then(() => {
+    if (ctx.query.get("welcome") === "1") awaitWelcomeBalance(balance, ctx.signal, showRecent);
+  });
   showRecent();
   return { title: "Home" };
 }

@@ -418,6 +418,8 @@ export function renderWithdraw(main, ctx) {
       problem.show(`Too many wrong PINs: payments are locked for ${waitText(error.retryAfter)}.`);
     } else if (error.code === "pin_not_set") {
       problem.show(h("span", {}, "Set a transaction PIN first: ", h("a", { href: "#/security", text: "Security" }), "."));
+    } else if (error.code === "email_not_verified") {
+      problem.show(h("span", {}, "Verify your e-mail address first: ", h("a", { href: "#/verify", text: "enter your code" }), "."));
     } else if (error.code === "kyc_required") {
       problem.show(
         h("span", {}, "Withdrawing to a bank needs full KYC. Verify your PAN on ", h("a", { href: "#/limits", text: "Limits" }), "."),

@@ -9,10 +9,11 @@ import { badge } from "./transactions.js";
 
 // the development mailbox is offered only when Tijori runs on this machine, and only once
 // the gateway has shown it has one (it answers 404 where there is no local mail server)
-const LOCAL_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+export const LOCAL_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
 let mailboxHere = null;
 
-function hasDevMailbox() {
+/** Whether this gateway has a development mailbox (asked once per page load). */
+export function hasDevMailbox() {
   if (!LOCAL_HOSTS.has(window.location.hostname)) return Promise.resolve(false);
   if (!mailboxHere) {
     mailboxHere = api("/api/dev/mailbox?limit=1", { auth: false }).then(
@@ -66,21 +67,24 @@ function mailItem(mail) {
 
 /**
  * What the local SMTP server of `tijori up` received for this user. Read only when opened,
- * since the gateway answers 404 outside development.
+ * since the gateway answers 404 outside development; `open` opens it at once (the
+ * verification screen, whose code is in there).
  */
-function devMailbox(ctx) {
+export function devMailbox(ctx, { open = false } = {}) {
   const body = h("div", { class: "mailbox-body" });
+  const refresh = h("button", { type: "button", class: "btn btn-quiet", text: "Check for new mail" });
   const details = h(
     "details",
     { class: "card mailbox" },
     h("summary", { text: "Development mailbox" }),
     h("p", { class: "hint", text: "The e-mails as the local mail server of tijori up received them." }),
     body,
+    refresh,
   );
-  let loaded = false;
-  details.addEventListener("toggle", async () => {
-    if (!details.open || loaded) return;
-    loaded = true;
+  let loading = false;
+  async function load() {
+    if (loading) return;
+    loading = true;
     replace(body, spinner("Loading the mailbox"));
     try {
       const user = await ctx.user();
@@ -93,16 +97,28 @@ function devMailbox(ctx) {
           ? h("ul", { class: "list", "aria-label": "Received e-mails" }, items.map(mailItem))
           : emptyState({ title: "The mailbox is empty", text: "" }),
       );
+      refresh.hidden = false;
     } catch (error) {
       if (ctx.signal.aborted) return;
-      loaded = false;
-      const text =
-        error instanceof ApiError && error.status === 404
-          ? "There is no development mailbox here: it comes with the local mail server of tijori up."
-          : errorText(error);
+      const missing = error instanceof ApiError && error.status === 404;
+      const text = missing
+        ? "There is no development mailbox here: it comes with the local mail server of tijori up."
+        : errorText(error);
       replace(body, h("p", { class: "hint", text }));
+      refresh.hidden = missing;
+    } finally {
+      loading = false;
     }
+  }
+  let loaded = false;
+  details.addEventListener("toggle", () => {
+    if (!details.open || loaded) return;
+    loaded = true;
+    load();
   });
+  refresh.addEventListener("click", load);
+  refresh.hidden = true;
+  if (open) details.open = true; // fires "toggle", which loads it
   return details;
 }
 

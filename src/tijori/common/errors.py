@@ -50,6 +50,14 @@ PROBLEM_CODES: dict[str, str] = {
     "invalid_pin": "the PIN is wrong; `attempts_left` says how many tries remain",
     "pin_locked": "too many wrong PINs: payments are locked (`Retry-After` seconds)",
     "pin_not_set": "no transaction PIN is set yet: set one first",
+    "email_not_verified": "the e-mail address is not verified yet: paying needs it verified "
+    "(POST /api/users/me/email/verify)",
+    "email_already_verified": "the e-mail address is verified already",
+    "invalid_code": "the verification code is wrong; `attempts_left` says how many tries remain",
+    "code_expired": "the verification code has expired, was used up or was never sent: ask "
+    "for a new one",
+    "too_many_requests": "too many sign-ups from this address, or a new code asked for too "
+    "soon; retry after `Retry-After` seconds",
     "payment_token_required": "a debit needs an `X-Payment-Token` (POST /api/auth/payment-token)",
     "payment_token_invalid": "the payment token is invalid, expired, used, or for another payment",
     "idempotency_key_required": "a debit needs an Idempotency-Key, the one its payment token names",

@@ -22,7 +22,33 @@ class Payload(BaseModel):
 
 
 class UserCreated(Payload):
-    """A user signed up."""
+    """A user signed up. With ``verification_required`` the wallet opens without the
+    promotion, which waits for ``user.email_verified`` (False on events from before
+    e-mail verification, and when ``TIJORI_REQUIRE_EMAIL_VERIFICATION`` is off)."""
+
+    user_id: str
+    name: str
+    email: str
+    phone: str
+    verification_required: bool = False
+
+
+class EmailCodeIssued(Payload):
+    """A new e-mail verification code for a user, for notifications to e-mail. The one
+    event that carries a secret: users keeps only its HMAC, the code is good for
+    ``expires_in_seconds`` and a few tries, and only with the user's own access token
+    (docs/security.md, "E-mail verification")."""
+
+    user_id: str
+    name: str
+    email: str
+    code: str = Field(pattern=r"^[0-9]{6}$")
+    expires_in_seconds: int = Field(gt=0)
+
+
+class UserEmailVerified(Payload):
+    """A user proved their e-mail address with a code: wallets credits the promotion
+    (opening the wallet first when ``user.created`` has not arrived yet)."""
 
     user_id: str
     name: str
@@ -38,6 +64,21 @@ class WalletCreated(Payload):
     name: str
     email: str
     phone: str
+    balance_paise: int
+    version: int
+
+
+class PromotionCredited(Payload):
+    """The sign-up promotion was credited to a wallet after its user verified their
+    e-mail (once per user): the wallet as ``wallet.created`` describes it, with its
+    balance and version after the credit."""
+
+    wallet_id: str
+    user_id: str
+    name: str
+    email: str
+    phone: str
+    amount_paise: int = Field(gt=0)
     balance_paise: int
     version: int
 
@@ -227,7 +268,10 @@ class WithdrawalCompleted(Payload):
 
 EVENT_TYPES: dict[str, type[Payload]] = {
     "user.created": UserCreated,
+    "user.email_code_issued": EmailCodeIssued,
+    "user.email_verified": UserEmailVerified,
     "wallet.created": WalletCreated,
+    "wallet.promotion_credited": PromotionCredited,
     "transaction.initiated": TransactionInitiated,
     "transfer.completed": TransferCompleted,
     "transfer.rejected": TransferRejected,

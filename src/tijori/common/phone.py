@@ -3,6 +3,8 @@ a payment is addressed to (a phone or an e-mail)."""
 
 from __future__ import annotations
 
+import unicodedata
+
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
@@ -37,12 +39,25 @@ def looks_like_email(username: str) -> bool:
     return "@" in username
 
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def normalize_email(address: str) -> str:
+    """The form e-mail addresses are compared in: stripped, NFC, ASCII letters in lower
+    case, every other character as it is. ``Asha@Example.com`` is ``asha@example.com``,
+    but ``rť-a@x.co`` is never ``rt-a@x.co``: no accent, width or case folding beyond
+    ASCII (Unicode lower-casing maps the Kelvin sign to ``k``), so no two mailboxes share
+    one form (docs/security.md, "E-mail addresses")."""
+    return unicodedata.normalize("NFC", address.strip()).translate(_ASCII_LOWER)
+
+
 def normalize_handle(raw: str) -> str:
-    """The canonical form of a receiver: a lower-case e-mail or an E.164 phone."""
+    """The canonical form of a receiver: a normalised e-mail (:func:`normalize_email`)
+    or an E.164 phone."""
     text = raw.strip()
     try:
         if looks_like_email(text):
-            return validate_email(text, check_deliverability=False).normalized.lower()
+            return normalize_email(validate_email(text, check_deliverability=False).normalized)
         return normalize_phone(text)
     except (EmailNotValidError, InvalidPhoneError) as error:
         raise UnprocessableError(

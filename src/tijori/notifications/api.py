@@ -9,6 +9,7 @@ from tijori.common.auth import CurrentPrincipal
 from tijori.common.body import StrictJsonRoute
 from tijori.common.openapi import problems
 from tijori.common.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from tijori.notifications.messages import shown_message
 from tijori.notifications.repository import NotificationRepository
 from tijori.notifications.schemas import NotificationRead
 
@@ -24,10 +25,16 @@ router = APIRouter(prefix="/api/notifications", tags=["notifications"], route_cl
 async def list_my_notifications(
     principal: CurrentPrincipal, uow: UnitOfWorkDep, limit: Limit = 20, cursor: Cursor = None
 ) -> Page[NotificationRead]:
-    """The caller's notifications, newest first, with their delivery status."""
+    """The caller's notifications, newest first, with their delivery status (a
+    verification code's e-mail without its code)."""
     rows = await NotificationRepository(uow).for_user(
         principal.user_id, before_id=decode_cursor(cursor), limit=limit + 1
     )
-    items = [NotificationRead.model_validate(row) for row in rows[:limit]]
+    items = [
+        NotificationRead.model_validate(row).model_copy(
+            update={"message": shown_message(row.kind, row.message)}
+        )
+        for row in rows[:limit]
+    ]
     next_cursor = encode_cursor(items[-1].id) if len(rows) > limit else None
     return Page(items=items, next_cursor=next_cursor)

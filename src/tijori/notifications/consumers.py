@@ -26,6 +26,12 @@ def register_consumers(runtime: ServiceRuntime) -> None:
         )
         uow.after_commit(mailer.wake, once=True)
 
+    async def on_email_code_issued(uow: UnitOfWork, event: Envelope[Any]) -> None:
+        await service.send_email_code(
+            uow, event_id=event.id, issued=event.payload, sender=settings.mail_from
+        )
+        uow.after_commit(mailer.wake, once=True)
+
     async def on_transaction_completed(uow: UnitOfWork, event: Envelope[Any]) -> None:
         await service.notify_transaction(
             uow, event_id=event.id, transaction=event.payload, sender=settings.mail_from
@@ -55,6 +61,7 @@ def register_consumers(runtime: ServiceRuntime) -> None:
         processed_model=ProcessedEvent,
         handlers={
             "user.created": on_user_created,
+            "user.email_code_issued": on_email_code_issued,
             "transaction.completed": on_transaction_completed,
             "pin.locked": on_pin_locked,
             "topup.completed": on_topup_completed,

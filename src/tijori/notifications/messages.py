@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from tijori.common.events import (
+    EmailCodeIssued,
     PinLocked,
     TopupCompleted,
     TransactionCompleted,
@@ -25,17 +27,53 @@ class MailContent:
 
 def welcome(user: UserCreated) -> MailContent:
     """The e-mail a new user receives."""
+    promotion = (
+        "Verify your e-mail address with the code we are sending you in a separate e-mail, "
+        "and your wallet receives a promotional balance for your first payment.\n\n"
+        if user.verification_required
+        else "Your wallet opens with a promotional balance so you can send your first "
+        "payment right away.\n\n"
+    )
     return MailContent(
         kind="WELCOME",
         subject="Welcome to Tijori",
         body=(
             f"Hello {user.name},\n\n"
-            "Your Tijori account is ready. Your wallet opens with a promotional balance "
-            "so you can send your first payment right away.\n\n"
+            f"Your Tijori account is ready. {promotion}"
             "Log in with your e-mail or your phone number.\n\n"
             "Team Tijori\n"
         ),
     )
+
+
+EMAIL_CODE = "EMAIL_CODE"
+_CODE = re.compile(r"\b[0-9]{6}\b")
+
+
+def email_code(issued: EmailCodeIssued) -> MailContent:
+    """The e-mail with a verification code: the code is its only 6-digit number (so a
+    reader, or a test, can find it), and the subject does not show it in a list."""
+    minutes = max(issued.expires_in_seconds // 60, 1)
+    return MailContent(
+        kind=EMAIL_CODE,
+        subject="Your Tijori verification code",
+        body=(
+            f"Hello {issued.name},\n\n"
+            "Enter this code in Tijori to verify your e-mail address:\n\n"
+            f"    {issued.code}\n\n"
+            f"It works for {minutes} minutes. Never share it: Tijori will never ask you for "
+            "it on the phone.\n\n"
+            "If you did not sign up for Tijori, ignore this e-mail.\n\n"
+            "Team Tijori\n"
+        ),
+    )
+
+
+def shown_message(kind: str, message: str) -> str:
+    """A notification's message as the API shows it: a verification code is e-mailed
+    and never shown in the app, or the app would verify the address it is there to
+    prove."""
+    return _CODE.sub("••••••", message) if kind == EMAIL_CODE else message
 
 
 def pin_locked(locked: PinLocked) -> MailContent:

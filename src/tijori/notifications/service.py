@@ -8,6 +8,7 @@ from typing import Any
 from tijori.common.clock import utcnow
 from tijori.common.db import UnitOfWork
 from tijori.common.events import (
+    EmailCodeIssued,
     Party,
     PinLocked,
     TopupCompleted,
@@ -18,6 +19,7 @@ from tijori.common.events import (
 from tijori.common.tracing import correlation_id_var, current_traceparent
 from tijori.notifications.messages import (
     MailContent,
+    email_code,
     pin_locked,
     topup_completed,
     transfer_failed,
@@ -57,7 +59,7 @@ def _queue(
     *,
     event_id: str,
     sender: str,
-    mails: Iterable[tuple[UserCreated | Party | PinLocked, MailContent]],
+    mails: Iterable[tuple[UserCreated | Party | PinLocked | EmailCodeIssued, MailContent]],
 ) -> None:
     """Stage one notification per (recipient, content), written when the caller commits;
     the mailer is woken after the commit."""
@@ -78,6 +80,13 @@ def _queue(
 async def welcome_user(uow: UnitOfWork, *, event_id: str, user: UserCreated, sender: str) -> None:
     """Queue the welcome e-mail of a new user."""
     _queue(uow, event_id=event_id, sender=sender, mails=[(user, welcome(user))])
+
+
+async def send_email_code(
+    uow: UnitOfWork, *, event_id: str, issued: EmailCodeIssued, sender: str
+) -> None:
+    """Queue the e-mail with a user's verification code."""
+    _queue(uow, event_id=event_id, sender=sender, mails=[(issued, email_code(issued))])
 
 
 async def notify_transaction(

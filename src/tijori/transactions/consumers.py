@@ -69,6 +69,8 @@ def register_consumers(runtime: ServiceRuntime) -> None:
         processed_model=ProcessedEvent,
         handlers={
             "wallet.created": on_wallet_created,
+            # a promotion credited after verification: the same directory entry, newer balance
+            "wallet.promotion_credited": on_wallet_created,
             "transfer.completed": on_outcome,
             "transfer.rejected": on_outcome,
         },

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from tijori.common.cache import Cache, CacheUnavailableError
 from tijori.common.db import UnitOfWork
 from tijori.common.errors import NotFoundError
-from tijori.common.events import WalletCreated
+from tijori.common.events import PromotionCredited, WalletCreated
 from tijori.transactions.models import Account
 from tijori.transactions.repository import TransactionRepository
 
@@ -64,9 +64,14 @@ async def _cache_recipient(cache: Cache, recipient: Recipient, *, ttl_seconds: i
 
 
 async def remember_wallet(
-    uow: UnitOfWork, cache: Cache, wallet: WalletCreated, *, ttl_seconds: int
+    uow: UnitOfWork,
+    cache: Cache,
+    wallet: WalletCreated | PromotionCredited,
+    *,
+    ttl_seconds: int,
 ) -> None:
-    """Learn of a new wallet: a recipient in the directory, with its opening balance."""
+    """Learn of a new wallet: a recipient in the directory, with its opening balance (or
+    the balance after its promotion, whichever event comes first: the newer version wins)."""
     repository = TransactionRepository(uow)
     account = (await repository.lock_accounts([wallet.user_id])).get(wallet.user_id)
     if account is None:

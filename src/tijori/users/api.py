@@ -29,6 +29,7 @@ from tijori.users.schemas import (
     UserRead,
     UserUpdate,
 )
+from tijori.users.verification import SignupLimiter
 
 log = logging.getLogger(__name__)
 
@@ -78,17 +79,38 @@ PinDeskDep = Annotated[PinDesk, Depends(get_pin_desk)]
                 "invalid_name",
                 "weak_password",
             ],
+            429: ["too_many_requests"],
         }
     ),
 )
 async def sign_up(
-    data: UserCreate, request: Request, uow: UnitOfWorkDep, runtime: RuntimeDep
+    data: UserCreate,
+    request: Request,
+    uow: UnitOfWorkDep,
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+    secret: PinSecretDep,
 ) -> UserRead:
-    """Create an account; its wallet and welcome e-mail follow through events."""
-    user = await service.sign_up(uow, data=data, correlation_id=request.state.correlation_id)
+    """Create an account; its wallet and welcome e-mail follow through events, and (when
+    verification is required) the e-mail with the code that verifies the address. At
+    most ``TIJORI_SIGNUP_LIMIT_PER_HOUR`` sign-ups an hour from one client address."""
+    await SignupLimiter(runtime.cache, settings).take(_client_ip(request))
+    user = await service.sign_up(
+        uow,
+        data=data,
+        settings=settings,
+        secret=secret,
+        correlation_id=request.state.correlation_id,
+    )
     await uow.commit()
     log.info("user %s signed up", user.id)
     return UserRead.model_validate(user)
+
+
+def _client_ip(request: Request) -> str:
+    """The client's address: the connecting one, or what a trusted proxy forwarded for it
+    (``TIJORI_TRUSTED_PROXIES``, applied by the server; the limits per address count it)."""
+    return request.client.host if request.client else "unknown"
 
 
 async def _credentials(request: Request) -> Credentials:
@@ -156,7 +178,7 @@ async def issue_token(
         settings=settings,
         username=credentials.username,
         password=credentials.password,
-        client_ip=request.client.host if request.client else "unknown",
+        client_ip=_client_ip(request),
         user_agent=request.headers.get("user-agent"),
     )
     await uow.commit()
@@ -313,6 +335,7 @@ async def set_my_pin(
     responses=problems(
         {
             401: ["invalid_pin", "session_ended"],
+            403: ["email_not_verified"],
             404: ["user_not_found"],
             409: ["pin_not_set"],
             422: ["validation_error", "invalid_amount", "invalid_receiver"],
@@ -326,5 +349,6 @@ async def issue_payment_token(
 ) -> PaymentTokenResponse:
     """A short-lived, single-use token bound to one debit (amount, receiver and
     Idempotency-Key), sent with it as ``X-Payment-Token``. Three wrong PINs in a row lock
-    payments for a day, on every device, and e-mail the user."""
+    payments for a day, on every device, and e-mail the user. A user whose e-mail is not
+    verified yet is refused (403 ``email_not_verified``) before the PIN is looked at."""
     return await service.issue_payment_token(desk, principal=principal, request=body)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from tijori.common.app import ServiceRuntime, create_service_app
-from tijori.users import kyc, pin, sessions_api
+from tijori.users import kyc, pin, sessions_api, verification_api
 from tijori.users.api import router
 from tijori.users.config import UsersSettings
 from tijori.users.models import OutboxMessage
@@ -31,10 +31,13 @@ def create_app(settings: UsersSettings | None = None) -> FastAPI:
     return create_service_app(
         name="users",
         title="Tijori users",
-        description="Sign-up, log-in (JWT) and its sessions, users their transaction PINs and KYC.",
+        description=(
+            "Sign-up and e-mail verification, log-in (JWT) and its sessions, users, their "
+            "transaction PINs and KYC."
+        ),
         settings=settings,
         database_url=settings.resolved_database_url,
-        routers=[router, sessions_api.router, kyc.router],
+        routers=[router, sessions_api.router, verification_api.router, kyc.router],
         outbox_model=OutboxMessage,
         setup=setup,
         signs_tokens=True,  # the only service that issues tokens

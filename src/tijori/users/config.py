@@ -18,6 +18,16 @@ class UsersSettings(CommonSettings):
     login_max_failures: int = 5
     login_max_failures_per_ip: int = 50
     login_window_seconds: int = 300
+    # e-mail verification (users/verification.py, docs/security.md): unverified users log
+    # in and look around but cannot pay, and their promotion waits for it. Off only for
+    # a load test that signs up thousands (bench/stack.py) or a test stack not about it
+    require_email_verification: bool = True
+    email_code_ttl_seconds: int = Field(600, ge=60)  # a code is good for ten minutes
+    email_code_max_attempts: int = Field(5, ge=1)  # wrong tries, then a new code is needed
+    email_code_resend_seconds: int = Field(60, ge=1)  # a new code at most this often
+    # sign-ups per client address an hour (0: no limit): high, since mobile carriers put
+    # many people behind one address (CGNAT); the address is the one the log-in limit uses
+    signup_limit_per_hour: int = Field(20, ge=0)
     # the transaction PIN (PRODUCT.md, "Transaction PIN"; docs/security.md)
     pin_secret: SecretStr | None = None  # the HMAC key PINs are kept under
     pin_max_failures: int = Field(3, ge=1)  # wrong PINs in a row that lock payments

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -39,6 +42,7 @@ from tijori.users.repository import UserRepository
 from tijori.users.schemas import Name
 from tijori.users.service import user_cache_key
 from tijori.users.verifier import (
+    KycDecision,
     KycSubmission,
     KycVerifier,
     KycVerifierUnavailableError,
@@ -199,46 +203,80 @@ async def request_kyc(
 
 
 async def check_pending(
-    uow: UnitOfWork, *, verifier: KycVerifier, poll_seconds: float, limit: int = 100
+    unit_of_work: Callable[[], AbstractAsyncContextManager[UnitOfWork]],
+    *,
+    verifier: KycVerifier,
+    poll_seconds: float,
+    limit: int = 100,
 ) -> list[str]:
-    """Ask the verifier about every PENDING check that is due, each under its user's
-    lock; a decided one makes the user FULL or REJECTED and stages ``user.kyc_updated``
-    (the caller commits). The ids of the users decided."""
-    now = utcnow()
-    repository = UserRepository(uow)
+    """Ask the verifier about every PENDING check that is due, and record each answer;
+    the ids of the users decided.
+
+    The verifier is another party and may be slow, so it is asked with no transaction
+    open and no row locked; each answer is then recorded in a short transaction of its
+    own, under the user's lock, and only if the check is still the one that was asked
+    about: a decided one makes the user FULL or REJECTED and stages ``user.kyc_updated``
+    with it, an undecided one is asked again ``poll_seconds`` later."""
+    async with unit_of_work() as uow:
+        due = await UserRepository(uow).kyc_checks_due(utcnow(), limit=limit)
     decided: list[str] = []
-    for user_id in await repository.kyc_checks_due(now, limit=limit):
-        user = await repository.lock(user_id)
-        if user is None or user.kyc != "PENDING" or user.kyc_reference is None:
-            continue
+    for user_id, reference in due:
         try:
-            verdict = await verifier.decision(user.kyc_reference)
+            verdict = await verifier.decision(reference)
         except KycVerifierUnavailableError:
             verdict = None
-        if verdict is None:
-            user.kyc_check_at = now + timedelta(seconds=poll_seconds)
-            continue
-        user.kyc = "FULL" if verdict.verified else "REJECTED"
-        user.kyc_reason = verdict.reason
-        user.kyc_reference = None
-        user.kyc_check_at = None
-        user.kyc_updated_at = now
-        add_to_outbox(
-            uow,
-            OutboxMessage,
-            UserKycUpdated(
-                user_id=user.id,
-                kyc="FULL" if verdict.verified else "REJECTED",
-                reason=verdict.reason,
-                pan_masked=user.kyc_pan_masked,
-            ),
-            key=user.id,
+
+        answer = functools.partial(
+            _record_answer, unit_of_work, user_id, reference, verdict, poll_seconds
         )
-        count_after_commit(uow, KYC_CHECKS.labels(outcome=user.kyc))
-        log.info("user %s KYC %s (%s)", user.id, user.kyc, verdict.reason or "verified")
-        decided.append(user.id)
-    await uow.session.flush()
+        if await retry_transient(answer, what="KYC verdict"):
+            decided.append(user_id)
     return decided
+
+
+async def _record_answer(
+    unit_of_work: Callable[[], AbstractAsyncContextManager[UnitOfWork]],
+    user_id: str,
+    reference: str,
+    verdict: KycDecision | None,
+    poll_seconds: float,
+) -> bool:
+    """Record the verifier's answer about ``reference`` and commit, if the user's check
+    is still that one; whether it decided the check."""
+    async with unit_of_work() as uow:
+        user = await UserRepository(uow).lock(user_id)
+        if user is None or user.kyc != "PENDING" or user.kyc_reference != reference:
+            return False  # decided, or asked again, meanwhile
+        _record_verdict(uow, user, verdict, poll_seconds=poll_seconds)
+        await uow.commit()
+    return verdict is not None
+
+
+def _record_verdict(
+    uow: UnitOfWork, user: User, verdict: KycDecision | None, *, poll_seconds: float
+) -> None:
+    now = utcnow()
+    if verdict is None:
+        user.kyc_check_at = now + timedelta(seconds=poll_seconds)
+        return
+    user.kyc = "FULL" if verdict.verified else "REJECTED"
+    user.kyc_reason = verdict.reason
+    user.kyc_reference = None
+    user.kyc_check_at = None
+    user.kyc_updated_at = now
+    add_to_outbox(
+        uow,
+        OutboxMessage,
+        UserKycUpdated(
+            user_id=user.id,
+            kyc="FULL" if verdict.verified else "REJECTED",
+            reason=verdict.reason,
+            pan_masked=user.kyc_pan_masked,
+        ),
+        key=user.id,
+    )
+    count_after_commit(uow, KYC_CHECKS.labels(outcome=user.kyc))
+    log.info("user %s KYC %s (%s)", user.id, user.kyc, verdict.reason or "verified")
 
 
 async def _forget_cached(cache: Cache, user_ids: list[str]) -> None:
@@ -256,12 +294,9 @@ def register_kyc_loop(runtime: ServiceRuntime, settings: UsersSettings) -> None:
 
     async def check_forever() -> None:
         async def once() -> list[str]:
-            async with runtime.unit_of_work() as uow:
-                decided = await check_pending(
-                    uow, verifier=verifier, poll_seconds=settings.kyc_poll_seconds
-                )
-                await uow.commit()
-                return decided
+            return await check_pending(
+                runtime.unit_of_work, verifier=verifier, poll_seconds=settings.kyc_poll_seconds
+            )
 
         while True:
             decided = await retry_transient(once, what="KYC check")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, MetaData, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, MetaData, String, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tijori.common.clock import utcnow
-from tijori.common.db import NAMING_CONVENTION, StagedRow, UtcDateTime
+from tijori.common.db import NAMING_CONVENTION, ExactText, StagedRow, UtcDateTime
 from tijori.common.models import OutboxMessageMixin, ProcessedEventMixin
 
 
@@ -20,14 +20,17 @@ class Base(DeclarativeBase):
 
 
 class User(Base):
-    """A person who can log in; e-mail and phone are each unique."""
+    """A person who can log in; the normalised e-mail and the phone are each unique."""
 
     __tablename__ = "users"
     __table_args__ = (Index("ix_users_kyc_kyc_check_at", "kyc", "kyc_check_at"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
     name: Mapped[str] = mapped_column(String(100))
-    email: Mapped[str] = mapped_column(String(254), unique=True)
+    email: Mapped[str] = mapped_column(String(254))
+    # what e-mails are compared and kept unique by (tijori.common.phone.normalize_email),
+    # byte for byte: a text collation would take rť-a@x.co for rt-a@x.co (migration 0005)
+    email_normalized: Mapped[str] = mapped_column(ExactText(254), unique=True)
     phone: Mapped[str] = mapped_column(String(20), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     authority: Mapped[str] = mapped_column(String(10), default="USER")
@@ -42,6 +45,14 @@ class User(Base):
     # when the KYC loop next asks the verifier about a PENDING check
     kyc_check_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     kyc_updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    # e-mail verification (users/verification.py): the current code as an HMAC under
+    # TIJORI_PIN_SECRET (never the code), until when it is good, the wrong tries at it, and
+    # when it was sent (a new one at most once a minute)
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    email_code_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    email_code_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    email_code_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    email_code_sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -17,6 +16,7 @@ from tijori.users.models import RefreshToken, User, UserSession
 _PAYMENT_CHECK = (
     select(
         User.pin_hash,
+        User.email_verified,
         UserSession.ended_at,
         UserSession.expires_at,
         UserSession.last_used_at,
@@ -31,11 +31,12 @@ _PAYMENT_CHECK = (
 
 @dataclass(frozen=True)
 class PaymentCheck:
-    """What a payment's PIN check reads: the user's PIN hash (``None``: not set) and
-    the times of the log-in session the caller's token names (``None``: no such session
-    of this user)."""
+    """What a payment's PIN check reads: the user's PIN hash (``None``: not set), whether
+    their e-mail is verified, and the times of the log-in session the caller's token
+    names (``None``: no such session of this user)."""
 
     pin_hash: str | None
+    email_verified: bool
     session_times: tuple[datetime | None, datetime, datetime] | None
 
 
@@ -51,8 +52,8 @@ class UserRepository:
 
     async def payment_check(self, user_id: str, session_id: str | None) -> PaymentCheck | None:
         """What a payment's PIN check needs, in one statement and without loading the
-        user: the PIN hash and the caller's session (ended at, expires at, last used
-        at). ``None`` when there is no such user."""
+        user: the PIN hash, whether the e-mail is verified, and the caller's session
+        (ended at, expires at, last used at). ``None`` when there is no such user."""
         row = (
             await self.session.execute(
                 _PAYMENT_CHECK, {"user_id": user_id, "session_id": session_id or ""}
@@ -60,13 +61,17 @@ class UserRepository:
         ).first()
         if row is None:
             return None
-        pin_hash, ended_at, expires_at, last_used_at = row
+        pin_hash, email_verified, ended_at, expires_at, last_used_at = row
         times = None if expires_at is None else (ended_at, expires_at, last_used_at)
-        return PaymentCheck(pin_hash=pin_hash, session_times=times)
+        return PaymentCheck(
+            pin_hash=pin_hash, email_verified=bool(email_verified), session_times=times
+        )
 
-    async def get_by_email(self, email: str) -> User | None:
-        """The user with this (normalised) e-mail."""
-        return await self.session.scalar(select(User).where(User.email == email))
+    async def get_by_email(self, email_normalized: str) -> User | None:
+        """The user whose normalised e-mail (``normalize_email``) is exactly this."""
+        return await self.session.scalar(
+            select(User).where(User.email_normalized == email_normalized)
+        )
 
     async def get_by_phone(self, phone: str) -> User | None:
         """The user with this E.164 phone."""
@@ -89,16 +94,20 @@ class UserRepository:
             .execution_options(populate_existing=True)
         )
 
-    async def kyc_checks_due(self, now: datetime, *, limit: int) -> Sequence[str]:
-        """The ids of users whose PENDING KYC check is due to be asked about, oldest first."""
-        return (
-            await self.session.scalars(
-                select(User.id)
-                .where(User.kyc == "PENDING", User.kyc_check_at <= now)
-                .order_by(User.kyc_check_at)
-                .limit(limit)
+    async def kyc_checks_due(self, now: datetime, *, limit: int) -> list[tuple[str, str]]:
+        """The users whose PENDING KYC check is due to be asked about, oldest first, each
+        with the verifier's reference of its check (read without a lock)."""
+        rows = await self.session.execute(
+            select(User.id, User.kyc_reference)
+            .where(
+                User.kyc == "PENDING",
+                User.kyc_check_at <= now,
+                User.kyc_reference.is_not(None),
             )
-        ).all()
+            .order_by(User.kyc_check_at)
+            .limit(limit)
+        )
+        return [(str(user_id), str(reference)) for user_id, reference in rows.all()]
 
 
 class SessionRepository:

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from pydantic_core import PydanticCustomError
 
 from tijori.common.money import RupeeAmount
-from tijori.common.phone import InvalidPhoneError, normalize_phone
+from tijori.common.phone import InvalidPhoneError, normalize_email, normalize_phone
 from tijori.users.passwords import check_not_own, check_password
 
 
@@ -19,7 +19,7 @@ def _email(value: str) -> str:
         checked = validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError as error:
         raise PydanticCustomError("invalid_email", str(error)) from error
-    return checked.normalized.lower()
+    return normalize_email(checked.normalized)
 
 
 def _phone(value: str) -> str:
@@ -123,6 +123,7 @@ class UserRead(BaseModel):
                     "phone": _ASHA_PHONE,
                     "authority": "USER",
                     "pin_set": True,
+                    "email_verified": True,
                     "kyc": "MINIMUM",
                     "created_at": "2025-01-15T09:30:00Z",
                 }
@@ -137,6 +138,9 @@ class UserRead(BaseModel):
     authority: Literal["USER", "ADMIN"]
     # whether a transaction PIN is set (never the PIN or its hash)
     pin_set: bool = False
+    # whether the e-mail address was proven with its code (users/verification.py): paying
+    # and the promotional balance wait for it
+    email_verified: bool = False
     # the wallet category: MINIMUM (minimum-detail), PENDING, FULL or REJECTED (users/kyc.py)
     kyc: Literal["MINIMUM", "PENDING", "FULL", "REJECTED"] = "MINIMUM"
     created_at: datetime

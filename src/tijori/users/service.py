@@ -29,10 +29,11 @@ from tijori.common.outbox import add_to_outbox
 from tijori.common.phone import (
     InvalidPhoneError,
     looks_like_email,
+    normalize_email,
     normalize_handle,
     normalize_phone,
 )
-from tijori.users import pin, sessions
+from tijori.users import pin, sessions, verification
 from tijori.users.config import UsersSettings
 from tijori.users.models import OutboxMessage, User
 from tijori.users.passwords import check_not_own
@@ -60,28 +61,52 @@ def user_cache_key(user_id: str) -> str:
     return f"tijori:user:{user_id}"
 
 
-async def sign_up(uow: UnitOfWork, *, data: UserCreate, correlation_id: str | None = None) -> User:
+async def sign_up(
+    uow: UnitOfWork,
+    *,
+    data: UserCreate,
+    settings: UsersSettings,
+    secret: bytes,
+    correlation_id: str | None = None,
+) -> User:
     """Create a user and stage ``user.created`` in the same transaction; the unique
-    e-mail and phone, not a prior read, refuse a second account (409)."""
+    normalised e-mail and phone, not a prior read, refuse a second account (409).
+
+    With verification required the first code is staged in the same transaction (its
+    e-mail follows the welcome one), and ``user.created`` says that the promotion waits
+    for ``user.email_verified``; without, no code is sent unless asked for."""
     user = User(
         name=data.name,
         email=data.email,
+        email_normalized=normalize_email(data.email),
         phone=data.phone,
         password_hash=await asyncio.to_thread(password_hash.hash, data.password),
         authority="USER",
+        email_verified=False,
+        email_code_attempts=0,
     )
     try:
         await UserRepository(uow).add(user)
     except IntegrityError as error:
         await uow.rollback()
         raise _taken(error) from error
+    required = settings.require_email_verification
     add_to_outbox(
         uow,
         OutboxMessage,
-        UserCreated(user_id=user.id, name=user.name, email=user.email, phone=user.phone),
+        UserCreated(
+            user_id=user.id,
+            name=user.name,
+            email=user.email,
+            phone=user.phone,
+            verification_required=required,
+        ),
         key=user.id,
         correlation_id=correlation_id,
     )
+    if required:
+        verification.stage_code(uow, settings=settings, secret=secret, user=user, now=utcnow())
+        await uow.session.flush()
     return user
 
 
@@ -100,7 +125,7 @@ async def load_by_username(uow: UnitOfWork, username: str) -> User | None:
     repository = UserRepository(uow)
     text = username.strip()
     if looks_like_email(text):
-        return await repository.get_by_email(text.lower())
+        return await repository.get_by_email(normalize_email(text))
     try:
         return await repository.get_by_phone(normalize_phone(text))
     except InvalidPhoneError:
@@ -427,6 +452,8 @@ async def issue_payment_token(
         or not sessions.times_open(check.session_times, now=utcnow(), settings=settings)
     ):
         raise sessions.SessionEndedError()  # no payment from a session that was ended
+    if settings.require_email_verification and not check.email_verified:
+        raise verification.EmailNotVerifiedError()  # before the PIN: no try is counted
     stored = check.pin_hash
     if stored is None:
         raise ConflictError("set a transaction PIN first", code="pin_not_set")

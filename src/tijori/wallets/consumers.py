@@ -22,6 +22,7 @@ _OF_ONE_WALLET = (
     "withdrawal.requested",
     "withdrawal.settled",
     "user.kyc_updated",
+    "user.email_verified",
 )
 
 
@@ -50,6 +51,14 @@ def register_consumers(runtime: ServiceRuntime) -> None:
         await service.open_wallet(
             uow,
             user=event.payload,
+            promo_paise=settings.promo_balance,
+            correlation_id=event.correlation_id,
+        )
+
+    async def on_user_email_verified(uow: UnitOfWork, event: Envelope[Any]) -> None:
+        await service.credit_promotion(
+            uow,
+            verified=event.payload,
             promo_paise=settings.promo_balance,
             correlation_id=event.correlation_id,
         )
@@ -103,6 +112,7 @@ def register_consumers(runtime: ServiceRuntime) -> None:
         processed_model=ProcessedEvent,
         handlers={
             "user.created": on_user_created,
+            "user.email_verified": on_user_email_verified,
             "transaction.initiated": on_transaction_initiated,
             "user.kyc_updated": on_user_kyc_updated,
             "topup.captured": on_topup_captured,

@@ -288,6 +288,15 @@ class WalletRepository:
         """Freeze a locked wallet: it neither pays nor is paid until unfrozen."""
         self.uow.update(wallet, status="FROZEN")
 
+    async def has_entry(self, wallet_id: str, reference: str) -> bool:
+        """Whether the wallet has an entry of the movement ``reference`` (its unique key)."""
+        found = await self.session.scalar(
+            select(LedgerEntry.id).where(
+                LedgerEntry.wallet_id == wallet_id, LedgerEntry.reference == reference
+            )
+        )
+        return found is not None
+
     async def open(self, wallet: Wallet) -> None:
         """Insert a new wallet now; it counts as locked by this transaction."""
         self.session.add(wallet)

@@ -12,11 +12,13 @@ from tijori.common.events import (
     EVENT_TYPES,
     Envelope,
     Payload,
+    PromotionCredited,
     RejectionReason,
     TransactionInitiated,
     TransferCompleted,
     TransferRejected,
     UserCreated,
+    UserEmailVerified,
     UserKycUpdated,
     WalletCreated,
 )
@@ -39,11 +41,13 @@ def promotion_reference(user_id: str) -> str:
 async def open_wallet(
     uow: UnitOfWork,
     *,
-    user: UserCreated,
+    user: UserCreated | UserEmailVerified,
     promo_paise: int,
     correlation_id: str | None = None,
 ) -> Wallet:
-    """Open the wallet of a new user, credit the promotion and stage ``wallet.created``.
+    """Open the wallet of a new user and stage ``wallet.created``; credit the promotion
+    at once unless the user must verify their e-mail first (then it waits for
+    ``user.email_verified``: :func:`credit_promotion`).
 
     Opening is idempotent on the user: a second call returns the existing wallet and
     moves no money (the unique ``user_id`` and ledger reference also forbid it).
@@ -66,16 +70,8 @@ async def open_wallet(
         day_payments=0,
     )
     await repository.open(wallet)
-    if promo_paise > 0:
-        promotions = (await repository.lock(PROMOTIONS_WALLET_ID))[PROMOTIONS_WALLET_ID]
-        pair = LedgerPair.move(
-            source=promotions,
-            destination=wallet,
-            paise=promo_paise,
-            reference=promotion_reference(user.user_id),
-            kind="PROMOTION",
-        )
-        repository.post(pair)
+    if promo_paise > 0 and not (isinstance(user, UserCreated) and user.verification_required):
+        await _post_promotion(repository, wallet, promo_paise)
     emit(
         uow,
         WalletCreated(
@@ -95,6 +91,64 @@ async def open_wallet(
 
 # limits of the receiving wallet: a refusal over them is counted with its tier
 _RECEIVER_LIMITS = frozenset({"receiver_balance_cap", "kyc_upgrade_deadline"})
+
+
+async def credit_promotion(
+    uow: UnitOfWork,
+    *,
+    verified: UserEmailVerified,
+    promo_paise: int,
+    correlation_id: str | None = None,
+) -> Wallet:
+    """Credit the sign-up promotion of a user who verified their e-mail, once, and stage
+    ``wallet.promotion_credited`` (transactions learns the balance from it).
+
+    The wallet is locked first; one whose promotion is in the ledger already (credited
+    at opening, or by this event delivered again) gets nothing more, and when
+    ``user.created`` has not been applied yet (another topic) the wallet is opened here:
+    the later ``user.created`` then finds it open.
+    """
+    repository = WalletRepository(uow)
+    wallet = (await repository.lock_of_users(verified.user_id)).get(verified.user_id)
+    if wallet is None:
+        wallet = await open_wallet(uow, user=verified, promo_paise=0, correlation_id=correlation_id)
+    reference = promotion_reference(verified.user_id)
+    if promo_paise <= 0 or await repository.has_entry(wallet.id, reference):
+        log.info("no promotion to credit to user %s", verified.user_id)
+        return wallet
+    await _post_promotion(repository, wallet, promo_paise)
+    emit(
+        uow,
+        PromotionCredited(
+            wallet_id=wallet.id,
+            user_id=verified.user_id,
+            name=verified.name,
+            email=verified.email,
+            phone=verified.phone,
+            amount_paise=promo_paise,
+            balance_paise=wallet.balance_paise,
+            version=wallet.version,
+        ),
+        key=verified.user_id,
+        correlation_id=correlation_id,
+    )
+    log.info("promotion credited to user %s", verified.user_id)
+    return wallet
+
+
+async def _post_promotion(repository: WalletRepository, wallet: Wallet, paise: int) -> None:
+    """Move ``paise`` from the system promotions account to ``wallet`` (locked after
+    it, as every system account is locked after the user wallets)."""
+    promotions = (await repository.lock(PROMOTIONS_WALLET_ID))[PROMOTIONS_WALLET_ID]
+    repository.post(
+        LedgerPair.move(
+            source=promotions,
+            destination=wallet,
+            paise=paise,
+            reference=promotion_reference(wallet.user_id or ""),
+            kind="PROMOTION",
+        )
+    )
 
 
 @functools.cache
