@@ -228,6 +228,7 @@ async def test_refusals_keep_the_servers_words_and_rupees_read_the_indian_way(
                 availableAmount({ detail: "₹12,345.00 is available: too little" }),
                 availableAmount({ detail: "no amount here" }),
                 groupRupees("at most ₹100000.00 and ₹12345678.5 but not ₹12.345"),
+                groupRupees("₹1,00,000.00 stays, ₹5, then ₹1000"),
                 sentence("a daily cap is at most ₹200000.00"),
             ];
         }"""
@@ -244,6 +245,7 @@ async def test_refusals_keep_the_servers_words_and_rupees_read_the_indian_way(
         "12345.00",
         None,
         "at most ₹1,00,000.00 and ₹1,23,45,678.50 but not ₹12.345",
+        "₹1,00,000.00 stays, ₹5.00, then ₹1,000.00",
         "A daily cap is at most ₹2,00,000.00.",
     ]
     sender.assert_clean()

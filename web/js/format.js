@@ -21,7 +21,9 @@ export function rupees(amount, { sign = false } = {}) {
 
 /** Every "₹100000.00" in a sentence (an API message) written as rupees() writes it. */
 export function groupRupees(text) {
-  return String(text ?? "").replace(/₹(\d+(?:\.\d{1,2})?)(?![\d.])/g, (_, amount) => rupees(amount));
+  return String(text ?? "").replace(/₹(\d+(?:,\d+)*(?:\.\d{1,2})?)(?![\d.])/g, (_, amount) =>
+    rupees(amount.replaceAll(",", "")),
+  );
 }
 
 const AMOUNT_SHAPE = /^\d+(\.\d{1,2})?$/;
