@@ -34,7 +34,41 @@ const state = {
   user: null, // a promise of the signed-in user, loaded once per session
   notice: null, // a message for the next screen (e.g. "You have logged out.")
   returnTo: null, // where to go after logging in again
+  draft: null, // what was typed on the screen a session ended on: {hash, values}
 };
+
+// never kept past a log-in: secrets, and fields that are not typed text
+const UNKEPT_TYPES = new Set(["password", "hidden", "radio", "checkbox", "file", "submit", "button"]);
+const SESSION_ENDED = "Your session has ended. Please log in again.";
+
+/** The text typed into the fields of the screen, by field name. */
+function typedValues(root) {
+  const values = {};
+  for (const input of root.querySelectorAll("input[name], textarea[name]")) {
+    if (UNKEPT_TYPES.has(input.type) || /pin|password/i.test(input.name) || !input.value) continue;
+    values[input.name] = input.value;
+  }
+  return values;
+}
+
+/**
+ * Put back what was typed on this screen before the session ended (into empty fields
+ * only), once the person who logged in again is shown to be the one who typed it.
+ */
+async function restoreDraft(signal) {
+  const draft = state.draft;
+  if (!draft || draft.hash !== window.location.hash) return;
+  state.draft = null;
+  const [typedBy, user] = await Promise.all([draft.typedBy, currentUser()]);
+  if (signal.aborted || !user || user.id !== typedBy?.id) return;
+  for (const [name, value] of Object.entries(draft.values)) {
+    for (const input of main.querySelectorAll(`input[name="${CSS.escape(name)}"], textarea[name="${CSS.escape(name)}"]`)) {
+      if (input.value || input.readOnly || input.disabled) continue;
+      input.value = value;
+      input.dispatchEvent(new Event("input", { bubbles: true }));
+    }
+  }
+}
 
 const main = document.getElementById("main");
 
@@ -128,6 +162,11 @@ function render() {
     return;
   }
   if (!definition.public && !isSignedIn) {
+    // a session that expired while the tab was away: say so rather than just show log-in
+    if (session.ended) {
+      session.clear();
+      state.notice = SESSION_ENDED;
+    }
     state.returnTo = window.location.hash;
     navigate("#/login", { replace: true });
     return;
@@ -173,6 +212,7 @@ function render() {
     );
     throw error;
   }
+  if (isSignedIn) restoreDraft(controller.signal);
   document.title = info.title ? `${info.title} · Tijori` : "Tijori";
   window.scrollTo(0, 0);
   // focus the new screen's title so keyboard and screen reader users start there
@@ -203,10 +243,13 @@ function start() {
   setupBanners();
   apiEvents.addEventListener("unauthorized", (event) => {
     if (ROUTES[parseHash().name]?.public) return;
+    const values = typedValues(main);
+    const kept = Object.keys(values).length > 0;
+    if (kept) state.draft = { hash: window.location.hash, values, typedBy: state.user || Promise.resolve(null) };
     const notice =
-      event.detail?.code === "session_ended"
+      (event.detail?.code === "session_ended"
         ? "This session was ended, from another device or by a password change. Please log in again."
-        : "Your session has ended. Please log in again.";
+        : SESSION_ENDED) + (kept ? " What you typed is kept for when you are back." : "");
     logOut(notice, window.location.hash);
   });
   const logoutButton = document.getElementById("logout");

@@ -17,6 +17,7 @@ from tijori.common.money import (
     PositivePaise,
     Rupees,
     format_paise,
+    format_rupees,
     parse_paise,
 )
 
@@ -157,3 +158,19 @@ def test_an_amount_is_its_text_exactly_or_refused(text: str) -> None:
     assert AMOUNT.fullmatch(text) is not None
     assert Decimal(paise) == Decimal(text) * 100
     assert parse_paise(format_paise(paise)) == paise
+
+
+@pytest.mark.parametrize(
+    ("paise", "shown"),
+    [
+        (0, "₹0.00"),
+        (5, "₹0.05"),
+        (10_000, "₹100.00"),
+        (100_000, "₹1,000.00"),
+        (10_000_000, "₹1,00,000.00"),
+        (1_234_567_850, "₹1,23,45,678.50"),
+        (-2_550, "-₹25.50"),
+    ],
+)
+def test_format_rupees_groups_digits_the_indian_way(paise: int, shown: str) -> None:
+    assert format_rupees(paise) == shown

@@ -36,6 +36,10 @@ export const session = {
   get signedIn() {
     return Boolean(this.token || this.refreshToken);
   },
+  /** Whether this tab had a session that has since expired (nothing left to renew it). */
+  get ended() {
+    return Boolean(sessionStorage.getItem(TOKEN_KEY)) && !this.signedIn;
+  },
   save({ access_token: token, expires_in: expiresIn, refresh_token: refreshToken, session_id: id }) {
     sessionStorage.setItem(TOKEN_KEY, token);
     if (expiresIn) sessionStorage.setItem(EXPIRES_KEY, String(Date.now() + expiresIn * 1000));

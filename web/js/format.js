@@ -19,6 +19,35 @@ export function rupees(amount, { sign = false } = {}) {
   return formatted;
 }
 
+/** Every "₹100000.00" in a sentence (an API message) written as rupees() writes it. */
+export function groupRupees(text) {
+  return String(text ?? "").replace(/₹(\d+(?:,\d+)*(?:\.\d{1,2})?)(?![\d.])/g, (_, amount) =>
+    rupees(amount.replaceAll(",", "")),
+  );
+}
+
+const AMOUNT_SHAPE = /^\d+(\.\d{1,2})?$/;
+const SIGNED_NUMBER = /^[-\u2212]\d*\.?\d+$/;
+
+/**
+ * Why a typed amount (spaces, commas and ₹ already taken out) is not one we can send,
+ * or null: "-5" is below ₹0, not a question of decimals.
+ */
+export function amountProblem(amount, example = "250 or 99.50") {
+  if (!amount) return "Enter an amount.";
+  if (SIGNED_NUMBER.test(amount)) return "Enter an amount above ₹0.";
+  if (!AMOUNT_SHAPE.test(amount)) return `Enter an amount in rupees, with at most two decimals, like ${example}.`;
+  if (/^0*(\.0*)?$/.test(amount)) return "Enter an amount above ₹0.";
+  return null;
+}
+
+/** What a refusal for `insufficient_funds` says is available ("12.50"), or null. */
+export function availableAmount(problem) {
+  if (typeof problem?.available === "string" && AMOUNT_SHAPE.test(problem.available)) return problem.available;
+  const match = /₹([\d,]+(?:\.\d{1,2})?) is available/.exec(problem?.detail || "");
+  return match ? match[1].replaceAll(",", "") : null;
+}
+
 /** A signed amount as the owner of the list sees it: sent is −₹, received is +₹. */
 export function signedRupees(amount, direction) {
   const plain = rupees(amount);

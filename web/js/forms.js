@@ -1,12 +1,13 @@
 // Labelled fields with their own error line, and problem+json errors mapped onto them.
 
 import { h, replace } from "./dom.js";
+import { groupRupees } from "./format.js";
 
 let fieldCount = 0;
 
-/** A sentence from an API message: capital first letter, full stop at the end. */
+/** A sentence from an API message: capital first letter, full stop at the end, ₹ grouped. */
 export function sentence(text) {
-  const trimmed = String(text || "").trim();
+  const trimmed = groupRupees(String(text || "").trim());
   if (!trimmed) return "";
   const first = trimmed[0].toUpperCase() + trimmed.slice(1);
   return /[.!?…]$/.test(first) ? first : `${first}.`;

@@ -3,7 +3,7 @@
 
 import { ApiError, OfflineError, api, isTransient, newIdempotencyKey, sleep } from "./api.js";
 import { announce, h, heading, icon, replace, spinner } from "./dom.js";
-import { reasonText, rupees, shortDateTime, waitText } from "./format.js";
+import { amountProblem, availableAmount, reasonText, rupees, shortDateTime, waitText } from "./format.js";
 import { Fields, busy, errorText, field, formError, sentence } from "./forms.js";
 import { confirmWithPin } from "./pinpad.js";
 import { POLL_MS, isFinal, transactionHref, transactionList } from "./transactions.js";
@@ -13,7 +13,6 @@ const NOTE_MAX = 140;
 const WALLET_RETRY_MS = 1000;
 const WELCOME_TRIES = 30; // seconds to watch for the promotion after verification
 const STATUS_TIMEOUT_MS = 120_000;
-const AMOUNT_SHAPE = /^\d+(\.\d{1,2})?$/;
 // a payment token this close to its expiry is not sent: the PIN is asked again
 const TOKEN_MARGIN_MS = 15_000;
 
@@ -185,10 +184,8 @@ function statusPanel() {
 function checkTransfer({ receiver, amount, note }) {
   const errors = {};
   if (!receiver) errors.receiver = "Enter the mobile number or e-mail of the person you are paying.";
-  if (!amount) errors.amount = "Enter an amount.";
-  else if (!AMOUNT_SHAPE.test(amount))
-    errors.amount = "Enter an amount in rupees, with at most two decimals, like 250 or 99.50.";
-  else if (Number(amount) <= 0) errors.amount = "Enter an amount above ₹0.";
+  const wrongAmount = amountProblem(amount);
+  if (wrongAmount) errors.amount = wrongAmount;
   if (note.length > NOTE_MAX) errors.note = `A note has at most ${NOTE_MAX} characters.`;
   return errors;
 }
@@ -401,10 +398,11 @@ function sendForm({ signal, onSettled, hasPin, isFrozen }) {
       return;
     }
     const detail = sentence(error.problem?.detail?.replace(/^[a-z_.]+: /, ""));
+    const available = availableAmount(error.problem);
     const messages = {
       receiver_not_found: "No Tijori account has this mobile number or e-mail.",
       self_transfer: "You can't send money to yourself.",
-      insufficient_funds: "Not enough balance.",
+      insufficient_funds: available ? `Not enough balance: ${rupees(available)} is available.` : "Not enough balance.",
       invalid_receiver: detail || "Enter a mobile number or e-mail.",
       invalid_amount: detail || "Enter a valid amount.",
       invalid_note: detail || `A note has at most ${NOTE_MAX} characters.`,

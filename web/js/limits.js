@@ -5,6 +5,7 @@ import { ApiError, api, sleep } from "./api.js";
 import { announce, h, heading, replace, spinner } from "./dom.js";
 import { rupees } from "./format.js";
 import { Fields, busy, errorText, field, formError } from "./forms.js";
+import { errorState } from "./list.js";
 import { confirmWithPin } from "./pinpad.js";
 
 // the rules the API applies (users/kyc.py), checked first to spare a round trip
@@ -428,7 +429,8 @@ export function renderLimits(main, ctx) {
       render(await api("/api/wallets/me/limits", { signal: ctx.signal }));
     } catch (error) {
       if (error?.name === "AbortError") return;
-      replace(limitsSlot, h("p", { class: "form-error", role: "alert", text: errorText(error) }));
+      // tried again by itself once the connection is back (list.js retryNote)
+      replace(limitsSlot, h("div", { class: "card" }, errorState("We couldn't load your limits", error, showLimits)));
     }
   };
 

@@ -3,11 +3,10 @@
 
 import { ApiError, api, isTransient, newIdempotencyKey, sleep } from "./api.js";
 import { h, heading, replace, spinner } from "./dom.js";
-import { rupees, shortDateTime, waitText } from "./format.js";
+import { amountProblem as typedAmountProblem, availableAmount, rupees, shortDateTime, waitText } from "./format.js";
 import { Fields, busy, errorText, field, formError, sentence } from "./forms.js";
 import { pagedList } from "./list.js";
 
-const AMOUNT_SHAPE = /^\d+(\.\d{1,2})?$/;
 const IFSC_SHAPE = /^[A-Z]{4}0[A-Z0-9]{6}$/;
 const ACCOUNT_SHAPE = /^\d{9,18}$/;
 const PIN_SHAPE = /^(\d{4}|\d{6})$/;
@@ -57,10 +56,7 @@ function tone(status) {
 }
 
 function amountProblem(amount) {
-  if (!amount) return "Enter an amount.";
-  if (!AMOUNT_SHAPE.test(amount)) return "Enter an amount in rupees, with at most two decimals, like 500 or 99.50.";
-  if (Number(amount) <= 0) return "Enter an amount above ₹0.";
-  return null;
+  return typedAmountProblem(amount, "500 or 99.50");
 }
 
 function cleanAmount(text) {
@@ -434,6 +430,8 @@ export function renderWithdraw(main, ctx) {
       );
     } else if (error.code === "idempotency_key_reused") {
       problem.show("This withdrawal was already asked for with other details. Check the list below first.");
+    } else if (error.code === "insufficient_funds" && availableAmount(error.problem)) {
+      fields.show({ amount: `Not enough balance: ${rupees(availableAmount(error.problem))} is available.` });
     } else if (!fields.showProblem(error, { messages: {}, codeFields: { invalid_amount: "amount", limit_exceeded: "amount" } })) {
       problem.show(errorText(error));
     }

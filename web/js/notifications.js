@@ -7,8 +7,25 @@ import { errorText } from "./forms.js";
 import { emptyState, pagedList } from "./list.js";
 import { badge } from "./transactions.js";
 
-// the development mailbox is offered only when Tijori runs on this machine
+// the development mailbox is offered only when Tijori runs on this machine, and only once
+// the gateway has shown it has one (it answers 404 where there is no local mail server)
 export const LOCAL_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+let mailboxHere = null;
+
+/** Whether this gateway has a development mailbox (asked once per page load). */
+export function hasDevMailbox() {
+  if (!LOCAL_HOSTS.has(window.location.hostname)) return Promise.resolve(false);
+  if (!mailboxHere) {
+    mailboxHere = api("/api/dev/mailbox?limit=1", { auth: false }).then(
+      () => true,
+      (error) => {
+        if (!(error instanceof ApiError)) mailboxHere = null; // no answer: ask again next time
+        return false;
+      },
+    );
+  }
+  return mailboxHere;
+}
 
 const DELIVERY = {
   PENDING: "Sending",
@@ -119,19 +136,20 @@ export function renderNotifications(main, ctx) {
     label: "Notifications",
     signal: ctx.signal,
   });
-  main.append(
+  const screen = h(
+    "section",
+    { class: "screen narrow" },
     h(
-      "section",
-      { class: "screen narrow" },
-      h(
-        "div",
-        { class: "screen-header" },
-        heading("Notifications"),
-        h("p", { text: "E-mails Tijori sent you, and whether they were delivered." }),
-      ),
-      h("div", { class: "card" }, list.element),
-      LOCAL_HOSTS.has(window.location.hostname) ? devMailbox(ctx) : null,
+      "div",
+      { class: "screen-header" },
+      heading("Notifications"),
+      h("p", { text: "E-mails Tijori sent you, and whether they were delivered." }),
     ),
+    h("div", { class: "card" }, list.element),
   );
+  main.append(screen);
+  hasDevMailbox().then((here) => {
+    if (here && !ctx.signal.aborted) screen.append(devMailbox(ctx));
+  });
   return { title: "Notifications" };
 }

@@ -31,7 +31,8 @@ export function badge(status, text = statusLabel(status)) {
 export function transactionRow(transaction) {
   const name = counterpart(transaction);
   const sent = transaction.direction === "SENT";
-  const sub = `${sent ? "Sent" : "Received"} · ${shortDateTime(transaction.created_at)}`;
+  // the time never wraps apart nor is cut off: on a narrow phone it goes to the next line
+  const when = h("time", { datetime: transaction.created_at, text: shortDateTime(transaction.created_at) });
   return h(
     "li",
     {},
@@ -52,7 +53,7 @@ export function transactionRow(transaction) {
         "span",
         { class: "tx-main" },
         h("span", { class: "tx-name", text: name }),
-        h("span", { class: "tx-sub", text: sub }),
+        h("span", { class: "tx-sub" }, `${sent ? "Sent" : "Received"} · `, when),
         transaction.note ? h("span", { class: "tx-note", text: transaction.note }) : null,
       ),
       h(
@@ -76,7 +77,7 @@ function listTransactions({ status = "", limit = 20, cursor = null, signal }) {
   return api(`/api/transactions?${query}`, { signal });
 }
 
-export function transactionList({ status = "", limit = 20, signal, paged = true }) {
+export function transactionList({ status = "", limit = 20, signal, paged = true, remember = null }) {
   const filterName = { PENDING: "pending", SUCCESS: "successful", FAILED: "failed" }[status];
   return pagedList({
     load: (cursor) => listTransactions({ status, limit, cursor, signal }),
@@ -89,13 +90,16 @@ export function transactionList({ status = "", limit = 20, signal, paged = true 
     label: "Transactions",
     signal,
     paged,
+    remember,
   });
 }
 
 export function renderHistory(main, ctx) {
   const initial = FILTERS.some(([value]) => value === ctx.query.get("status")) ? ctx.query.get("status") : "";
   const holder = h("div", {});
-  const show = (status) => replace(holder, transactionList({ status, signal: ctx.signal }).element);
+  // Back from a transaction comes back to the rows loaded and the place scrolled to
+  const show = (status) =>
+    replace(holder, transactionList({ status, signal: ctx.signal, remember: "historyList" }).element);
 
   const chips = FILTERS.map(([value, text]) => {
     const input = h("input", { type: "radio", name: "status", value, checked: value === initial });

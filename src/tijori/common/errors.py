@@ -37,7 +37,7 @@ PROBLEM_CODES: dict[str, str] = {
     "invalid_idempotency_key": "the Idempotency-Key header is empty or too long",
     "unprocessable": "the request is well-formed but cannot be processed",
     "self_transfer": "the receiver is the sender",
-    "insufficient_funds": "the balance does not cover the amount",
+    "insufficient_funds": "the balance does not cover the amount; `available` says how much is",
     "unauthorized": "no bearer token was sent",
     "invalid_token": "the bearer token is not valid",
     "token_expired": "the bearer token has expired",

@@ -76,6 +76,17 @@ def format_paise(paise: int) -> str:
     return f"{sign}{rupees}.{rest:02d}"
 
 
+def format_rupees(paise: int) -> str:
+    """Paise as a person reads rupees, in Indian grouping: 10000000 -> ``"₹1,00,000.00"``."""
+    sign = "-" if paise < 0 else ""
+    rupees, rest = divmod(abs(paise), PAISE_PER_RUPEE)
+    digits = str(rupees)
+    # the last three digits, then groups of two (lakh, crore)
+    head, tail = digits[:-3], digits[-3:]
+    groups = [head[max(0, end - 2) : end] for end in range(len(head), 0, -2)][::-1]
+    return f"{sign}₹{','.join([*groups, tail])}.{rest:02d}"
+
+
 def _validate_positive_paise(value: Any) -> int:
     try:
         paise = parse_paise(value)

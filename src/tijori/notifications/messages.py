@@ -16,7 +16,7 @@ from tijori.common.events import (
     WalletUnfrozen,
     WithdrawalCompleted,
 )
-from tijori.common.money import format_paise
+from tijori.common.money import format_rupees
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ LIMITS = {
 
 
 def _rupees(paise: int) -> str:
-    return f"₹{format_paise(paise)}"
+    return format_rupees(paise)
 
 
 def _note(transaction: TransactionCompleted) -> str:

@@ -16,7 +16,7 @@ from tijori.common.db import UnitOfWork
 from tijori.common.errors import UnprocessableError
 from tijori.common.events import Party, TopupCaptured, TopupCompleted, TopupCredited, TopupRejected
 from tijori.common.metrics import TOPUPS, count_after_commit
-from tijori.common.money import format_paise
+from tijori.common.money import format_rupees
 from tijori.common.outbox import add_to_outbox
 from tijori.payments.desk import GatewayUnavailableProblem, PaymentsDesk
 from tijori.payments.models import OutboxMessage, Topup
@@ -41,11 +41,11 @@ async def start_topup(desk: PaymentsDesk, *, user_id: str, amount_paise: int) ->
     settings = desk.settings
     if amount_paise < settings.min_topup:
         raise UnprocessableError(
-            f"a top-up is at least {format_paise(settings.min_topup)}", code="invalid_amount"
+            f"a top-up is at least {format_rupees(settings.min_topup)}", code="invalid_amount"
         )
     if amount_paise > settings.max_topup:
         raise UnprocessableError(
-            f"a top-up is at most {format_paise(settings.max_topup)}",
+            f"a top-up is at most {format_rupees(settings.max_topup)}",
             code="limit_exceeded",
             limit="topup_max",
         )

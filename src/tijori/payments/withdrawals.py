@@ -28,7 +28,7 @@ from tijori.common.events import (
     WithdrawalSettled,
 )
 from tijori.common.metrics import WITHDRAWALS, count_after_commit
-from tijori.common.money import format_paise
+from tijori.common.money import format_paise, format_rupees
 from tijori.common.outbox import add_to_outbox
 from tijori.payments.desk import PaymentsDesk
 from tijori.payments.models import OutboxMessage, Withdrawal
@@ -121,12 +121,12 @@ async def request_withdrawal(
             return replayed
     if body.amount < settings.min_withdrawal:
         raise UnprocessableError(
-            f"a withdrawal is at least {format_paise(settings.min_withdrawal)}",
+            f"a withdrawal is at least {format_rupees(settings.min_withdrawal)}",
             code="invalid_amount",
         )
     if body.amount > settings.max_withdrawal:
         raise UnprocessableError(
-            f"a withdrawal is at most {format_paise(settings.max_withdrawal)}",
+            f"a withdrawal is at most {format_rupees(settings.max_withdrawal)}",
             code="limit_exceeded",
             limit="withdrawal_max",
         )
@@ -149,8 +149,9 @@ async def request_withdrawal(
     if known is not None and known.available < body.amount:
         available = known.available
         raise UnprocessableError(
-            f"₹{format_paise(max(available, 0))} is available: too little for this withdrawal",
+            f"{format_rupees(max(available, 0))} is available: too little for this withdrawal",
             code="insufficient_funds",
+            available=format_paise(max(available, 0)),
         )
     now = utcnow()
     withdrawal = Withdrawal(

@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from tijori.common.money import format_paise
+from tijori.common.money import format_rupees
 from tijori.sandbox import operations
 from tijori.sandbox.api import SettingsDep, StoreDep, SwitchesDep
 from tijori.sandbox.entities import hmac_sha256_hex
@@ -144,7 +144,7 @@ async def checkout_page(fields: FieldsDep, store: StoreDep, settings: SettingsDe
     except CheckoutError as error:
         return _error_page(str(error))
     merchant = fields.get("name") or "Merchant"
-    amount = f"₹{format_paise(order['amount'])}"
+    amount = format_rupees(order["amount"])
     details = (
         f"<h1>{escape(merchant)}</h1>"
         f"<p class='muted'>{escape(fields.get('description') or 'Payment')}</p>"

@@ -25,7 +25,7 @@ from tijori.common.db import UnitOfWork
 from tijori.common.errors import ConflictError, NotFoundError, ProblemError, UnprocessableError
 from tijori.common.events import TransactionInitiated
 from tijori.common.metrics import TRANSFERS, count_after_commit
-from tijori.common.money import format_paise
+from tijori.common.money import format_paise, format_rupees
 from tijori.common.outbox import add_to_outbox
 from tijori.common.phone import normalize_handle
 from tijori.common.tracing import current_traceparent
@@ -105,7 +105,7 @@ async def check_transfer(
     """
     if request.amount > settings.max_transfer:
         raise UnprocessableError(
-            f"one transfer moves at most ₹{format_paise(settings.max_transfer)}",
+            f"one transfer moves at most {format_rupees(settings.max_transfer)}",
             code="invalid_amount",
         )
     handle = normalize_handle(request.receiver)
@@ -180,9 +180,10 @@ async def accept_batch(
             available = known.balance_paise - known.pending_paise - taken.get(sender_id, 0)
             if available < candidate.amount_paise:
                 raise UnprocessableError(
-                    f"₹{format_paise(max(available, 0))} is available: too little for this "
+                    f"{format_rupees(max(available, 0))} is available: too little for this "
                     "transfer",
                     code="insufficient_funds",
+                    available=format_paise(max(available, 0)),
                 )
         except ProblemError as refusal:
             results.append(refusal)

@@ -21,7 +21,7 @@ from tijori.common.auth import PaymentAuthorisation, PaymentTokenError
 from tijori.common.clock import utcnow
 from tijori.common.db import UnitOfWork
 from tijori.common.errors import NotFoundError, UnprocessableError
-from tijori.common.money import format_paise
+from tijori.common.money import format_paise, format_rupees
 from tijori.wallets.config import WalletsSettings
 from tijori.wallets.models import LimitChange, Wallet
 from tijori.wallets.repository import WalletRepository
@@ -76,7 +76,7 @@ def check_maximum(request: UserLimitsRequest, settings: WalletsSettings) -> None
     """422 ``invalid_limit`` for a cap above the most a user may set."""
     if request.daily_amount is not None and request.daily_amount > settings.user_daily_amount_max:
         raise UnprocessableError(
-            f"a daily cap is at most ₹{format_paise(settings.user_daily_amount_max)}",
+            f"a daily cap is at most {format_rupees(settings.user_daily_amount_max)}",
             code="invalid_limit",
         )
     if request.daily_count is not None and request.daily_count > settings.user_daily_count_max:
