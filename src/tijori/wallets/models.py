@@ -178,6 +178,7 @@ class LimitChange(Base):
     daily_count_cap: Mapped[int | None] = mapped_column(Integer)
     raised: Mapped[bool] = mapped_column(Boolean)
     payment_token_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class WalletFreeze(Base):
