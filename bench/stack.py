@@ -32,7 +32,8 @@ from typing import IO
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tijori.services import PROCESSES
+from tijori.services import GATEWAY_PORT as SERVICE_GATEWAY_PORT
+from tijori.services import PROCESSES, SERVICES
 from tijori.supervisor import REPLICA_PORT_STEP
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,21 +41,16 @@ WORK = ROOT / "bench" / ".work"
 MYSQL = "mysql+asyncmy://tijori:tijori@127.0.0.1:3306"
 DB_PREFIX = "tijori_bench_"
 DATABASE_SERVICES = ("users", "wallets", "transactions", "notifications", "payments")
-GATEWAY_PORT = 28080
-PORTS = {
-    "users": 28081,
-    "wallets": 28082,
-    "transactions": 28083,
-    "notifications": 28084,
-    "payments": 28087,
-}
 # every port of `tijori up`, moved: the gateway on 28080, users on 28081 ...
 PORT_OFFSET = 20000
+GATEWAY_PORT = SERVICE_GATEWAY_PORT + PORT_OFFSET
 # the payment gateway sandbox, as `tijori up` starts it (payments talks to it)
 SANDBOX = "sandbox"
-SANDBOX_PORT = 28090
-# the gateway's /ready and /docs (Caddy routes them to it)
-AGGREGATOR_PORT = 28086
+# what must be free before `tijori up` starts: its processes' ports and the sandbox's
+STACK_PORTS = (
+    *(process.port + PORT_OFFSET for process in PROCESSES),
+    SERVICES[SANDBOX].port + PORT_OFFSET,
+)
 UP = "tijori-up"
 SMTP_PORT = 28025
 REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -239,7 +235,7 @@ def start_stack(run_id: str, say: Say, *, replicas: dict[str, int] | None = None
     """Fresh databases, topics and cache, the SMTP sink, then ``tijori up``; raises if
     it does not come up."""
     lock = _take_lock()
-    ports = (GATEWAY_PORT, AGGREGATOR_PORT, *PORTS.values(), SMTP_PORT, SANDBOX_PORT)
+    ports = (*STACK_PORTS, SMTP_PORT)
     busy = [port for port in ports if _listening(port)]
     if busy:
         lock.close()

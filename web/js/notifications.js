@@ -9,7 +9,7 @@ import { badge } from "./transactions.js";
 
 // the development mailbox is offered only when Tijori runs on this machine, and only once
 // the gateway has shown it has one (it answers 404 where there is no local mail server)
-export const LOCAL_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+const LOCAL_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
 let mailboxHere = null;
 
 /** Whether this gateway has a development mailbox (asked once per page load). */

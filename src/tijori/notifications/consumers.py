@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tijori.common.app import ServiceRuntime
+from tijori.common.consumer import EventHandler
 from tijori.common.db import UnitOfWork
 from tijori.common.events import Envelope
 from tijori.notifications import service
@@ -20,66 +22,30 @@ def register_consumers(runtime: ServiceRuntime) -> None:
     mailer = Mailer(units=runtime.unit_of_work, settings=settings)
     runtime.workers.append(mailer.run)
 
-    async def on_user_created(uow: UnitOfWork, event: Envelope[Any]) -> None:
-        await service.welcome_user(
-            uow, event_id=event.id, user=event.payload, sender=settings.mail_from
-        )
-        uow.after_commit(mailer.wake, once=True)
+    def mailing(notify: Callable[..., Awaitable[object]], payload: str) -> EventHandler:
+        """A handler that queues ``notify``'s e-mails for the event (its payload passed as
+        the keyword ``payload``) and wakes the mailer once the queue is committed."""
 
-    async def on_email_code_issued(uow: UnitOfWork, event: Envelope[Any]) -> None:
-        await service.send_email_code(
-            uow, event_id=event.id, issued=event.payload, sender=settings.mail_from
-        )
-        uow.after_commit(mailer.wake, once=True)
+        async def handle(uow: UnitOfWork, event: Envelope[Any]) -> None:
+            await notify(
+                uow, event_id=event.id, sender=settings.mail_from, **{payload: event.payload}
+            )
+            uow.after_commit(mailer.wake, once=True)
 
-    async def on_transaction_completed(uow: UnitOfWork, event: Envelope[Any]) -> None:
-        await service.notify_transaction(
-            uow, event_id=event.id, transaction=event.payload, sender=settings.mail_from
-        )
-        uow.after_commit(mailer.wake, once=True)
-
-    async def on_pin_locked(uow: UnitOfWork, event: Envelope[Any]) -> None:
-        await service.notify_pin_locked(
-            uow, event_id=event.id, locked=event.payload, sender=settings.mail_from
-        )
-        uow.after_commit(mailer.wake, once=True)
-
-    async def on_topup_completed(uow: UnitOfWork, event: Envelope[Any]) -> None:
-        await service.notify_topup(
-            uow, event_id=event.id, topup=event.payload, sender=settings.mail_from
-        )
-        uow.after_commit(mailer.wake, once=True)
-
-    async def on_withdrawal_completed(uow: UnitOfWork, event: Envelope[Any]) -> None:
-        await service.notify_withdrawal(
-            uow, event_id=event.id, withdrawal=event.payload, sender=settings.mail_from
-        )
-        uow.after_commit(mailer.wake, once=True)
-
-    async def on_wallet_freeze(uow: UnitOfWork, event: Envelope[Any]) -> None:
-        await service.notify_wallet_freeze(
-            uow, event_id=event.id, change=event.payload, sender=settings.mail_from
-        )
-        uow.after_commit(mailer.wake, once=True)
-
-    async def on_user_kyc_updated(uow: UnitOfWork, event: Envelope[Any]) -> None:
-        await service.notify_kyc(
-            uow, event_id=event.id, update=event.payload, sender=settings.mail_from
-        )
-        uow.after_commit(mailer.wake, once=True)
+        return handle
 
     runtime.consume(
         "notifications",
         processed_model=ProcessedEvent,
         handlers={
-            "user.created": on_user_created,
-            "user.email_code_issued": on_email_code_issued,
-            "transaction.completed": on_transaction_completed,
-            "pin.locked": on_pin_locked,
-            "topup.completed": on_topup_completed,
-            "withdrawal.completed": on_withdrawal_completed,
-            "wallet.frozen": on_wallet_freeze,
-            "wallet.unfrozen": on_wallet_freeze,
-            "user.kyc_updated": on_user_kyc_updated,
+            "user.created": mailing(service.welcome_user, "user"),
+            "user.email_code_issued": mailing(service.send_email_code, "issued"),
+            "transaction.completed": mailing(service.notify_transaction, "transaction"),
+            "pin.locked": mailing(service.notify_pin_locked, "locked"),
+            "topup.completed": mailing(service.notify_topup, "topup"),
+            "withdrawal.completed": mailing(service.notify_withdrawal, "withdrawal"),
+            "wallet.frozen": mailing(service.notify_wallet_freeze, "change"),
+            "wallet.unfrozen": mailing(service.notify_wallet_freeze, "change"),
+            "user.kyc_updated": mailing(service.notify_kyc, "update"),
         },
     )
