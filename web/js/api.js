@@ -166,7 +166,9 @@ export async function api(path, options = {}) {
   if (type.includes("json")) {
     try {
       body = await response.json();
-    } catch {
+    } catch (error) {
+      // a screen left while its answer was still arriving: the caller is gone, not the answer wrong
+      if (error?.name === "AbortError" || signal?.aborted) throw error;
       body = null;
     }
   }

@@ -238,6 +238,7 @@ export function renderTransaction(main, ctx) {
         replace(body, h("div", { class: "card" }, state));
         return;
       }
+      if (ctx.signal.aborted) return;
       if (!previous || previous.status !== transaction.status) {
         replace(body, receipt(transaction), details(transaction));
         if (previous)
