@@ -25,7 +25,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.faults)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     workdir: Path = tmp_path_factory.mktemp("faults")
     # events survive these faults in Kafka: a re-drive is the last resort, not the first
@@ -41,13 +41,13 @@ def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         stop_stack(running)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def fault_gateway(fault_stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=fault_stack.gateway, timeout=30) as client:
         yield client
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def engines(fault_stack: Stack) -> AsyncIterator[dict[str, AsyncEngine]]:
     made = {
         name: create_engine(fault_stack.database_url(name))
@@ -58,7 +58,7 @@ async def engines(fault_stack: Stack) -> AsyncIterator[dict[str, AsyncEngine]]:
         await engine.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def people(fault_gateway: httpx.AsyncClient) -> list[Person]:
     crowd = [await sign_up(fault_gateway, name=f"Steady {n}", pin=PIN) for n in range(PEOPLE)]
     for person in crowd:
@@ -66,7 +66,7 @@ async def people(fault_gateway: httpx.AsyncClient) -> list[Person]:
     return crowd
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def report() -> Iterator[dict[str, Any]]:
     figures: dict[str, Any] = {}
     yield figures

@@ -25,7 +25,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.real)
 
 
-@pytest.fixture(scope="session", params=["real", "embedded"])
+@pytest.fixture(scope="package", params=["real", "embedded"])
 def stack(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Stack]:
@@ -38,13 +38,13 @@ def stack(
         stop_stack(running)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def gateway(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=stack.gateway, timeout=30) as client:
         yield client
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def redis_client(stack: Stack) -> AsyncIterator[redis.Redis]:
     if stack.parts != "real":
         pytest.skip("observes Redis itself; the embedded cache lives inside the users process")
@@ -53,14 +53,14 @@ async def redis_client(stack: Stack) -> AsyncIterator[redis.Redis]:
     await client.aclose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def wallets_db(stack: Stack) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(stack.database_url("wallets"))
     yield engine
     await engine.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def users_db(stack: Stack) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(stack.database_url("users"))
     yield engine

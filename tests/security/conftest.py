@@ -11,7 +11,7 @@ import pytest
 from tests.integration.stack import Stack, start_stack, stop_stack
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def secure_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     workdir: Path = tmp_path_factory.mktemp("security")
     running = start_stack(workdir, ports_offset=600, db_prefix="tijori_security_")
@@ -21,7 +21,7 @@ def secure_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         stop_stack(running)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def secure_gateway(secure_stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=secure_stack.gateway, timeout=30) as client:
         yield client
