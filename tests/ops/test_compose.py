@@ -246,6 +246,31 @@ def test_the_cache_and_mail_are_the_compose_services(
     )
 
 
+def test_a_service_that_calls_another_is_given_its_compose_address(
+    compose: dict[str, Any], jwt_keys: dict[str, str]
+) -> None:
+    """A ``<service>_url`` setting defaults to loopback, which in a container is itself:
+    compose must name the other container (payments asks wallets before a withdrawal)."""
+    services = compose["services"]
+    checked = 0
+    for settings in settings_classes():
+        package = settings.__module__.split(".")[1]
+        # Tijori's own containers (the gateway is Caddy's image, its Caddyfile checked apart)
+        if services.get(package, {}).get("image") != services["migrate"]["image"]:
+            continue
+        env = environment(services[package], jwt_keys)
+        prefix = str(settings.model_config.get("env_prefix", ""))
+        for field_name, field in settings.model_fields.items():
+            callee = field_name.removesuffix("_url")
+            if callee not in services or not str(field.default).startswith("http://"):
+                continue
+            variable = f"{prefix}{field_name}".upper()
+            assert variable in env, f"{package} is not told where {callee} is ({variable})"
+            assert make_url(env[variable]).host == callee, (package, env[variable])
+            checked += 1
+    assert checked >= 2  # wallets -> users, payments -> wallets
+
+
 def test_only_users_holds_the_signing_key(
     compose: dict[str, Any], jwt_keys: dict[str, str]
 ) -> None:
