@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from tests.conftest import unique_email
-from tests.integration.conftest import PIN, Person, sign_up, wallet_of
+from tests.integration.conftest import PIN, Person, problem, sign_up, wallet_of
+from tests.integration.payments import BANK, add_money, upgrade_to_full, withdraw
 from tests.integration.stack import Stack
 from tests.integration.transfers import payment_token, send, settled
 
@@ -126,6 +127,69 @@ async def test_every_read_and_write_is_allowed_only_to_whom_it_belongs(
     )
     assert renamed.json()["id"] == stranger.id
     assert (await secure_gateway.get("/api/users/me", headers=owner.auth)).json()["name"] == "Owner"
+
+
+async def test_a_top_up_or_a_withdrawal_is_read_only_by_its_owner(
+    secure_stack: Stack, secure_gateway: httpx.AsyncClient
+) -> None:
+    """Payments' reads by id are the owner's alone: a stranger, and an admin too (the API
+    gives the back office no payments reads), is told "not found" and sees none of it."""
+    owner = await sign_up(secure_gateway, name="Owner", pin=PIN)
+    stranger = await sign_up(secure_gateway, name="Stranger")
+    admin = await _admin(secure_stack, secure_gateway)
+    for person in (owner, stranger, admin):
+        await wallet_of(secure_gateway, person)
+    await upgrade_to_full(secure_gateway, owner)
+    topup = await add_money(secure_gateway, owner, "10.00")
+    answer = await withdraw(secure_gateway, owner, "10.00")
+    assert answer.status_code == 202, answer.text
+    withdrawal = answer.json()
+
+    as_ = {"owner": owner.auth, "stranger": stranger.auth, "admin": admin.auth, "nobody": {}}
+    secrets = (topup["order_id"], topup["checkout_url"], BANK["account_name"])
+    for kind, thing, code in (
+        ("topups", topup, "topup_not_found"),
+        ("withdrawals", withdrawal, "withdrawal_not_found"),
+    ):
+        path = f"/api/payments/{kind}/{thing['id']}"
+        assert (await secure_gateway.get(path, headers=owner.auth)).status_code == 200, path
+        assert (await secure_gateway.get(path)).status_code == 401, path
+        # MariaDB's text collation takes the upper-case id for the same row
+        for asked in (thing["id"], thing["id"].upper()):
+            for role in ("stranger", "admin"):
+                refused = await secure_gateway.get(
+                    f"/api/payments/{kind}/{asked}", headers=as_[role]
+                )
+                problem(refused, 404, code)
+                assert not any(secret in refused.text for secret in secrets), (asked, role)
+    for path, own in (("topups", topup), ("withdrawals", withdrawal)):
+        lists = {
+            role: await secure_gateway.get(f"/api/payments/{path}", headers=headers)
+            for role, headers in as_.items()
+        }
+        assert lists.pop("nobody").status_code == 401
+        assert [item["id"] for item in lists.pop("owner").json()["items"]] == [own["id"]]
+        assert {role: page.json()["items"] for role, page in lists.items()} == {
+            "stranger": [],
+            "admin": [],
+        }
+
+    # the checkout's way back takes no token (a browser comes back from the gateway): it
+    # sends anyone on to the web client's screen for the id, which asks as its caller,
+    # and it neither shows nor changes the top-up
+    back = await secure_gateway.get(f"/api/payments/topups/{topup['id']}/return")
+    assert back.status_code == 303
+    assert back.headers["location"].endswith(f"#/topups/{topup['id']}?result=pending")
+    assert not any(secret in back.text + back.headers["location"] for secret in secrets)
+    mine = await secure_gateway.get(f"/api/payments/topups/{topup['id']}", headers=owner.auth)
+    assert (mine.json()["status"], mine.json()["amount"]) == ("CREATED", "10.00")
+    # and no top-up is started for someone else
+    forged = await secure_gateway.post(
+        "/api/payments/topups", json={"amount": "1.00", "user_id": owner.id}, headers=stranger.auth
+    )
+    problem(forged, 422, "validation_error")
+    owners = await secure_gateway.get("/api/payments/topups", headers=owner.auth)
+    assert [item["id"] for item in owners.json()["items"]] == [topup["id"]]
 
 
 @pytest.mark.parametrize("text", INJECTIONS)
