@@ -38,6 +38,8 @@ class Seen:
     raw_path: str
     headers: dict[str, str]
     body: bytes
+    # False when the connection ended before the body did
+    whole: bool = True
 
 
 @dataclass
@@ -59,7 +61,8 @@ class Echo:
                 break
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         raw_path = bytes(scope["raw_path"]).decode("latin-1")
-        self.seen.append(Seen(self.name, scope["method"], raw_path, headers, body))
+        whole = message["type"] != "http.disconnect"
+        self.seen.append(Seen(self.name, scope["method"], raw_path, headers, body, whole))
         if raw_path.endswith("/slow"):
             await asyncio.sleep(5)
         answer = json.dumps({"service": self.name, "path": raw_path, "length": len(body)})

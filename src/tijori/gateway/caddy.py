@@ -18,9 +18,13 @@ What the gateway does, and where each piece is below:
 - limits: request headers at most 16 KiB (431), bodies on ``/api/*`` at most 1 MiB
   (413), a client must send its headers within 5 s (and its body within 10 s, which
   Caddy does not enforce for a proxied request: docs/gateway.md);
+- a request with a body but no ``Content-Length`` (chunked) is the last on its HTTP/1
+  connection, and a chunked body that cannot be read is a 400, not a 502 (smuggling:
+  docs/gateway.md);
 - the gateway's own failures are problem+json with the codes the API documents:
   ``service_unavailable`` (503, nobody listening), ``upstream_timeout`` (504),
-  ``bad_gateway`` (502), ``payload_too_large`` (413), ``not_found`` (404);
+  ``bad_gateway`` (502), ``payload_too_large`` (413), ``not_found`` (404),
+  ``bad_request`` (400);
 - security headers on every answer (CSP with ``frame-ancestors 'none'``, nosniff,
   Referrer-Policy, Permissions-Policy; HSTS when TLS is on); no admin endpoint.
 """
@@ -277,6 +281,14 @@ def render_caddyfile(settings: GatewaySettings) -> str:
         f"\t@foreign_request_id not header_regexp X-Request-ID {REQUEST_ID_PATTERN}",
         "\trequest_header @foreign_request_id X-Request-ID {http.request.uuid}",
         "\timport edge_headers",
+        "\t# RFC 9112 6.1: a body framed by Transfer-Encoding ends its connection, in case the",
+        "\t# request had a Content-Length too (Go drops it unseen: docs/gateway.md, Smuggling)",
+        "\t@unsized_body {",
+        "\t\tnot method GET HEAD OPTIONS",
+        "\t\tnot header Content-Length *",
+        "\t\tnot protocol http/2+",
+        "\t}",
+        "\theader @unsized_body Connection close",
         "",
         "\thandle /health {",
         "\t\theader Content-Type application/json",
@@ -327,6 +339,12 @@ def render_caddyfile(settings: GatewaySettings) -> str:
         '\t\t@unreachable expression `{err.message}.contains("dial tcp")`',
         "\t\thandle @unreachable {",
         *_respond_problem(503, "\t\t\t"),
+        "\t\t}",
+        "\t\t# a chunked body Go's reader could not read is the client's fault, not the service's",
+        "\t\t@unreadable_body expression `{err.status_code} == 502 && "
+        '{err.message}.contains("chunk")`',
+        "\t\thandle @unreadable_body {",
+        *_respond_problem(400, "\t\t\t"),
         "\t\t}",
     ]
     for status in PROBLEMS:
