@@ -117,13 +117,17 @@ class Person:
 
 
 async def sign_up(
-    client: httpx.AsyncClient, *, name: str = "Test Person", pin: str | None = None
+    client: httpx.AsyncClient,
+    *,
+    name: str = "Test Person",
+    pin: str | None = None,
+    email: str | None = None,
 ) -> Person:
-    """Sign up a fresh user through the gateway and log them in; with ``pin``, set it
-    as their transaction PIN."""
+    """Sign up a fresh user (at ``email``, else a new address) through the gateway and
+    log them in; with ``pin``, set it as their transaction PIN."""
     body: dict[str, Any] = {
         "name": name,
-        "email": unique_email(),
+        "email": email or unique_email(),
         "phone": unique_phone(),
         "password": "correct horse battery",
     }

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import poll
-from tests.integration.conftest import Person, sign_up
+from tests.integration.conftest import PIN, Person, problem, sign_up, wallet_of
 from tests.integration.stack import Stack
 from tests.integration.transfers import balance, send, settled, two_people
 from tijori.common.db import create_engine
@@ -199,6 +199,42 @@ async def test_idempotency_keys_that_differ_only_in_case_or_accent_are_different
     for answer in answers:
         await settled(gateway, asha, answer.json()["id"])
     assert await balance(gateway, asha) == "92.00"
+
+
+async def test_a_payment_to_an_accented_look_alike_of_an_address_reaches_no_one(
+    gateway: httpx.AsyncClient,
+) -> None:
+    """The directory compares e-mail addresses as users does, byte for byte: under
+    MariaDB's default collation a payment to ``rť-…`` went to the account at ``rt-…``, and
+    a second account at ``rť-…`` could not be paid at all (issue 17)."""
+    tag = uuid.uuid4().hex[:10]
+    asha = await sign_up(gateway, name="Asha Rao", pin=PIN)
+    ravi = await sign_up(gateway, name="Ravi Kumar", email=f"rt-{tag}@example.com")
+    for person in (asha, ravi):
+        await wallet_of(gateway, person)
+    # the exact address, and any ASCII case of it, is Ravi
+    for address in (ravi.email, f"RT-{tag}@Example.COM"):
+        paid = await send(gateway, asha, address, "1.00")
+        assert paid.status_code == 202, paid.text
+        assert paid.json()["receiver"]["id"] == ravi.id
+        await settled(gateway, asha, paid.json()["id"])
+    look_alikes = [
+        f"rť-{tag}@example.com",
+        f"rt\u0301-{tag}@example.com",  # t and a combining accent: no precomposed form
+        f"\uff52t-{tag}@example.com",  # a full-width r
+        f"rt-{tag}@exämple.com",
+    ]
+    for address in look_alikes:
+        problem(await send(gateway, asha, address, "1.00", wait_known=0), 404, "receiver_not_found")
+    # each look-alike is an address of its own, whose owner gets what is sent to it
+    twin = await sign_up(gateway, name="Ravi's twin", email=look_alikes[0])
+    await wallet_of(gateway, twin)
+    to_twin = await send(gateway, asha, twin.email, "5.00")
+    assert to_twin.status_code == 202, to_twin.text
+    assert to_twin.json()["receiver"]["id"] == twin.id
+    assert (await settled(gateway, asha, to_twin.json()["id"]))["status"] == "SUCCESS"
+    assert (await balance(gateway, ravi), await balance(gateway, twin)) == ("102.00", "105.00")
+    assert await balance(gateway, asha) == "93.00"
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from tijori.common.cache import Cache, CacheUnavailableError
 from tijori.common.db import UnitOfWork
 from tijori.common.errors import NotFoundError
 from tijori.common.events import PromotionCredited, WalletCreated
+from tijori.common.phone import normalize_email
 from tijori.transactions.models import Account
 from tijori.transactions.repository import TransactionRepository
 
@@ -71,8 +72,11 @@ async def remember_wallet(
     ttl_seconds: int,
 ) -> None:
     """Learn of a new wallet: a recipient in the directory, with its opening balance (or
-    the balance after its promotion, whichever event comes first: the newer version wins)."""
+    the balance after its promotion, whichever event comes first: the newer version wins).
+    Its e-mail is kept in the form receivers are looked up by (:func:`normalize_email`),
+    which the table compares byte for byte."""
     repository = TransactionRepository(uow)
+    email = normalize_email(wallet.email)
     account = (await repository.lock_accounts([wallet.user_id])).get(wallet.user_id)
     if account is None:
         repository.add(
@@ -80,7 +84,7 @@ async def remember_wallet(
                 user_id=wallet.user_id,
                 wallet_id=wallet.wallet_id,
                 name=wallet.name,
-                email=wallet.email,
+                email=email,
                 phone=wallet.phone,
                 balance_paise=wallet.balance_paise,
                 version=wallet.version,
@@ -90,7 +94,5 @@ async def remember_wallet(
         repository.learn_balance(
             account, balance_paise=wallet.balance_paise, version=wallet.version
         )
-    recipient = Recipient(
-        user_id=wallet.user_id, name=wallet.name, email=wallet.email, phone=wallet.phone
-    )
+    recipient = Recipient(user_id=wallet.user_id, name=wallet.name, email=email, phone=wallet.phone)
     await _cache_recipient(cache, recipient, ttl_seconds=ttl_seconds)

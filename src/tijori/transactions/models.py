@@ -77,7 +77,8 @@ class Account(StagedRow, Base):
     user_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     wallet_id: Mapped[str] = mapped_column(String(36))
     name: Mapped[str] = mapped_column(String(100))
-    email: Mapped[str] = mapped_column(String(254), unique=True)
+    # as users compares it (normalize_email), byte for byte on every database (migration 0007)
+    email: Mapped[str] = mapped_column(ExactText(254), unique=True)
     phone: Mapped[str] = mapped_column(String(20), unique=True)
     balance_paise: Mapped[int] = mapped_column(BigInteger)
     # the wallet version ``balance_paise`` is from; older news is ignored
