@@ -213,15 +213,17 @@ async def test_a_withdrawal_counts_in_the_day_and_a_voided_one_is_given_back(
         await uow.commit()
     await _caps(wallets_units, "a", 5_000, None)
 
-    async def place(hold_id: str, paise: int) -> tuple[str, str | None]:
+    async def place(hold_id: str, paise: int) -> tuple[str, str | None, str | None]:
         async with wallets_units() as uow:
             request = WithdrawalRequested(withdrawal_id=hold_id, user_id="a", amount_paise=paise)
             placed = await holds.place_hold(uow, request=request, hold_for=timedelta(hours=1))
             await uow.commit()
-        return placed.status, placed.reason
+        return placed.status, placed.reason, placed.limit
 
-    assert await place("h1", 4_000) == ("HELD", None)
-    assert await place("h2", 2_000) == ("REFUSED", "daily_amount")
+    assert await place("h1", 4_000) == ("HELD", None, None)
+    # refused as a transfer over the cap is: limit_exceeded, naming the cap
+    assert await place("h2", 2_000) == ("REFUSED", "limit_exceeded", "daily_amount")
+    assert await place("h2", 2_000) == ("REFUSED", "limit_exceeded", "daily_amount")  # again
     assert (await _row(wallets_units, "a")).day_paid_paise == 4_000
     async with wallets_units() as uow:
         settled = WithdrawalSettled(
@@ -238,7 +240,7 @@ async def test_a_withdrawal_counts_in_the_day_and_a_voided_one_is_given_back(
         (0, 0),
     ]
     assert changes[-1].version == row.version
-    assert await place("h3", 5_000) == ("HELD", None)
+    assert await place("h3", 5_000) == ("HELD", None, None)
 
 
 async def test_lowering_needs_no_token_raising_does_and_nothing_changes_without_one(

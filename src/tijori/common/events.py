@@ -268,6 +268,8 @@ class HoldUpdated(Payload):
     amount_paise: int
     status: HoldStatus
     reason: str | None = None
+    # which limit, when a REFUSED hold's reason is limit_exceeded (docs/limits.md)
+    limit: str | None = None
     balance_paise: int | None = None
     held_paise: int | None = None
     version: int | None = None
@@ -293,6 +295,8 @@ class WithdrawalCompleted(Payload):
     amount_paise: int
     account_last4: str
     user: Party
+    # which limit, when the reason is limit_exceeded
+    limit: str | None = None
 
 
 FreezeActor = Literal["USER", "ADMIN"]

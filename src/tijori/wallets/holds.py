@@ -44,6 +44,7 @@ def _report(
         amount_paise=hold.amount_paise,
         status=hold.status,
         reason=hold.reason,
+        limit=hold.limit_name,
         balance_paise=wallet.balance_paise if wallet is not None else None,
         held_paise=wallet.held_paise if wallet is not None else None,
         version=wallet.version if wallet is not None else None,
@@ -67,8 +68,8 @@ async def place_hold(
     """Hold a withdrawal's amount on its wallet if the available balance (balance less
     holds) covers it, the wallet is an active full-KYC one and the user's own daily caps
     allow one more payment of it; otherwise record the refusal (``kyc_required`` for a
-    minimum-detail wallet; the cap's name, ``daily_amount`` or ``daily_count``, as a
-    refused top-up's reason is its limit). A withdrawal is a payment of the user's own: a
+    minimum-detail wallet; ``limit_exceeded`` with the cap's name, ``daily_amount`` or
+    ``daily_count``, as a transfer's). A withdrawal is a payment of the user's own: a
     placed hold counts in the day's caps, and ``wallet.limits_changed`` tells
     transactions' pre-check so (docs/limits.md)."""
     settings = settings or default_settings()
@@ -90,11 +91,13 @@ async def place_hold(
         reason = "insufficient_funds"
     now = utcnow()
     day = day_key(now, settings.limits_timezone)
+    limit: str | None = None
     if wallet is not None and reason is None:
-        reason = own_limit_passed(wallet, request.amount_paise, day=day)
-        if reason is not None:
+        limit = own_limit_passed(wallet, request.amount_paise, day=day)
+        if limit is not None:
+            reason = "limit_exceeded"
             count_after_commit(
-                uow, LIMIT_REFUSALS.labels(limit=reason, tier=wallet.kyc_tier, kind="WITHDRAWAL")
+                uow, LIMIT_REFUSALS.labels(limit=limit, tier=wallet.kyc_tier, kind="WITHDRAWAL")
             )
     hold = Hold(
         id=request.withdrawal_id,
@@ -103,6 +106,7 @@ async def place_hold(
         amount_paise=request.amount_paise,
         status="HELD" if reason is None else "REFUSED",
         reason=reason,
+        limit_name=limit,
         expires_at=now + hold_for,
         created_at=now,
         updated_at=now,

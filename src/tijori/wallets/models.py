@@ -142,6 +142,8 @@ class Hold(StagedRow, Base):
     amount_paise: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(10))  # HELD | REFUSED | POSTED | VOIDED | RETURNED
     reason: Mapped[str | None] = mapped_column(String(40))
+    # which limit, when a REFUSED hold's reason is limit_exceeded (migration 0007)
+    limit_name: Mapped[str | None] = mapped_column(String(40), default=None)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
