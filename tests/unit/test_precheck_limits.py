@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from tests.unit import transfers
+from tests.unit.conftest import metric_value
 from tijori.common.auth import PaymentAuthorisation, TokenKeys
 from tijori.common.cache import MemoryCache
 from tijori.common.clock import utcnow
@@ -274,11 +275,18 @@ async def test_a_transfer_over_the_monthly_limit_is_refused_at_once_and_nothing_
 ) -> None:
     await _knows(transactions_units, monthly_p2p_paise=5_000, p2p_sent_paise=2_000)
     first = await transfers.accept(transactions_units, known, "20.00")  # ₹30 left, 20 pending
+    counted = metric_value(
+        "tijori_precheck_refusals_total", code="limit_exceeded", limit="monthly_p2p"
+    )
     with pytest.raises(UnprocessableError) as refused:
         await transfers.accept(transactions_units, known, "10.01")
     assert (refused.value.code, refused.value.extra) == (
         "limit_exceeded",
         {"limit": "monthly_p2p", "left": "10.00"},
+    )
+    assert (
+        metric_value("tijori_precheck_refusals_total", code="limit_exceeded", limit="monthly_p2p")
+        == counted + 1
     )
     assert await _pending(transactions_units) == [first.transaction.amount_paise]
     await transfers.accept(transactions_units, known, "10.00")  # to the limit exactly

@@ -24,7 +24,7 @@ from tijori.common.clock import utcnow
 from tijori.common.db import UnitOfWork
 from tijori.common.errors import ConflictError, NotFoundError, ProblemError, UnprocessableError
 from tijori.common.events import TransactionInitiated
-from tijori.common.metrics import TRANSFERS, count_after_commit
+from tijori.common.metrics import PRECHECK_REFUSALS, TRANSFERS, count_after_commit
 from tijori.common.money import format_paise, format_rupees
 from tijori.common.outbox import add_to_outbox
 from tijori.common.periods import INDIA, today
@@ -185,6 +185,9 @@ async def accept_batch(
                 raise NotFoundError("your wallet is not open yet", code="wallet_not_found")
             available = known.balance_paise - known.pending_paise - taken.get(sender_id, 0)
             if available < candidate.amount_paise:
+                count_after_commit(
+                    uow, PRECHECK_REFUSALS.labels(code="insufficient_funds", limit="")
+                )
                 raise UnprocessableError(
                     f"{format_rupees(max(available, 0))} is available: too little for this "
                     "transfer",
@@ -199,6 +202,9 @@ async def accept_batch(
                 today=now,
             )
             if passed is not None:
+                count_after_commit(
+                    uow, PRECHECK_REFUSALS.labels(code="limit_exceeded", limit=passed.limit)
+                )
                 raise refusal(passed)
         except ProblemError as refused:
             results.append(refused)
