@@ -51,6 +51,7 @@ PRODUCERS: dict[str, str] = {
     "withdrawal.completed": "payments",
     "wallet.frozen": "wallets",
     "wallet.unfrozen": "wallets",
+    "wallet.limits_changed": "wallets",
 }
 """The service that writes each event to its outbox."""
 
@@ -76,6 +77,7 @@ CONSUMERS: dict[str, tuple[str, ...]] = {
     "withdrawal.completed": ("notifications",),
     "wallet.frozen": ("notifications",),
     "wallet.unfrozen": ("notifications",),
+    "wallet.limits_changed": ("transactions",),
 }
 """The services that consume each event; each consumes in a group named after itself."""
 
@@ -101,6 +103,7 @@ MESSAGE_KEYS: dict[str, tuple[str, str]] = {
     "withdrawal.completed": ("the user id", "user.user_id"),
     "wallet.frozen": ("the user id (the wallet's owner)", "user_id"),
     "wallet.unfrozen": ("the user id (the wallet's owner)", "user_id"),
+    "wallet.limits_changed": ("the user id (the wallet's owner)", "user_id"),
 }
 """The Kafka message key of each event: what it is, and the payload field that holds it."""
 

@@ -3,6 +3,8 @@ PAN, refused, then verified, as a person does it."""
 
 from __future__ import annotations
 
+import asyncio
+
 from playwright.async_api import expect
 
 from tests.browser.pages import (
@@ -10,8 +12,11 @@ from tests.browser.pages import (
     Account,
     NewPage,
     balance_is,
+    open_tab,
     pin_pad,
     screenshots,
+    send_form,
+    send_money,
     sign_up,
     unique_name,
 )
@@ -117,3 +122,32 @@ async def test_a_person_lowers_their_daily_limits_at_once_and_raises_them_with_t
         page.get_by_role("form", name="Set your daily limits").get_by_label("Most you pay in a day")
     ).to_have_value("80.00")
     watched.assert_clean()
+
+
+async def test_a_payment_past_the_daily_limit_is_refused_at_once_saying_what_is_left(
+    new_page: NewPage,
+) -> None:
+    asha, bilal = Account(unique_name("Asha")), Account(unique_name("Bilal"))
+    sender, receiver = await new_page(), await new_page()
+    await asyncio.gather(sign_up(sender.page, asha), sign_up(receiver.page, bilal))
+    page = sender.page
+    await balance_is(page, "₹100.00")
+    await page.get_by_role("link", name="Limits").click()
+    form = page.get_by_role("form", name="Set your daily limits")
+    await form.get_by_label("Most you pay in a day").fill("10")
+    await form.get_by_role("button", name="Save my limits").click()
+    limits = page.get_by_role("region", name="Your limits")
+    await expect(limits.locator("[data-limit=daily_amount]")).to_contain_text("₹10.00 left")
+
+    await open_tab(page, "Home")
+    await send_money(page, to=bilal.email, amount="6")
+    await expect(page.get_by_test_id("tx-status")).to_contain_text("Sent ✓")
+    # ₹4 left of ₹10 today: the server refuses ₹5 at once, and says what is left
+    await send_money(page, to=bilal.email, amount="5")
+    amount_error = send_form(page).locator(".field-error").nth(1)
+    await expect(amount_error).to_have_text(
+        "Over your daily limit on the value of your payments: ₹4.00 is left today."
+    )
+    await screenshots(page, "home-over-the-daily-limit")
+    await balance_is(page, "₹94.00")
+    sender.assert_clean()

@@ -20,13 +20,12 @@ from tijori.common.events import (
     UserCreated,
     UserKycUpdated,
 )
+from tijori.common.periods import Today, month_key
 from tijori.wallets import service
 from tijori.wallets.config import WalletsSettings
 from tijori.wallets.limits import (
-    Today,
     limits_of,
     load_limit_passed,
-    month_key,
     period_starts,
     sent_in,
     transfer_limit_passed,

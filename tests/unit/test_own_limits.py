@@ -19,20 +19,22 @@ from tijori.common.events import (
     TopupRejected,
     TransferCompleted,
     TransferRejected,
+    WalletLimitsChanged,
     WithdrawalRequested,
     WithdrawalSettled,
+    parse_event,
 )
+from tijori.common.periods import today
 from tijori.wallets import holds, own_limits, topups
 from tijori.wallets.config import WalletsSettings
 from tijori.wallets.limits import (
     own_limit_passed,
     paid_on,
     past_upgrade_deadline,
-    today,
     transfer_limit_passed,
     upgrade_deadline,
 )
-from tijori.wallets.models import LimitChange, Wallet
+from tijori.wallets.models import LimitChange, OutboxMessage, Wallet
 from tijori.wallets.schemas import UserLimitsRequest
 
 IST = "Asia/Kolkata"
@@ -130,6 +132,19 @@ async def _caps(units: UnitOfWorkFactory, user: str, amount: int | None, count: 
         await uow.commit()
 
 
+async def _limits_changed(units: UnitOfWorkFactory) -> list[WalletLimitsChanged]:
+    """The ``wallet.limits_changed`` events in the wallets outbox, oldest first."""
+    async with units() as uow:
+        bodies = (
+            await uow.session.scalars(
+                select(OutboxMessage.body)
+                .where(OutboxMessage.topic == "wallet.limits_changed")
+                .order_by(OutboxMessage.id)
+            )
+        ).all()
+    return [parse_event(body).payload for body in bodies]
+
+
 async def _row(units: UnitOfWorkFactory, user: str) -> Wallet:
     async with units() as uow:
         wallet = await uow.session.scalar(select(Wallet).where(Wallet.user_id == user))
@@ -198,15 +213,17 @@ async def test_a_withdrawal_counts_in_the_day_and_a_voided_one_is_given_back(
         await uow.commit()
     await _caps(wallets_units, "a", 5_000, None)
 
-    async def place(hold_id: str, paise: int) -> tuple[str, str | None]:
+    async def place(hold_id: str, paise: int) -> tuple[str, str | None, str | None]:
         async with wallets_units() as uow:
             request = WithdrawalRequested(withdrawal_id=hold_id, user_id="a", amount_paise=paise)
             placed = await holds.place_hold(uow, request=request, hold_for=timedelta(hours=1))
             await uow.commit()
-        return placed.status, placed.reason
+        return placed.status, placed.reason, placed.limit
 
-    assert await place("h1", 4_000) == ("HELD", None)
-    assert await place("h2", 2_000) == ("REFUSED", "daily_amount")
+    assert await place("h1", 4_000) == ("HELD", None, None)
+    # refused as a transfer over the cap is: limit_exceeded, naming the cap
+    assert await place("h2", 2_000) == ("REFUSED", "limit_exceeded", "daily_amount")
+    assert await place("h2", 2_000) == ("REFUSED", "limit_exceeded", "daily_amount")  # again
     assert (await _row(wallets_units, "a")).day_paid_paise == 4_000
     async with wallets_units() as uow:
         settled = WithdrawalSettled(
@@ -216,7 +233,14 @@ async def test_a_withdrawal_counts_in_the_day_and_a_voided_one_is_given_back(
         await uow.commit()
     row = await _row(wallets_units, "a")
     assert (row.day_paid_paise, row.day_payments, row.held_paise) == (0, 0, 0)
-    assert await place("h3", 5_000) == ("HELD", None)
+    # the placed hold and the voided one told transactions' pre-check, newest last
+    changes = await _limits_changed(wallets_units)
+    assert [(c.allowance.day_paid_paise, c.allowance.day_payments) for c in changes] == [
+        (4_000, 1),
+        (0, 0),
+    ]
+    assert changes[-1].version == row.version
+    assert await place("h3", 5_000) == ("HELD", None, None)
 
 
 async def test_lowering_needs_no_token_raising_does_and_nothing_changes_without_one(

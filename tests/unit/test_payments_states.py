@@ -4,6 +4,7 @@ each move is made once and tells the other services once (an outbox event)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import select
@@ -11,7 +12,10 @@ from sqlalchemy import select
 from tests.unit.conftest import _units_of
 from tijori.common.clock import utcnow
 from tijori.common.db import UnitOfWorkFactory
+from tijori.common.events import HoldUpdated, Party, WithdrawalCompleted
+from tijori.notifications.messages import withdrawal_completed
 from tijori.payments import topups, withdrawals
+from tijori.payments.api import present_withdrawal
 from tijori.payments.models import OutboxMessage, Topup, Withdrawal
 from tijori.payments.razorpay import Payout
 from tijori.payments.repository import PaymentsRepository
@@ -99,3 +103,42 @@ async def test_a_payout_s_news_in_any_order_settles_the_withdrawal_once(
     assert await _payout(units, "processed") == "duplicate"
     assert await _payout(units, "reversed") == "reversed"
     assert await _events(units) == ["withdrawal.settled", "withdrawal.settled"]
+
+
+async def test_a_hold_refused_over_a_daily_cap_fails_the_withdrawal_naming_the_cap(
+    units: UnitOfWorkFactory,
+) -> None:
+    refused = HoldUpdated(
+        hold_id="w1",
+        user_id="u1",
+        amount_paise=20_000,
+        status="REFUSED",
+        reason="limit_exceeded",
+        limit="daily_amount",
+    )
+    async with units() as uow:
+        # a refusal asks nothing of the desk (no payout, no gateway)
+        await withdrawals.on_hold_updated(uow, refused, cast(Any, None))
+        await uow.commit()
+    async with units() as uow:
+        withdrawal = await PaymentsRepository(uow).withdrawal("w1")
+    assert withdrawal is not None
+    assert (withdrawal.status, withdrawal.reason, withdrawal.limit_name) == (
+        "FAILED",
+        "limit_exceeded",
+        "daily_amount",
+    )
+    shown = present_withdrawal(withdrawal)
+    assert (shown.reason, shown.limit) == ("limit_exceeded", "daily_amount")
+    mail = withdrawal_completed(
+        WithdrawalCompleted(
+            withdrawal_id="w1",
+            status="FAILED",
+            reason="limit_exceeded",
+            amount_paise=20_000,
+            account_last4="6789",
+            user=Party(user_id="u1", name="Asha", email="asha@x.co"),
+            limit="daily_amount",
+        )
+    )
+    assert "it would pass your daily limit on the value of your payments" in mail.body

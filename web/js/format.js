@@ -75,6 +75,25 @@ export function reasonText(code, limit = null) {
   return REASONS[code] || code;
 }
 
+// for when what is left of a daily limit is left ("₹10.00 is left today")
+const LEFT_FOR = { daily_amount: " today", daily_count: " today" };
+
+/**
+ * A refusal for `limit_exceeded` in words, with what the server says is `left` of the
+ * limit: rupees ("12.50"), or a number of payments for `daily_count`.
+ */
+export function limitText(problem) {
+  const over = reasonText("limit_exceeded", problem?.limit);
+  const left = problem?.left;
+  const when = LEFT_FOR[problem?.limit] || "";
+  if (problem?.limit === "daily_count" && Number.isInteger(left) && left >= 0) {
+    const payments = left === 0 ? "no payment is" : left === 1 ? "1 payment is" : `${left} payments are`;
+    return `${over}: ${payments} left${when}.`;
+  }
+  if (typeof left === "string" && AMOUNT_SHAPE.test(left)) return `${over}: ${rupees(left)} is left${when}.`;
+  return `${over}.`;
+}
+
 const STATUS_LABELS = { PENDING: "Pending", SUCCESS: "Success", FAILED: "Failed", SENT: "Delivered" };
 
 export function statusLabel(status) {

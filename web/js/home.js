@@ -3,7 +3,7 @@
 
 import { ApiError, OfflineError, api, isTransient, newIdempotencyKey, sleep } from "./api.js";
 import { announce, h, heading, icon, replace, spinner } from "./dom.js";
-import { amountProblem, availableAmount, reasonText, rupees, shortDateTime, waitText } from "./format.js";
+import { amountProblem, availableAmount, limitText, reasonText, rupees, shortDateTime, waitText } from "./format.js";
 import { Fields, busy, errorText, field, formError, sentence } from "./forms.js";
 import { confirmWithPin } from "./pinpad.js";
 import { POLL_MS, isFinal, transactionHref, transactionList } from "./transactions.js";
@@ -403,6 +403,7 @@ function sendForm({ signal, onSettled, hasPin, isFrozen }) {
       receiver_not_found: "No Tijori account has this mobile number or e-mail.",
       self_transfer: "You can't send money to yourself.",
       insufficient_funds: available ? `Not enough balance: ${rupees(available)} is available.` : "Not enough balance.",
+      limit_exceeded: limitText(error.problem),
       invalid_receiver: detail || "Enter a mobile number or e-mail.",
       invalid_amount: detail || "Enter a valid amount.",
       invalid_note: detail || `A note has at most ${NOTE_MAX} characters.`,
@@ -412,6 +413,7 @@ function sendForm({ signal, onSettled, hasPin, isFrozen }) {
       self_transfer: "receiver",
       invalid_receiver: "receiver",
       insufficient_funds: "amount",
+      limit_exceeded: "amount",
       invalid_amount: "amount",
       invalid_note: "note",
     };

@@ -43,9 +43,16 @@ const REASONS = {
   payout_refused: "the payment gateway refused it",
   abandoned: "the payment was not completed",
   kyc_required: "withdrawing to a bank needs a full-KYC wallet",
+  limit_exceeded: "it would pass a limit of your wallet",
+};
+// which limit, when the reason is limit_exceeded (a withdrawal's own daily caps)
+const LIMIT_REASONS = {
+  daily_amount: "it would pass your daily limit on the value of your payments",
+  daily_count: "it would pass your daily limit on the number of your payments",
 };
 
-function reason(code) {
+function reason(code, limit = null) {
+  if (code === "limit_exceeded" && LIMIT_REASONS[limit]) return LIMIT_REASONS[limit];
   return REASONS[code] || (code ? code.replaceAll("_", " ") : "");
 }
 
@@ -340,7 +347,7 @@ export function renderWithdraw(main, ctx) {
   function show(withdrawal) {
     const what = `${rupees(withdrawal.amount)} to ···${withdrawal.account.account_last4}`;
     const label = WITHDRAWAL_LABELS[withdrawal.status] || withdrawal.status;
-    const why = withdrawal.reason ? `${what}: ${reason(withdrawal.reason)}` : what;
+    const why = withdrawal.reason ? `${what}: ${reason(withdrawal.reason, withdrawal.limit)}` : what;
     line.set(withdrawal.status, WITHDRAWAL_FINAL.has(withdrawal.status) ? label : `${label}…`, why);
   }
 
@@ -454,7 +461,7 @@ export function renderWithdrawal(main, ctx) {
   line.set("REQUESTED", "Loading…");
   const show = (withdrawal) => {
     const what = `${rupees(withdrawal.amount)} to ···${withdrawal.account.account_last4}`;
-    const why = withdrawal.reason ? `${what}: ${reason(withdrawal.reason)}` : what;
+    const why = withdrawal.reason ? `${what}: ${reason(withdrawal.reason, withdrawal.limit)}` : what;
     line.set(withdrawal.status, WITHDRAWAL_LABELS[withdrawal.status] || withdrawal.status, why);
   };
   follow(`/api/payments/withdrawals/${encodeURIComponent(id)}`, (w) => WITHDRAWAL_FINAL.has(w.status), show, ctx.signal).catch(

@@ -70,7 +70,8 @@ PROBLEM_CODES: dict[str, str] = {
     "topup_not_found": "no such top-up (or not one the caller may see)",
     "session_not_found": "no such session that is still open (or not one of the caller's)",
     "withdrawal_not_found": "no such withdrawal (or not one the caller may see)",
-    "limit_exceeded": "the amount passes a limit; `limit` names it",
+    "limit_exceeded": "the amount passes a limit; `limit` names it (and a transfer's "
+    "pre-check says what is `left`)",
     "wallet_frozen": "the wallet is frozen: it pays nothing until it is unfrozen (money still "
     "comes in)",
     "frozen_by_admin": "Tijori's team froze this wallet: only they can unfreeze it",

@@ -96,8 +96,28 @@ class TransactionInitiated(Payload):
     amount_paise: int = Field(gt=0)
 
 
+class Allowance(Payload):
+    """What a wallet's sender-side limits allow, as wallets counts them: its tier's
+    monthly limit on money sent to people and what it sent in ``p2p_month``, and the
+    user's own daily caps (None: no cap) and what they paid on ``pay_day``, payments to
+    people and withdrawals. A counter of an earlier month or day than today's counts
+    nothing now (docs/limits.md); transactions' pre-check keeps it to refuse at once a
+    transfer wallets would refuse."""
+
+    monthly_p2p_paise: int
+    p2p_month: str | None
+    p2p_sent_paise: int
+    daily_amount_cap_paise: int | None
+    daily_count_cap: int | None
+    pay_day: str | None
+    day_paid_paise: int
+    day_payments: int
+
+
 class TransferCompleted(Payload):
-    """The wallets service moved the money: both balances and wallet versions after it."""
+    """The wallets service moved the money: both balances and wallet versions after it,
+    and the sender's allowance at its version (None in events written before it was
+    added)."""
 
     transaction_id: str
     sender_id: str
@@ -107,6 +127,7 @@ class TransferCompleted(Payload):
     sender_version: int
     receiver_balance_paise: int
     receiver_version: int
+    sender_allowance: Allowance | None = None
 
 
 RejectionReason = Literal[
@@ -117,7 +138,8 @@ KycState = Literal["MINIMUM", "PENDING", "FULL", "REJECTED"]
 
 
 class TransferRejected(Payload):
-    """The wallets service refused the transfer; no money moved."""
+    """The wallets service refused the transfer; no money moved. The sender's balance
+    and allowance at its wallet version, as in ``transfer.completed``."""
 
     transaction_id: str
     sender_id: str
@@ -128,6 +150,8 @@ class TransferRejected(Payload):
     sender_version: int | None = None
     # which limit, when the reason is limit_exceeded (docs/limits.md)
     limit: str | None = None
+    # the sender's allowance at sender_version (None without a sender wallet)
+    sender_allowance: Allowance | None = None
 
 
 class Party(Payload):
@@ -244,6 +268,8 @@ class HoldUpdated(Payload):
     amount_paise: int
     status: HoldStatus
     reason: str | None = None
+    # which limit, when a REFUSED hold's reason is limit_exceeded (docs/limits.md)
+    limit: str | None = None
     balance_paise: int | None = None
     held_paise: int | None = None
     version: int | None = None
@@ -269,6 +295,8 @@ class WithdrawalCompleted(Payload):
     amount_paise: int
     account_last4: str
     user: Party
+    # which limit, when the reason is limit_exceeded
+    limit: str | None = None
 
 
 FreezeActor = Literal["USER", "ADMIN"]
@@ -295,6 +323,18 @@ class WalletUnfrozen(_WalletFreezeChange):
     """A frozen wallet was unfrozen (by its owner with password and PIN, or an ADMIN)."""
 
 
+class WalletLimitsChanged(Payload):
+    """A wallet's allowance changed otherwise than by one of its transfers: its tier
+    (full KYC), the user's own daily caps, or a withdrawal's hold placed or voided
+    (counted in, or given back to, the day). ``version`` is the wallet's after the
+    change: older news is ignored."""
+
+    wallet_id: str
+    user_id: str
+    version: int
+    allowance: Allowance
+
+
 EVENT_TYPES: dict[str, type[Payload]] = {
     "user.created": UserCreated,
     "user.email_code_issued": EmailCodeIssued,
@@ -317,6 +357,7 @@ EVENT_TYPES: dict[str, type[Payload]] = {
     "withdrawal.completed": WithdrawalCompleted,
     "wallet.frozen": WalletFrozen,
     "wallet.unfrozen": WalletUnfrozen,
+    "wallet.limits_changed": WalletLimitsChanged,
 }
 """Every event type, which is also its topic name (after the configured prefix)."""
 

@@ -56,6 +56,12 @@ TRANSFERS = Counter(
     "Transfers by status reached: ACCEPTED, then SUCCESS or FAILED (transactions service)",
     ["status", "reason"],
 )
+PRECHECK_REFUSALS = Counter(
+    "tijori_precheck_refusals_total",
+    "Transfers the transactions pre-check refused at once (never stored nor sent to "
+    "wallets), by code (insufficient_funds, limit_exceeded) and limit (transactions service)",
+    ["code", "limit"],
+)
 ACCEPT_BATCH_TRANSFERS = Histogram(
     "tijori_accept_batch_transfers",
     "Transfers decided in one database transaction by the transactions API (group commit)",

@@ -8,7 +8,7 @@ every route shares (422 for input, 401 behind a token, 503 for a dependency outa
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -50,7 +50,9 @@ class Problem(BaseModel):
     errors: list[FieldProblem] | None = Field(default=None, description="422 only: each field")
 
 
-def _problem_example(status: int, code: str) -> dict[str, Any]:
+def _problem_example(
+    status: int, code: str, extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     return {
         "summary": code,
         "value": {
@@ -59,35 +61,47 @@ def _problem_example(status: int, code: str) -> dict[str, Any]:
             "status": status,
             "detail": PROBLEM_CODES[code],
             "code": code,
+            **(extra or {}),
         },
     }
 
 
-def _problem_response(status: int, codes: Sequence[str]) -> dict[str, Any]:
+def _problem_response(
+    status: int, codes: Sequence[str], extras: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, Any]:
     listed = "; ".join(f"`{code}`: {PROBLEM_CODES[code]}" for code in codes)
+    extras = extras or {}
     return {
         "description": f"{HTTPStatus(status).phrase}. {listed}",
         "content": {
             PROBLEM_JSON: {
                 "schema": {"$ref": f"#/components/schemas/{PROBLEM_SCHEMA}"},
-                "examples": {code: _problem_example(status, code) for code in codes},
+                "examples": {
+                    code: _problem_example(status, code, extras.get(code)) for code in codes
+                },
             }
         },
     }
 
 
-def problems(codes_by_status: dict[int, Sequence[str]]) -> dict[int | str, dict[str, Any]]:
+def problems(
+    codes_by_status: dict[int, Sequence[str]],
+    *,
+    examples: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses=`` for a route's problems, e.g. ``problems({404: ["not_found"]})``.
 
     Each code must be in :data:`PROBLEM_CODES`; 422 and 503 are added to every route
-    by :func:`document_openapi`.
+    by :func:`document_openapi`. ``examples`` gives a code's example the fields this
+    route's answer has besides the standard ones (and may say its ``detail``), e.g.
+    ``{"insufficient_funds": {"available": "12.50"}}``.
     """
     responses: dict[int | str, dict[str, Any]] = {}
     for status, codes in codes_by_status.items():
         unknown = [code for code in codes if code not in PROBLEM_CODES]
         if unknown:
             raise ValueError(f"undocumented problem codes: {unknown}")
-        responses[status] = _problem_response(status, codes)
+        responses[status] = _problem_response(status, codes, examples)
     return responses
 
 

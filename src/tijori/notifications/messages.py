@@ -107,6 +107,8 @@ REASONS = {
 LIMITS = {
     "monthly_p2p": "this month's limit on money sent to people",
     "receiver_balance_cap": "the receiver's balance limit",
+    "daily_amount": "your daily limit on the value of your payments",
+    "daily_count": "your daily limit on the number of your payments",
 }
 
 
@@ -214,6 +216,7 @@ WITHDRAWAL_REASONS = {
     "gateway_unavailable": "the payment gateway could not be reached",
     "payout_refused": "the payment gateway refused the payout",
     "kyc_required": "withdrawing to a bank needs a full-KYC wallet",
+    "limit_exceeded": "it would pass a limit of your wallet",
 }
 
 
@@ -247,6 +250,8 @@ def withdrawal_completed(withdrawal: WithdrawalCompleted) -> MailContent:
     reason = WITHDRAWAL_REASONS.get(
         withdrawal.reason or "", withdrawal.reason or "an unknown reason"
     )
+    if withdrawal.limit in LIMITS:
+        reason = f"it would pass {LIMITS[withdrawal.limit]}"
     return MailContent(
         kind="WITHDRAWAL_FAILED",
         subject=f"Your withdrawal of {amount} failed",

@@ -71,6 +71,7 @@ def present_withdrawal(withdrawal: Withdrawal) -> WithdrawalRead:
         amount=withdrawal.amount_paise,
         status=withdrawal.status,
         reason=withdrawal.reason,
+        limit=withdrawal.limit_name,
         account=BankAccountRead(
             name=withdrawal.account_name,
             ifsc=withdrawal.ifsc,

@@ -82,6 +82,8 @@ class Withdrawal(StagedRow, Base):
     amount_paise: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(10), default="REQUESTED")
     reason: Mapped[str | None] = mapped_column(String(40))
+    # which limit, when the reason is limit_exceeded (migration 0002)
+    limit_name: Mapped[str | None] = mapped_column(String(40), default=None)
     account_name: Mapped[str] = mapped_column(String(100))
     account_number: Mapped[str] = mapped_column(String(18))
     ifsc: Mapped[str] = mapped_column(String(11))

@@ -135,6 +135,7 @@ class WithdrawalRead(BaseModel):
                     "currency": "INR",
                     "status": "REQUESTED",
                     "reason": None,
+                    "limit": None,
                     "account": {"name": "Asha Rao", "ifsc": "HDFC0001234", "account_last4": "6789"},
                     "payout_id": None,
                     "created_at": "2025-01-15T12:00:00Z",
@@ -149,6 +150,9 @@ class WithdrawalRead(BaseModel):
     currency: Literal["INR"] = "INR"
     status: WithdrawalStatus
     reason: str | None
+    # which limit, when the reason is limit_exceeded: the user's own daily cap
+    # (daily_amount, daily_count), as a FAILED transfer names it (docs/limits.md)
+    limit: str | None = None
     account: BankAccountRead
     payout_id: str | None
     created_at: datetime

@@ -247,6 +247,7 @@ async def _complete(uow: UnitOfWork, withdrawal: Withdrawal, status: str) -> Non
             amount_paise=withdrawal.amount_paise,
             account_last4=withdrawal.account_number[-4:],
             user=Party(user_id=customer.user_id, name=customer.name, email=customer.email),
+            limit=withdrawal.limit_name,
         ),
         key=withdrawal.user_id,
     )
@@ -266,7 +267,9 @@ async def on_hold_updated(uow: UnitOfWork, update: HoldUpdated, desk: PaymentsDe
             repository.schedule(withdrawal, utcnow())
             uow.after_commit(desk.wake_checks, once=True)
     elif update.status == "REFUSED":
-        if repository.advance_withdrawal(withdrawal, "FAILED", reason=update.reason):
+        if repository.advance_withdrawal(
+            withdrawal, "FAILED", reason=update.reason, limit_name=update.limit
+        ):
             _counted(uow, "FAILED", update.reason)
         await _complete(uow, withdrawal, "FAILED")
     elif update.status == "POSTED":

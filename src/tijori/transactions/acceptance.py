@@ -1,5 +1,5 @@
 """Accepting a transfer: its payment token, checks, Idempotency-Keys, the sender's known
-balance, PENDING.
+balance and limits, PENDING.
 
 Single use of payment tokens: the token's id is stored with the transaction it
 authorised (``transactions.payment_token_id``, unique), in the one insert of a batch
@@ -24,11 +24,13 @@ from tijori.common.clock import utcnow
 from tijori.common.db import UnitOfWork
 from tijori.common.errors import ConflictError, NotFoundError, ProblemError, UnprocessableError
 from tijori.common.events import TransactionInitiated
-from tijori.common.metrics import TRANSFERS, count_after_commit
+from tijori.common.metrics import PRECHECK_REFUSALS, TRANSFERS, count_after_commit
 from tijori.common.money import format_paise, format_rupees
 from tijori.common.outbox import add_to_outbox
+from tijori.common.periods import INDIA, today
 from tijori.common.phone import normalize_handle
 from tijori.common.tracing import current_traceparent
+from tijori.transactions.allowance import limit_passed, refusal
 from tijori.transactions.config import TransactionsSettings
 from tijori.transactions.directory import Recipient, resolve_recipient
 from tijori.transactions.models import IdempotencyKey, OutboxMessage, Transaction
@@ -140,25 +142,29 @@ async def check_transfer(
 
 
 async def accept_batch(
-    uow: UnitOfWork, candidates: Sequence[TransferCandidate]
+    uow: UnitOfWork, candidates: Sequence[TransferCandidate], *, timezone: str = INDIA
 ) -> list[Accepted | ProblemError]:
     """Decide checked transfers in order and stage each accepted one PENDING with its
     ``transaction.initiated``, in ``uow``'s transaction (the caller commits).
 
     For each, in order: a replay of its Idempotency-Key (stored, or used earlier in the
-    batch), then the sender's known balance less what is pending, including what the
-    batch accepted before it. The wallets service stays the authority: this only
-    spares it hopeless transfers. What the batch needs is read in two queries, however
-    many transfers it holds. A key (or payment token) taken meanwhile by another process
-    raises ``IntegrityError`` when the rows are inserted: decide again, one at a time.
+    batch), then the sender's known balance less what is pending, then the sender's
+    known limits (transactions/allowance.py, months and days in ``timezone``) less what
+    is pending, in both including what the batch accepted before it. The wallets
+    service stays the authority: this only spares it hopeless transfers. What the batch
+    needs is read in two queries, however many transfers it holds. A key (or payment
+    token) taken meanwhile by another process raises ``IntegrityError`` when the rows
+    are inserted: decide again, one at a time.
     """
     repository = TransactionRepository(uow)
     senders = await repository.sender_states({c.sender_id for c in candidates})
     stored_keys = await repository.idempotency_keys(
         {(c.sender_id, c.idempotency_key) for c in candidates}
     )
+    now = today(utcnow(), timezone)
     results: list[Accepted | ProblemError] = []
     taken: dict[str, int] = {}  # paise this batch accepted, by sender
+    counted: dict[str, int] = {}  # transfers this batch accepted, by sender
     keyed: dict[tuple[str, str], tuple[str, Accepted]] = {}  # keys this batch used
     accepted: list[tuple[TransferCandidate, Transaction]] = []
     for candidate in candidates:
@@ -179,17 +185,33 @@ async def accept_batch(
                 raise NotFoundError("your wallet is not open yet", code="wallet_not_found")
             available = known.balance_paise - known.pending_paise - taken.get(sender_id, 0)
             if available < candidate.amount_paise:
+                count_after_commit(
+                    uow, PRECHECK_REFUSALS.labels(code="insufficient_funds", limit="")
+                )
                 raise UnprocessableError(
                     f"{format_rupees(max(available, 0))} is available: too little for this "
                     "transfer",
                     code="insufficient_funds",
                     available=format_paise(max(available, 0)),
                 )
-        except ProblemError as refusal:
-            results.append(refusal)
+            passed = limit_passed(
+                known.allowance,
+                candidate.amount_paise,
+                pending_paise=known.pending_paise + taken.get(sender_id, 0),
+                pending_count=known.pending_count + counted.get(sender_id, 0),
+                today=now,
+            )
+            if passed is not None:
+                count_after_commit(
+                    uow, PRECHECK_REFUSALS.labels(code="limit_exceeded", limit=passed.limit)
+                )
+                raise refusal(passed)
+        except ProblemError as refused:
+            results.append(refused)
             continue
         transaction = _pending(candidate)
         taken[sender_id] = taken.get(sender_id, 0) + candidate.amount_paise
+        counted[sender_id] = counted.get(sender_id, 0) + 1
         names = {sender_id: known.name, candidate.recipient.user_id: candidate.recipient.name}
         result = Accepted(transaction=transaction, replayed=False, names=names)
         keyed[key] = (candidate.fingerprint, result)

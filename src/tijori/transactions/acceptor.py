@@ -24,6 +24,7 @@ from tijori.common.cache import Cache
 from tijori.common.db import UnitOfWorkFactory, retry_transient
 from tijori.common.errors import ProblemError
 from tijori.common.metrics import ACCEPT_BATCH_TRANSFERS
+from tijori.common.periods import INDIA
 from tijori.transactions import acceptance
 from tijori.transactions.acceptance import Accepted, TransferCandidate
 from tijori.transactions.config import TransactionsSettings
@@ -39,8 +40,10 @@ Outcome = Accepted | ProblemError
 class TransferAcceptor:
     """Stores checked transfers in batches; one per process."""
 
-    def __init__(self, units: UnitOfWorkFactory) -> None:
+    def __init__(self, units: UnitOfWorkFactory, *, timezone: str = INDIA) -> None:
         self.units = units
+        # where the pre-check's months and days are (TIJORI_LIMITS_TIMEZONE)
+        self.timezone = timezone
         self._waiting: list[tuple[TransferCandidate, asyncio.Future[Outcome]]] = []
         self._storing: asyncio.Task[None] | None = None
         self.batches = 0
@@ -80,7 +83,7 @@ class TransferAcceptor:
     async def _store(self, candidates: Sequence[TransferCandidate]) -> list[Outcome]:
         async def together() -> list[Outcome]:
             async with self.units() as uow:
-                outcomes = await acceptance.accept_batch(uow, candidates)
+                outcomes = await acceptance.accept_batch(uow, candidates, timezone=self.timezone)
                 await uow.commit()
                 return outcomes
 
@@ -96,7 +99,7 @@ class TransferAcceptor:
     async def _store_one(self, candidate: TransferCandidate) -> Outcome:
         async def alone() -> list[Outcome]:
             async with self.units() as uow:
-                outcomes = await acceptance.accept_batch(uow, [candidate])
+                outcomes = await acceptance.accept_batch(uow, [candidate], timezone=self.timezone)
                 await uow.commit()
                 return outcomes
 

@@ -67,8 +67,21 @@ idempotency_key = idempotency_key_header(
                 "invalid_idempotency_key",
                 "self_transfer",
                 "insufficient_funds",
+                "limit_exceeded",
             ],
-        }
+        },
+        examples={
+            "insufficient_funds": {
+                "detail": "₹12.50 is available: too little for this transfer",
+                "available": "12.50",
+            },
+            "limit_exceeded": {
+                "detail": "₹37.50 is left of this month's limit on money sent to people: "
+                "too little for this transfer",
+                "limit": "monthly_p2p",
+                "left": "37.50",
+            },
+        },
     ),
 )
 async def send_money(
@@ -82,7 +95,14 @@ async def send_money(
 ) -> TransactionRead:
     """Accept a transfer authorised by its payment token (`X-Payment-Token`, from
     `POST /api/auth/payment-token` for this amount, receiver and Idempotency-Key; one
-    transfer per token); it is PENDING until the wallets service applies it."""
+    transfer per token); it is PENDING until the wallets service applies it.
+
+    Refused at once what the sender's last known balance (422 `insufficient_funds`,
+    with `available`) or limits (422 `limit_exceeded`, with `limit`: `daily_amount`,
+    `daily_count` or `monthly_p2p`, and what is `left`: rupees, or payments for
+    `daily_count`) cannot cover, PENDING transfers counted. Wallets decides the rest: a
+    transfer past a limit the pre-check did not know of ends FAILED with the same
+    `limit_exceeded` and `limit`."""
     async with desk.units() as uow:  # closed before the acceptor stores it
         checked = await acceptance.check_transfer(
             uow,

@@ -8,6 +8,7 @@ from pydantic import BeforeValidator, Field
 
 from tijori.common.config import CommonSettings
 from tijori.common.money import parse_paise
+from tijori.common.periods import INDIA
 
 
 class TransactionsSettings(CommonSettings):
@@ -21,6 +22,9 @@ class TransactionsSettings(CommonSettings):
     pending_timeout_seconds: float = Field(30.0, gt=0)
     redrive_poll_seconds: float = Field(5.0, gt=0)
     directory_cache_ttl_seconds: int = 3600
+    # the time zone wallets counts its months and days in (the same variable): the
+    # pre-check takes a counter of an earlier month or day as nothing used
+    limits_timezone: str = INDIA
 
     @property
     def resolved_database_url(self) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 from tijori.common.app import ServiceRuntime
 from tijori.common.db import UnitOfWork, retry_transient
 from tijori.common.events import Envelope
-from tijori.transactions import directory, settlement
+from tijori.transactions import allowance, directory, settlement
 from tijori.transactions.acceptor import TransferAcceptor, TransferDesk
 from tijori.transactions.config import TransactionsSettings
 from tijori.transactions.models import ProcessedEvent
@@ -21,13 +21,16 @@ from tijori.transactions.repository import TransactionRepository
 log = logging.getLogger(__name__)
 
 OUTCOMES = ("transfer.completed", "transfer.rejected")
+LIMITS_CHANGED = "wallet.limits_changed"
 
 
 async def prefetch_outcomes(uow: UnitOfWork, events: Sequence[Envelope[Any]]) -> None:
-    """Lock the transactions and accounts of a batch's outcomes at once."""
+    """Lock the transactions and accounts of a batch's outcomes, and the accounts whose
+    limits changed, at once (in user id order)."""
     outcomes = [event.payload for event in events if event.type in OUTCOMES]
-    if outcomes:
-        await TransactionRepository(uow).prefetch_outcomes(outcomes)
+    changed = [event.payload.user_id for event in events if event.type == LIMITS_CHANGED]
+    if outcomes or changed:
+        await TransactionRepository(uow).prefetch_outcomes(outcomes, accounts=changed)
 
 
 def register_consumers(runtime: ServiceRuntime) -> None:
@@ -39,7 +42,7 @@ def register_consumers(runtime: ServiceRuntime) -> None:
         units=runtime.unit_of_work,
         cache=runtime.cache,
         settings=settings,
-        acceptor=TransferAcceptor(runtime.unit_of_work),
+        acceptor=TransferAcceptor(runtime.unit_of_work, timezone=settings.limits_timezone),
     )
 
     async def on_wallet_created(uow: UnitOfWork, event: Envelope[Any]) -> None:
@@ -49,6 +52,9 @@ def register_consumers(runtime: ServiceRuntime) -> None:
 
     async def on_outcome(uow: UnitOfWork, event: Envelope[Any]) -> None:
         await settlement.settle(uow, outcome=event.payload, correlation_id=event.correlation_id)
+
+    async def on_limits_changed(uow: UnitOfWork, event: Envelope[Any]) -> None:
+        await allowance.learn_limits(uow, changed=event.payload)
 
     async def redrive_forever() -> None:
         pending_for = timedelta(seconds=settings.pending_timeout_seconds)
@@ -73,6 +79,7 @@ def register_consumers(runtime: ServiceRuntime) -> None:
             "wallet.promotion_credited": on_wallet_created,
             "transfer.completed": on_outcome,
             "transfer.rejected": on_outcome,
+            "wallet.limits_changed": on_limits_changed,
         },
         prefetch=prefetch_outcomes,
     )

@@ -88,11 +88,15 @@ async def remember_wallet(
                 phone=wallet.phone,
                 balance_paise=wallet.balance_paise,
                 version=wallet.version,
+                # no allowance known until wallets tells one; set now, not at the insert,
+                # as an outcome in the same batch may learn on this new row
+                limits_version=None,
+                p2p_sent_paise=0,
+                day_paid_paise=0,
+                day_payments=0,
             )
         )
     else:
-        repository.learn_balance(
-            account, balance_paise=wallet.balance_paise, version=wallet.version
-        )
+        repository.learn(account, version=wallet.version, balance_paise=wallet.balance_paise)
     recipient = Recipient(user_id=wallet.user_id, name=wallet.name, email=email, phone=wallet.phone)
     await _cache_recipient(cache, recipient, ttl_seconds=ttl_seconds)

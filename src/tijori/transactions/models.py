@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, MetaData, String
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tijori.common.clock import utcnow
@@ -69,8 +69,10 @@ class IdempotencyKey(Base):
 
 
 class Account(StagedRow, Base):
-    """What this service knows of a wallet, from ``wallet.created`` and transfer outcomes:
-    who can receive money, by phone or e-mail, and the last balance it was told."""
+    """What this service knows of a wallet, from ``wallet.created``, transfer outcomes and
+    ``wallet.limits_changed``: who can receive money, by phone or e-mail, the last
+    balance it was told, and the last allowance of its sender-side limits (the
+    pre-check's, transactions/allowance.py)."""
 
     __tablename__ = "accounts"
 
@@ -83,6 +85,19 @@ class Account(StagedRow, Base):
     balance_paise: Mapped[int] = mapped_column(BigInteger)
     # the wallet version ``balance_paise`` is from; older news is ignored
     version: Mapped[int] = mapped_column(BigInteger)
+    # the wallet version the allowance below is from (None: none known yet, the
+    # pre-check checks no limit); older news is ignored (migration 0006)
+    limits_version: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    # the tier's monthly limit on money sent to people, and what was sent in p2p_month
+    monthly_p2p_paise: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    p2p_month: Mapped[str | None] = mapped_column(String(7), default=None)
+    p2p_sent_paise: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # the user's own daily caps (None: none), and what was paid on pay_day
+    daily_amount_cap_paise: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    daily_count_cap: Mapped[int | None] = mapped_column(Integer, default=None)
+    pay_day: Mapped[str | None] = mapped_column(String(10), default=None)
+    day_paid_paise: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    day_payments: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 
 from tijori.common.db import UnitOfWork, keyed, row_of
-from tijori.common.events import TransferCompleted, TransferRejected
+from tijori.common.events import Allowance, TransferCompleted, TransferRejected
 from tijori.transactions.models import Account, IdempotencyKey, Transaction
 
 # rows a settling batch locks; refreshed from the database when locked
@@ -30,21 +30,43 @@ class SenderState:
 
     name: str
     balance_paise: int
-    # paise in the sender's PENDING transactions, not yet taken from the balance
+    # paise in the sender's PENDING transactions, not yet taken from the balance, and
+    # how many they are (not yet in the allowance's counters either)
     pending_paise: int
+    pending_count: int
+    # the sender's limits as wallets last told (None: not known yet)
+    allowance: Allowance | None
 
 
 # a new transaction's row leaves its seq to the database
 _SEQ = frozenset({"seq"})
 
+# the columns of an account's allowance, named as the fields of ``Allowance``
+_ALLOWANCE = (
+    Account.monthly_p2p_paise,
+    Account.p2p_month,
+    Account.p2p_sent_paise,
+    Account.daily_amount_cap_paise,
+    Account.daily_count_cap,
+    Account.pay_day,
+    Account.day_paid_paise,
+    Account.day_payments,
+)
+assert {column.key for column in _ALLOWANCE} == set(Allowance.model_fields)
+# what learning from wallets writes: every account a batch learns of is staged with all
+# of them (new or as they were), so the batch's accounts are still one UPDATE
+_LEARNED = ("balance_paise", "version", "limits_version", *(c.key for c in _ALLOWANCE))
+
+_PENDING = (Transaction.sender_id == Account.user_id, Transaction.status == "PENDING")
 # built once (the IN list expands per call): building a statement costs more than running it
 _SENDER_STATES = select(
     Account.user_id,
     Account.name,
     Account.balance_paise,
-    select(func.coalesce(func.sum(Transaction.amount_paise), 0))
-    .where(Transaction.sender_id == Account.user_id, Transaction.status == "PENDING")
-    .scalar_subquery(),
+    select(func.coalesce(func.sum(Transaction.amount_paise), 0)).where(*_PENDING).scalar_subquery(),
+    select(func.count()).where(*_PENDING).scalar_subquery(),
+    Account.limits_version,
+    *_ALLOWANCE,
 ).where(Account.user_id.in_(bindparam("user_ids", expanding=True)))
 
 
@@ -69,7 +91,7 @@ class TransactionRepository:
 
     Transactions and accounts it locks are held by the unit of work: they change only
     through this repository's methods (:meth:`decide`, :meth:`mark_redriven`,
-    :meth:`learn_balance`), written at commit with the batch's others.
+    :meth:`learn`), written at commit with the batch's others.
     """
 
     def __init__(self, uow: UnitOfWork) -> None:
@@ -87,13 +109,23 @@ class TransactionRepository:
         return await self.session.get(IdempotencyKey, (user_id, key))
 
     async def sender_states(self, user_ids: Iterable[str]) -> dict[str, SenderState]:
-        """Each sender's name, known balance and pending debits, in one round trip; those
-        this service knows no wallet of are left out."""
+        """Each sender's name, known balance, pending debits and known allowance, in one
+        round trip; those this service knows no wallet of are left out."""
         rows = await self.session.execute(_SENDER_STATES, {"user_ids": sorted(set(user_ids))})
-        return {
-            user_id: SenderState(name=name, balance_paise=balance, pending_paise=int(pending))
-            for user_id, name, balance, pending in rows
-        }
+        names = [column.key for column in _ALLOWANCE]
+        states: dict[str, SenderState] = {}
+        for user_id, name, balance, pending, count, limits_version, *allowance in rows:
+            states[user_id] = SenderState(
+                name=name,
+                balance_paise=balance,
+                pending_paise=int(pending),
+                pending_count=int(count),
+                # read back from what was learned (validated then): not validated again
+                allowance=None
+                if limits_version is None
+                else Allowance.model_construct(**dict(zip(names, allowance, strict=True))),
+            )
+        return states
 
     async def idempotency_keys(
         self, keys: Iterable[tuple[str, str]]
@@ -207,23 +239,46 @@ class TransactionRepository:
         a whole timeout from now."""
         self.uow.update(transaction, redrives=transaction.redrives + 1)
 
-    def learn_balance(
-        self, account: Account | None, *, balance_paise: int | None, version: int | None
+    def learn(
+        self,
+        account: Account | None,
+        *,
+        version: int | None,
+        balance_paise: int | None = None,
+        allowance: Allowance | None = None,
     ) -> None:
-        """Take a wallet's balance as this account's if it is newer than the one known
-        (written at commit, with the batch's others)."""
-        if account is None or balance_paise is None or version is None:
+        """Take a wallet's balance and allowance at ``version`` as this account's, each
+        if it is newer than the one known (written at commit, with the batch's others).
+
+        The two have versions of their own: a balance learned as a receiver's says
+        nothing of the allowance (receiving changes none of it), so an allowance that
+        arrives after it, of an older version, is still news."""
+        if account is None or version is None:
             return
-        if version > account.version:
-            self.uow.update(account, balance_paise=balance_paise, version=version)
+        learned: dict[str, Any] = {}
+        if balance_paise is not None and version > account.version:
+            learned |= {"balance_paise": balance_paise, "version": version}
+        if allowance is not None and (
+            account.limits_version is None or version > account.limits_version
+        ):
+            learned |= allowance.model_dump() | {"limits_version": version}
+        if learned:
+            known = {name: getattr(account, name) for name in _LEARNED}
+            self.uow.update(account, **(known | learned))
 
     async def prefetch_outcomes(
-        self, outcomes: Sequence[TransferCompleted | TransferRejected]
+        self,
+        outcomes: Sequence[TransferCompleted | TransferRejected],
+        *,
+        accounts: Iterable[str] = (),
     ) -> None:
-        """Lock the transactions and accounts of these outcomes: two statements for all."""
-        await self.lock_transactions(outcome.transaction_id for outcome in outcomes)
+        """Lock the transactions and accounts of these outcomes, and the ``accounts`` of
+        other events of the batch: two statements for all (one without outcomes)."""
+        if outcomes:
+            await self.lock_transactions(outcome.transaction_id for outcome in outcomes)
         await self.lock_accounts(
-            user for outcome in outcomes for user in (outcome.sender_id, outcome.receiver_id)
+            [user for outcome in outcomes for user in (outcome.sender_id, outcome.receiver_id)]
+            + list(accounts)
         )
 
     def add(self, account: Account) -> None:

@@ -39,8 +39,9 @@ async def settle(
 ) -> Transaction | None:
     """Record the wallets service's decision: PENDING becomes SUCCESS or FAILED, once.
 
-    Balances it reports are learned in the same transaction, so the pre-check's view of a
-    sender (known balance less pending debits) never counts a settled transfer twice.
+    Balances and the sender's allowance it reports are learned in the same transaction,
+    so the pre-check's view of a sender (known balance and allowance, less pending
+    debits) never counts a settled transfer twice.
     """
     repository = TransactionRepository(uow)
     transaction = (await repository.lock_transactions([outcome.transaction_id])).get(
@@ -48,12 +49,15 @@ async def settle(
     )
     accounts = await repository.lock_accounts([outcome.sender_id, outcome.receiver_id])
     sender, receiver = accounts.get(outcome.sender_id), accounts.get(outcome.receiver_id)
-    repository.learn_balance(
-        sender, balance_paise=outcome.sender_balance_paise, version=outcome.sender_version
+    repository.learn(
+        sender,
+        version=outcome.sender_version,
+        balance_paise=outcome.sender_balance_paise,
+        allowance=outcome.sender_allowance,
     )
     if isinstance(outcome, TransferCompleted):
-        repository.learn_balance(
-            receiver, balance_paise=outcome.receiver_balance_paise, version=outcome.receiver_version
+        repository.learn(
+            receiver, version=outcome.receiver_version, balance_paise=outcome.receiver_balance_paise
         )
     if transaction is None:
         log.error("outcome for unknown transaction %s ignored", outcome.transaction_id)

@@ -15,6 +15,7 @@ from tijori.common.errors import NotFoundError
 from tijori.common.money import format_paise
 from tijori.common.openapi import problems
 from tijori.common.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from tijori.common.periods import today
 from tijori.wallets import freezes, own_limits
 from tijori.wallets.config import WalletsSettings
 from tijori.wallets.credentials import PasswordChecker
@@ -23,7 +24,6 @@ from tijori.wallets.limits import (
     paid_on,
     period_starts,
     sent_in,
-    today,
     upgrade_deadline,
 )
 from tijori.wallets.models import Wallet

@@ -8,9 +8,7 @@ from pydantic import BeforeValidator, Field
 
 from tijori.common.config import CommonSettings
 from tijori.common.money import parse_paise
-
-INDIA = "Asia/Kolkata"
-"""The time zone limits are counted in, unless configured otherwise."""
+from tijori.common.periods import INDIA
 
 
 class WalletsSettings(CommonSettings):

@@ -75,7 +75,9 @@ def register_consumers(runtime: ServiceRuntime) -> None:
         )
 
     async def on_user_kyc_updated(uow: UnitOfWork, event: Envelope[Any]) -> None:
-        await service.apply_kyc(uow, update=event.payload, correlation_id=event.correlation_id)
+        await service.apply_kyc(
+            uow, update=event.payload, settings=settings, correlation_id=event.correlation_id
+        )
 
     async def on_topup_captured(uow: UnitOfWork, event: Envelope[Any]) -> None:
         await topups.credit_topup(
@@ -87,7 +89,7 @@ def register_consumers(runtime: ServiceRuntime) -> None:
             uow,
             request=event.payload,
             hold_for=timedelta(seconds=settings.hold_timeout_seconds),
-            timezone=settings.limits_timezone,
+            settings=settings,
             correlation_id=event.correlation_id,
         )
 
@@ -95,7 +97,7 @@ def register_consumers(runtime: ServiceRuntime) -> None:
         await holds.settle_hold(
             uow,
             settled=event.payload,
-            timezone=settings.limits_timezone,
+            settings=settings,
             correlation_id=event.correlation_id,
         )
 
@@ -103,7 +105,7 @@ def register_consumers(runtime: ServiceRuntime) -> None:
         async def once() -> None:
             async with runtime.unit_of_work() as uow:
                 now = utcnow()
-                await holds.void_expired_holds(uow, now=now, timezone=settings.limits_timezone)
+                await holds.void_expired_holds(uow, now=now, settings=settings)
                 await holds.measure_holds(uow, now=now)
                 await uow.commit()
 

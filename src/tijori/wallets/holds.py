@@ -23,12 +23,13 @@ from tijori.common.metrics import (
     LIMIT_REFUSALS,
     count_after_commit,
 )
-from tijori.wallets.config import INDIA
+from tijori.common.periods import day_key
+from tijori.wallets.config import WalletsSettings
 from tijori.wallets.ledger import LedgerPair
-from tijori.wallets.limits import day_key, own_limit_passed
+from tijori.wallets.limits import own_limit_passed
 from tijori.wallets.models import GATEWAY_WALLET_ID, Hold, Wallet
 from tijori.wallets.repository import WalletRepository
-from tijori.wallets.service import emit
+from tijori.wallets.service import announce_limits, default_settings, emit
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ def _report(
         amount_paise=hold.amount_paise,
         status=hold.status,
         reason=hold.reason,
+        limit=hold.limit_name,
         balance_paise=wallet.balance_paise if wallet is not None else None,
         held_paise=wallet.held_paise if wallet is not None else None,
         version=wallet.version if wallet is not None else None,
@@ -60,15 +62,17 @@ async def place_hold(
     *,
     request: WithdrawalRequested,
     hold_for: timedelta,
-    timezone: str = INDIA,
+    settings: WalletsSettings | None = None,
     correlation_id: str | None = None,
 ) -> HoldUpdated:
     """Hold a withdrawal's amount on its wallet if the available balance (balance less
     holds) covers it, the wallet is an active full-KYC one and the user's own daily caps
     allow one more payment of it; otherwise record the refusal (``kyc_required`` for a
-    minimum-detail wallet; the cap's name, ``daily_amount`` or ``daily_count``, as a
-    refused top-up's reason is its limit). A withdrawal is a payment of the user's own:
-    a placed hold counts in the day's caps (docs/limits.md)."""
+    minimum-detail wallet; ``limit_exceeded`` with the cap's name, ``daily_amount`` or
+    ``daily_count``, as a transfer's). A withdrawal is a payment of the user's own: a
+    placed hold counts in the day's caps, and ``wallet.limits_changed`` tells
+    transactions' pre-check so (docs/limits.md)."""
+    settings = settings or default_settings()
     repository = WalletRepository(uow)
     wallet = (await repository.lock_of_users(request.user_id)).get(request.user_id)
     existing = await repository.lock_hold(request.withdrawal_id)
@@ -86,12 +90,14 @@ async def place_hold(
     elif wallet.balance_paise - wallet.held_paise < request.amount_paise:
         reason = "insufficient_funds"
     now = utcnow()
-    day = day_key(now, timezone)
+    day = day_key(now, settings.limits_timezone)
+    limit: str | None = None
     if wallet is not None and reason is None:
-        reason = own_limit_passed(wallet, request.amount_paise, day=day)
-        if reason is not None:
+        limit = own_limit_passed(wallet, request.amount_paise, day=day)
+        if limit is not None:
+            reason = "limit_exceeded"
             count_after_commit(
-                uow, LIMIT_REFUSALS.labels(limit=reason, tier=wallet.kyc_tier, kind="WITHDRAWAL")
+                uow, LIMIT_REFUSALS.labels(limit=limit, tier=wallet.kyc_tier, kind="WITHDRAWAL")
             )
     hold = Hold(
         id=request.withdrawal_id,
@@ -100,6 +106,7 @@ async def place_hold(
         amount_paise=request.amount_paise,
         status="HELD" if reason is None else "REFUSED",
         reason=reason,
+        limit_name=limit,
         expires_at=now + hold_for,
         created_at=now,
         updated_at=now,
@@ -110,6 +117,8 @@ async def place_hold(
         return _report(uow, hold, None, correlation_id=correlation_id)
     repository.add_hold(hold, paid_on_day=day)
     _counted(uow, hold.status, reason)  # type: ignore[arg-type]
+    if hold.status == "HELD":  # counted in the day
+        announce_limits(uow, wallet, settings, correlation_id)
     return _report(uow, hold, wallet, correlation_id=correlation_id)
 
 
@@ -146,7 +155,7 @@ async def settle_hold(
     uow: UnitOfWork,
     *,
     settled: WithdrawalSettled,
-    timezone: str = INDIA,
+    settings: WalletsSettings | None = None,
     correlation_id: str | None = None,
 ) -> HoldUpdated | None:
     """Apply a payout's outcome to its hold: PROCESSED posts it, FAILED voids it,
@@ -155,6 +164,7 @@ async def settle_hold(
     hold and credits it back: the ledger shows the money leaving and returning, as the
     bank statement does. Anything else (already settled, never placed) repeats the
     hold's state."""
+    settings = settings or default_settings()
     repository = WalletRepository(uow)
     wallet = (await repository.lock_of_users(settled.user_id)).get(settled.user_id)
     hold = await repository.lock_hold(settled.withdrawal_id)
@@ -170,9 +180,10 @@ async def settle_hold(
             hold,
             status="VOIDED",
             reason=settled.reason or "payout_failed",
-            paid_on_day=day_key(hold.created_at, timezone),
+            paid_on_day=day_key(hold.created_at, settings.limits_timezone),
         )
         _counted(uow, "VOIDED", hold.reason)
+        announce_limits(uow, wallet, settings, correlation_id)  # given back to its day
     if hold.status == "POSTED" and settled.outcome == "REVERSED":
         repository.mark_returned(hold)
         # a refund of money that left: exempt from the balance cap, as the rules say
@@ -191,10 +202,11 @@ async def settle_hold(
 
 
 async def void_expired_holds(
-    uow: UnitOfWork, *, now: datetime, limit: int = 100, timezone: str = INDIA
+    uow: UnitOfWork, *, now: datetime, limit: int = 100, settings: WalletsSettings | None = None
 ) -> int:
     """Void HELD holds past their expiry (each under its wallet's lock; no longer
     counted in their day's caps); how many."""
+    settings = settings or default_settings()
     repository = WalletRepository(uow)
     voided = 0
     for candidate in await repository.expired_holds(now, limit=limit):
@@ -206,9 +218,10 @@ async def void_expired_holds(
             hold,
             status="VOIDED",
             reason="hold_expired",
-            paid_on_day=day_key(hold.created_at, timezone),
+            paid_on_day=day_key(hold.created_at, settings.limits_timezone),
         )
         _counted(uow, "VOIDED", "hold_expired")
+        announce_limits(uow, wallet, settings, None)
         _report(uow, hold, wallet, correlation_id=None)
         voided += 1
     return voided

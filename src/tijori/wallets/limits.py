@@ -20,12 +20,12 @@ date are columns of that locked row too.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo
 
+from tijori.common.events import Allowance
+from tijori.common.periods import Today, zone
 from tijori.wallets.config import WalletsSettings
 from tijori.wallets.models import Wallet
 
@@ -59,44 +59,13 @@ def limits_of(settings: WalletsSettings, tier: str) -> TierLimits:
     )
 
 
-@functools.cache
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
-
-
 def period_starts(now: datetime, timezone: str) -> tuple[datetime, datetime]:
     """The start of ``now``'s calendar month and of its financial year (1 April), in
     ``timezone``: the periods the regulator's limits are counted over."""
-    local = now.astimezone(_zone(timezone))
+    local = now.astimezone(zone(timezone))
     month = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     year = month.year if month.month >= 4 else month.year - 1
     return month, month.replace(year=year, month=4)
-
-
-@dataclass(frozen=True)
-class Today:
-    """The moment a batch decides at, and its calendar month and day in India's time."""
-
-    now: datetime
-    month: str  # "2026-12", as p2p_month keeps it
-    day: str  # "2026-12-31", as pay_day keeps it
-
-
-def today(now: datetime, timezone: str) -> Today:
-    """``now`` with its month and day in ``timezone``."""
-    local = now.astimezone(_zone(timezone))
-    return Today(now=now, month=f"{local.year:04d}-{local.month:02d}", day=local.date().isoformat())
-
-
-def day_key(now: datetime, timezone: str) -> str:
-    """``now``'s calendar day in ``timezone``, as ``pay_day`` keeps it: ``2026-12-31``."""
-    return now.astimezone(_zone(timezone)).date().isoformat()
-
-
-def month_key(now: datetime, timezone: str) -> str:
-    """``now``'s calendar month in ``timezone``, as ``p2p_month`` keeps it: ``2026-12``."""
-    local = now.astimezone(_zone(timezone))
-    return f"{local.year:04d}-{local.month:02d}"
 
 
 def sent_in(wallet: Wallet, month: str) -> int:
@@ -111,6 +80,22 @@ def paid_on(wallet: Wallet, day: str) -> tuple[int, int]:
     if wallet.pay_day != day:
         return 0, 0
     return wallet.day_paid_paise, wallet.day_payments
+
+
+def allowance_of(wallet: Wallet, settings: WalletsSettings) -> Allowance:
+    """What ``wallet``'s sender-side limits allow, from its locked row (no statement): the
+    tier's monthly limit and the month's counter, the user's own caps and the day's
+    counters, as the events that carry the wallet's version tell transactions."""
+    return Allowance(
+        monthly_p2p_paise=limits_of(settings, wallet.kyc_tier).monthly_p2p,
+        p2p_month=wallet.p2p_month,
+        p2p_sent_paise=wallet.p2p_sent_paise,
+        daily_amount_cap_paise=wallet.daily_amount_cap_paise,
+        daily_count_cap=wallet.daily_count_cap,
+        pay_day=wallet.pay_day,
+        day_paid_paise=wallet.day_paid_paise,
+        day_payments=wallet.day_payments,
+    )
 
 
 def own_limit_passed(wallet: Wallet, paise: int, *, day: str) -> str | None:
@@ -139,7 +124,7 @@ def upgrade_deadline(wallet: Wallet, settings: WalletsSettings) -> datetime | No
     wallet or a system account."""
     if wallet.kyc_tier == "FULL" or wallet.kind != "USER" or wallet.created_at is None:
         return None
-    opened = wallet.created_at.astimezone(_zone(settings.limits_timezone))
+    opened = wallet.created_at.astimezone(zone(settings.limits_timezone))
     return _add_months(opened, settings.kyc_upgrade_months)
 
 

@@ -71,7 +71,8 @@ class Wallet(StagedRow, Base):
     pay_day: Mapped[str | None] = mapped_column(String(10), default=None)
     day_paid_paise: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     day_payments: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    # one more with every change of balance: lets readers of events drop stale balances
+    # one more with every change of its balance, holds or limits: lets readers of events
+    # (transactions' known balances and allowances) drop older news
     version: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
@@ -141,6 +142,8 @@ class Hold(StagedRow, Base):
     amount_paise: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(10))  # HELD | REFUSED | POSTED | VOIDED | RETURNED
     reason: Mapped[str | None] = mapped_column(String(40))
+    # which limit, when a REFUSED hold's reason is limit_exceeded (migration 0007)
+    limit_name: Mapped[str | None] = mapped_column(String(40), default=None)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

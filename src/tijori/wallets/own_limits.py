@@ -26,6 +26,7 @@ from tijori.wallets.config import WalletsSettings
 from tijori.wallets.models import LimitChange, Wallet
 from tijori.wallets.repository import WalletRepository
 from tijori.wallets.schemas import UserLimitsRequest
+from tijori.wallets.service import announce_limits
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,9 @@ async def set_own_limits(
             created_at=utcnow(),
         ),
     )
+    # transactions' pre-check learns the new caps from this (a raise must not go on
+    # being refused there)
+    announce_limits(uow, wallet, settings, correlation_id=None)
     try:
         await uow.commit()
     except IntegrityError as error:

@@ -284,13 +284,20 @@ class WalletRepository:
         self, wallet: Wallet, *, amount_paise: int | None, count: int | None, change: LimitChange
     ) -> None:
         """Give a locked wallet the user's own daily caps (None: no cap) and record the
-        change (inserted at commit: a payment token already used fails the commit)."""
-        self.uow.update(wallet, daily_amount_cap_paise=amount_paise, daily_count_cap=count)
+        change (inserted at commit: a payment token already used fails the commit). The
+        wallet's version moves on, so news of the change supersedes older news."""
+        self.uow.update(
+            wallet,
+            daily_amount_cap_paise=amount_paise,
+            daily_count_cap=count,
+            version=wallet.version + 1,
+        )
         self.uow.insert_at_commit(LimitChange, row_of(change, leave_out=frozenset({"id"})))
 
     def set_tier(self, wallet: Wallet, tier: str) -> None:
-        """Give a locked wallet the limits of KYC ``tier`` (MINIMUM or FULL)."""
-        self.uow.update(wallet, kyc_tier=tier)
+        """Give a locked wallet the limits of KYC ``tier`` (MINIMUM or FULL); its
+        version moves on, as with :meth:`set_daily_caps`."""
+        self.uow.update(wallet, kyc_tier=tier, version=wallet.version + 1)
 
     def set_status(self, wallet: Wallet, status: str, change: WalletFreeze) -> None:
         """Freeze (FROZEN: it pays nothing, but is still paid) or unfreeze (ACTIVE) a

@@ -21,12 +21,14 @@ from tijori.common.events import (
     UserEmailVerified,
     UserKycUpdated,
     WalletCreated,
+    WalletLimitsChanged,
 )
 from tijori.common.metrics import LEDGER_TRANSFERS, LIMIT_REFUSALS, count_after_commit
 from tijori.common.outbox import add_to_outbox
+from tijori.common.periods import today
 from tijori.wallets.config import WalletsSettings
 from tijori.wallets.ledger import LedgerPair
-from tijori.wallets.limits import today, transfer_limit_passed
+from tijori.wallets.limits import allowance_of, transfer_limit_passed
 from tijori.wallets.models import PROMOTIONS_WALLET_ID, OutboxMessage, Transfer, Wallet
 from tijori.wallets.repository import WalletRepository
 
@@ -152,7 +154,8 @@ async def _post_promotion(repository: WalletRepository, wallet: Wallet, paise: i
 
 
 @functools.cache
-def _default_settings() -> WalletsSettings:
+def default_settings() -> WalletsSettings:
+    """The settings of the environment, for callers that were given none (read once)."""
     return WalletsSettings()
 
 
@@ -173,7 +176,7 @@ async def apply_transfer(
     A transaction already decided (the same one sent again) repeats its recorded outcome
     and moves nothing.
     """
-    settings = settings or _default_settings()
+    settings = settings or default_settings()
     repository = WalletRepository(uow)
     locked = await repository.lock_of_users(transfer.sender_id, transfer.receiver_id)
     sender, receiver = locked.get(transfer.sender_id), locked.get(transfer.receiver_id)
@@ -227,6 +230,7 @@ async def apply_transfer(
             sender_version=sender.version,
             receiver_balance_paise=receiver.balance_paise,
             receiver_version=receiver.version,
+            sender_allowance=allowance_of(sender, settings),
         )
     else:
         outcome = TransferRejected(
@@ -238,6 +242,7 @@ async def apply_transfer(
             sender_balance_paise=sender.balance_paise if sender is not None else None,
             sender_version=sender.version if sender is not None else None,
             limit=limit,
+            sender_allowance=allowance_of(sender, settings) if sender is not None else None,
         )
     event = emit(uow, outcome, key=transfer.sender_id, correlation_id=correlation_id)
     count_after_commit(
@@ -260,10 +265,15 @@ async def apply_transfer(
 
 
 async def apply_kyc(
-    uow: UnitOfWork, *, update: UserKycUpdated, correlation_id: str | None = None
+    uow: UnitOfWork,
+    *,
+    update: UserKycUpdated,
+    settings: WalletsSettings | None = None,
+    correlation_id: str | None = None,
 ) -> Wallet | None:
-    """Give the wallet of a user verified full-KYC the full-KYC limits (a rejection
-    changes nothing: the wallet stays minimum-detail)."""
+    """Give the wallet of a user verified full-KYC the full-KYC limits and stage
+    ``wallet.limits_changed`` (a rejection changes nothing: the wallet stays
+    minimum-detail)."""
     if update.kyc != "FULL":
         return None
     repository = WalletRepository(uow)
@@ -273,8 +283,31 @@ async def apply_kyc(
         return None
     if wallet.kyc_tier != "FULL":
         repository.set_tier(wallet, "FULL")
+        announce_limits(uow, wallet, settings or default_settings(), correlation_id)
         log.info("wallet %s is full-KYC now", wallet.id)
     return wallet
+
+
+def announce_limits(
+    uow: UnitOfWork, wallet: Wallet, settings: WalletsSettings, correlation_id: str | None
+) -> None:
+    """Stage ``wallet.limits_changed`` with a locked wallet's allowance and version now:
+    how transactions' pre-check learns a change of limits no transfer outcome tells it
+    (a tier, the user's own caps, a withdrawal's hold), so it never goes on refusing a
+    payment wallets would accept (docs/limits.md)."""
+    if wallet.user_id is None:
+        return
+    emit(
+        uow,
+        WalletLimitsChanged(
+            wallet_id=wallet.id,
+            user_id=wallet.user_id,
+            version=wallet.version,
+            allowance=allowance_of(wallet, settings),
+        ),
+        key=wallet.user_id,
+        correlation_id=correlation_id,
+    )
 
 
 def emit(

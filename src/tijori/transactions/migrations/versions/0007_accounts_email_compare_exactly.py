@@ -9,7 +9,7 @@ lower case) and compared byte for byte, as the idempotency keys are since 0003; 
 compares text byte for byte already.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006_accounts_allowance
 Create Date: 2026-12-02 12:00:00
 """
 
@@ -21,7 +21,7 @@ from alembic import op
 from sqlalchemy.dialects import mysql
 
 revision: str = "0007"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006_accounts_allowance"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
