@@ -4,15 +4,13 @@ years, and their enforcement in the wallets batch, which costs no statement."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
-from tijori.common.db import UnitOfWork, UnitOfWorkFactory
+from tests.unit.statements import statements_sent
+from tijori.common.db import UnitOfWorkFactory
 from tijori.common.events import (
     TransactionInitiated,
     TransferCompleted,
@@ -166,28 +164,13 @@ def _initiated(amount: int, sender: str = "a", receiver: str = "b") -> Transacti
     )
 
 
-@contextmanager
-def _statements(uow: UnitOfWork) -> Iterator[list[str]]:
-    engine = uow.session.bind.sync_engine
-    sent: list[str] = []
-
-    def record(*args: Any) -> None:
-        sent.append(args[2])
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 async def _batch(
     units: UnitOfWorkFactory, transfers: list[TransactionInitiated], settings: WalletsSettings
 ) -> tuple[list[object], list[str]]:
     """Apply ``transfers`` as the consumer applies a batch: one transaction, everything
     locked and read first; the outcomes and the statements sent."""
     async with units() as uow:
-        with _statements(uow) as sent:
+        with statements_sent(uow) as sent:
             await WalletRepository(uow).prefetch_transfers(transfers)
             outcomes: list[object] = [
                 await service.apply_transfer(uow, transfer=transfer, settings=settings)

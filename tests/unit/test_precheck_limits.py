@@ -6,20 +6,19 @@ transfers count, older news is ignored, and nothing known checks nothing."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from tests.unit import transfers
 from tests.unit.conftest import metric_value
+from tests.unit.statements import statements_sent
 from tijori.common.auth import PaymentAuthorisation, TokenKeys
 from tijori.common.cache import MemoryCache
 from tijori.common.clock import utcnow
-from tijori.common.db import UnitOfWork, UnitOfWorkFactory
+from tijori.common.db import UnitOfWorkFactory
 from tijori.common.errors import ProblemError, UnprocessableError
 from tijori.common.events import (
     Allowance,
@@ -212,21 +211,6 @@ async def test_a_balance_learned_as_receiver_does_not_hide_an_older_allowance(
     assert (asha.limits_version, asha.p2p_sent_paise) == (8, 1_000)  # and the allowance is news
 
 
-@contextmanager
-def _statements(uow: UnitOfWork) -> Iterator[list[str]]:
-    engine = uow.session.bind.sync_engine
-    sent: list[str] = []
-
-    def record(*args: Any) -> None:
-        sent.append(args[2])
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 async def test_a_batch_of_outcomes_still_writes_its_accounts_in_one_update(
     transactions_units: UnitOfWorkFactory, known: MemoryCache
 ) -> None:
@@ -238,7 +222,7 @@ async def test_a_batch_of_outcomes_still_writes_its_accounts_in_one_update(
         _completed(second, version=3, known=_allowance(p2p_sent_paise=3_000), receiver_version=3),
     ]
     async with transactions_units() as uow:
-        with _statements(uow) as sent:
+        with statements_sent(uow) as sent:
             await TransactionRepository(uow).prefetch_outcomes(batch)
             for outcome in batch:
                 await settlement.settle(uow, outcome=outcome)
@@ -312,7 +296,7 @@ async def test_a_batch_counts_what_it_accepted_before_against_the_limits(
     await _knows(transactions_units, daily_count_cap=2)
     batch = [await transfers.candidate(transactions_units, known, "1.00") for _ in range(3)]
     async with transactions_units() as uow:
-        with _statements(uow) as sent:
+        with statements_sent(uow) as sent:
             results = await acceptance.accept_batch(uow, batch)
             await uow.commit()
     codes = [r.code if isinstance(r, ProblemError) else "ok" for r in results]

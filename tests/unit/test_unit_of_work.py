@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import pytest
-from sqlalchemy import delete, event, func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from tests.unit.statements import statements_sent
 from tijori.common.clock import utcnow
 from tijori.common.db import UnitOfWork, UnitOfWorkFactory, UnstagedChangeError
 from tijori.wallets.models import LedgerEntry, Wallet, WalletFreeze
@@ -106,20 +106,11 @@ async def test_a_staged_row_that_cannot_go_in_fails_the_commit_and_undoes_the_re
 
 @contextmanager
 def _updates_sent(uow: UnitOfWork) -> Iterator[list[str]]:
-    """The UPDATE statements the engine sends meanwhile."""
-    engine = uow.session.bind.sync_engine
-    sent: list[str] = []
-
-    def record(*args: Any) -> None:
-        statement = args[2]
-        if statement.lstrip().upper().startswith("UPDATE"):
-            sent.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+    """The UPDATE statements the engine sends meanwhile (listed when the block ends)."""
+    with statements_sent(uow) as sent:
+        updates: list[str] = []
+        yield updates
+    updates += [statement for statement in sent if statement.lstrip().upper().startswith("UPDATE")]
 
 
 async def _balances(units: UnitOfWorkFactory) -> dict[str, tuple[int, int, str]]:
