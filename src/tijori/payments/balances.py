@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import httpx
 
 from tijori.common.money import parse_paise
+from tijori.common.peers import Peer
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,7 @@ class WalletsReader:
         timeout: float,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.urls = [url.rstrip("/") for url in urls]
-        self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
+        self.wallets = Peer("wallets", urls, timeout=timeout, transport=transport)
 
     async def available(self, authorization: str | None) -> int | None:
         """The caller's available paise (balance less holds), or ``None`` if no replica
@@ -52,33 +52,24 @@ class WalletsReader:
 
     async def read(self, authorization: str | None) -> KnownWallet | None:
         """The caller's available paise and KYC tier, or ``None`` if no replica of
-        wallets answered them; one request, whatever is asked of it."""
+        wallets answered them (then no pre-check); one request, whatever is asked of it."""
         if not authorization:
             return None
-        for url in self.urls:
-            try:
-                answer = await self._http.get(
-                    f"{url}/api/wallets/me", headers={"Authorization": authorization}
-                )
-            except httpx.HTTPError as error:
-                log.warning("wallets at %s did not answer (%s): no pre-check", url, error)
-                continue
-            if answer.status_code == httpx.codes.OK:
-                try:
-                    wallet = answer.json()
-                    tier, status = wallet.get("kyc_tier"), wallet.get("status")
-                    return KnownWallet(
-                        available=parse_paise(wallet["available"]),
-                        kyc_tier=tier if isinstance(tier, str) else None,
-                        status=status if isinstance(status, str) else None,
-                    )
-                except (ValueError, KeyError, TypeError, AttributeError):
-                    log.error("wallets at %s answered an unexpected wallet", url)
-                    return None
-            if answer.status_code < httpx.codes.INTERNAL_SERVER_ERROR:
-                return None  # no wallet yet (404): the hold will say so
-        return None
+        answer = await self.wallets.ask("GET", "/api/wallets/me", authorization=authorization)
+        if answer is None or answer.status_code != httpx.codes.OK:
+            return None  # no answer, or no wallet yet (404): the hold will say so
+        try:
+            wallet = answer.json()
+            tier, status = wallet.get("kyc_tier"), wallet.get("status")
+            return KnownWallet(
+                available=parse_paise(wallet["available"]),
+                kyc_tier=tier if isinstance(tier, str) else None,
+                status=status if isinstance(status, str) else None,
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            log.error("wallets answered an unexpected wallet")
+            return None
 
     async def aclose(self) -> None:
         """Release the connections."""
-        await self._http.aclose()
+        await self.wallets.aclose()

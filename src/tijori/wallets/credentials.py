@@ -15,6 +15,7 @@ import logging
 import httpx
 
 from tijori.common.errors import PROBLEM_CODES, ProblemError
+from tijori.common.peers import Peer
 
 log = logging.getLogger(__name__)
 
@@ -40,36 +41,28 @@ class PasswordChecker:
         timeout: float,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.urls = [url.rstrip("/") for url in urls]
-        self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
+        self.users = Peer("users", urls, timeout=timeout, transport=transport)
 
     async def check(self, authorization: str, password: str) -> None:
         """Return when users says ``password`` is the caller's; raise
         :class:`PasswordRefusedError` with users' refusal, or
         :class:`UsersUnavailableError` when no replica answered."""
-        for url in self.urls:
-            try:
-                answer = await self._http.post(
-                    f"{url}/api/users/me/password/check",
-                    json={"password": password},
-                    headers={"Authorization": authorization},
-                )
-            except httpx.HTTPError as error:
-                log.warning("users at %s did not answer the password check (%s)", url, error)
-                continue
-            if answer.status_code == httpx.codes.NO_CONTENT:
-                return
-            if answer.status_code >= httpx.codes.INTERNAL_SERVER_ERROR:
-                log.warning("users at %s answered the password check %d", url, answer.status_code)
-                continue
-            raise _refusal(answer)
-        raise UsersUnavailableError(
-            "your password could not be checked just now; nothing was changed, try again"
+        answer = await self.users.ask(
+            "POST",
+            "/api/users/me/password/check",
+            authorization=authorization,
+            json={"password": password},
         )
+        if answer is None:
+            raise UsersUnavailableError(
+                "your password could not be checked just now; nothing was changed, try again"
+            )
+        if answer.status_code != httpx.codes.NO_CONTENT:
+            raise _refusal(answer)
 
     async def aclose(self) -> None:
         """Release the connections."""
-        await self._http.aclose()
+        await self.users.aclose()
 
 
 def _refusal(answer: httpx.Response) -> ProblemError:
