@@ -92,3 +92,30 @@ async def test_a_person_adds_money_at_the_checkout_and_withdraws_it_with_the_pin
     await expect(page.get_by_test_id("withdrawal-row")).to_contain_text("\u2212₹250.00")
     await screenshots(page, "history-money")
     assert watched.page_errors == [] and watched.console_errors == []
+
+
+async def test_money_the_wallet_cannot_take_is_refunded_and_the_limit_is_named(
+    new_page: NewPage,
+) -> None:
+    watched = await new_page()
+    page = watched.page
+    person = Account(unique_name("Farhan"))
+    await sign_up(page, person, pin=None)
+    await balance_is(page, "₹100.00")
+
+    # with the ₹100.00 promotion, ₹10,000 more passes a minimum-KYC wallet's balance cap
+    await page.get_by_role("link", name="Add money").click()
+    form = page.get_by_role("form", name="Add money")
+    await form.get_by_label("Amount", exact=True).fill("10000")
+    await form.get_by_role("button", name="Continue to payment").click()
+    await page.get_by_role("button", name="Pay ₹10,000.00").click()
+
+    status = page.get_by_test_id("topup-status")
+    await expect(status).to_contain_text("₹10,000.00 refunded", timeout=30_000)
+    await expect(status).to_contain_text(
+        "We could not add it: it would take your wallet above its balance limit."
+    )
+    await screenshots(page, "topup-refunded-over-the-balance-cap")
+    await page.get_by_role("link", name="Done").click()
+    await balance_is(page, "₹100.00")
+    assert watched.page_errors == [] and watched.console_errors == []

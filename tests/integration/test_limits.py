@@ -27,7 +27,7 @@ from tests.integration.limits import (
     set_caps,
     wallets_restarted_with,
 )
-from tests.integration.payments import upgrade_to_full
+from tests.integration.payments import add_money, checkout, topup_status, upgrade_to_full
 from tests.integration.stack import Stack
 from tests.integration.transfers import send, settled, two_people
 from tijori.wallets.models import Wallet
@@ -321,6 +321,12 @@ async def test_a_minimum_kyc_wallet_past_its_upgrade_deadline_takes_no_credit(
         "limit_exceeded",
         "kyc_upgrade_deadline",
     )
+    assert (await wallet_of(gateway, ravi))["balance"] == "100.00"
+    # money Ravi adds himself is refunded, naming the deadline as a transfer does
+    topup = await add_money(gateway, ravi, "5.00")
+    await checkout(topup["checkout_url"])
+    refunded = await topup_status(gateway, ravi, topup["id"], "REFUNDED")
+    assert (refunded["reason"], refunded["limit"]) == ("limit_exceeded", "kyc_upgrade_deadline")
     assert (await wallet_of(gateway, ravi))["balance"] == "100.00"
     passed = datetime.fromisoformat((await limits_of(gateway, ravi))["kyc_upgrade_deadline"])
     assert passed < datetime.now(UTC)

@@ -261,11 +261,27 @@ async def test_a_top_up_past_the_balance_cap_is_refunded_not_credited(
     topup = await add_money(gateway, payer, "10000")  # with the 100.00 promotion: over 10,000
     await checkout(topup["checkout_url"])
     refunded = await topup_status(gateway, payer, topup["id"], "REFUNDED")
-    assert refunded["reason"] == "balance_cap"
+    # refused as a withdrawal or a transfer over a limit is: limit_exceeded, naming it
+    assert (refunded["reason"], refunded["limit"]) == ("limit_exceeded", "balance_cap")
+    listed = (await gateway.get("/api/payments/topups", headers=payer.auth)).json()["items"]
+    assert [(item["id"], item["reason"], item["limit"]) for item in listed] == [
+        (topup["id"], "limit_exceeded", "balance_cap")
+    ]
     assert (await wallet_of(gateway, payer))["balance"] == "100.00"
     assert await _entries(wallets_db, f"topup:{topup['id']}") == 0
+    async with sandbox_api(stack) as api:
+        [payment] = (await api.get(f"/v1/orders/{topup['order_id']}/payments")).json()["items"]
+        [refund] = (await api.get(f"/v1/payments/{payment['id']}/refunds")).json()["items"]
+    assert refund["notes"] == {
+        "topup_id": topup["id"],
+        "reason": "limit_exceeded",
+        "limit": "balance_cap",
+    }
     mails = await stack.wait_for_mails(payer.email, 2)
-    assert any("refunded" in str(mail["Subject"]) for mail in mails)
+    [mail] = [mail for mail in mails if "refunded" in str(mail["Subject"])]
+    body = mail.get_payload(decode=True).decode()  # type: ignore[union-attr]
+    assert "it would take your wallet above its balance limit" in body
+    assert "(reason: limit_exceeded)" in body
 
 
 async def test_gateway_down_while_an_order_is_created_makes_nothing(

@@ -1,6 +1,6 @@
-"""Wallets' migration 0007 and payments' 0002 on the embedded database: holds and
-withdrawals refused over a daily cap before them (the cap's name as their reason) read
-as a refused transfer does after them: limit_exceeded, with the cap as the limit."""
+"""Wallets' migration 0007 and payments' 0002 and 0003 on the embedded database: holds,
+withdrawals and top-ups refused over a limit before them (the limit's name as their
+reason) read as a refused transfer does after them: limit_exceeded, with the limit."""
 
 from __future__ import annotations
 
@@ -70,3 +70,31 @@ async def test_withdrawals_failed_over_a_daily_cap_become_limit_exceeded(tmp_pat
     url = f"sqlite+aiosqlite:///{tmp_path / 'payments.db'}"
     read = "SELECT id, reason, limit_name FROM withdrawals ORDER BY id"
     assert await _rewritten("payments", url, "0001", insert, REFUSED, read) == EXPECTED
+
+
+async def test_top_ups_refunded_over_a_limit_become_limit_exceeded(tmp_path: Path) -> None:
+    insert = (
+        "INSERT INTO topups (id, user_id, amount_paise, status, reason, order_id, refund_due,"
+        " check_at, created_at, updated_at) VALUES (:id, 'u', 100, 'REFUNDED', :reason,"
+        " :id, 0, '2026-12-01 00:00:00', '2026-12-01 00:00:00', '2026-12-01 00:00:00')"
+    )
+    refused = [
+        {"id": "t1", "reason": "balance_cap"},
+        {"id": "t2", "reason": "monthly_load"},
+        {"id": "t3", "reason": "yearly_load"},
+        {"id": "t4", "reason": "kyc_upgrade_deadline"},
+        {"id": "t5", "reason": "wallet_not_found"},
+        {"id": "t6", "reason": "abandoned"},
+    ]
+    expected = [
+        ("t1", "limit_exceeded", "balance_cap"),
+        ("t2", "limit_exceeded", "monthly_load"),
+        ("t3", "limit_exceeded", "yearly_load"),
+        ("t4", "limit_exceeded", "kyc_upgrade_deadline"),
+        ("t5", "wallet_not_found", None),
+        ("t6", "abandoned", None),
+    ]
+    url = f"sqlite+aiosqlite:///{tmp_path / 'payments.db'}"
+    read = "SELECT id, reason, limit_name FROM topups ORDER BY id"
+    before = "0002_withdrawals_limit_name"
+    assert await _rewritten("payments", url, before, insert, refused, read) == expected

@@ -33,9 +33,6 @@ const WITHDRAWAL_LABELS = {
   REVERSED: "Returned by the bank",
 };
 const REASONS = {
-  balance_cap: "it would take your wallet above its balance limit",
-  monthly_load: "it would pass this month's limit on money added",
-  yearly_load: "it would pass this year's limit on money added",
   wallet_frozen: "your wallet is frozen",
   insufficient_funds: "your available balance did not cover it",
   hold_expired: "the bank did not confirm it in time",
@@ -45,10 +42,15 @@ const REASONS = {
   kyc_required: "withdrawing to a bank needs a full-KYC wallet",
   limit_exceeded: "it would pass a limit of your wallet",
 };
-// which limit, when the reason is limit_exceeded (a withdrawal's own daily caps)
+// which limit, when the reason is limit_exceeded: a withdrawal's own daily caps, a
+// refunded top-up's limits of the wallet
 const LIMIT_REASONS = {
   daily_amount: "it would pass your daily limit on the value of your payments",
   daily_count: "it would pass your daily limit on the number of your payments",
+  balance_cap: "it would take your wallet above its balance limit",
+  monthly_load: "it would pass this month's limit on money added",
+  yearly_load: "it would pass this financial year's limit on money added",
+  kyc_upgrade_deadline: "your wallet was not upgraded to full KYC in time, so it takes no more money",
 };
 
 function reason(code, limit = null) {
@@ -262,7 +264,7 @@ export function renderTopup(main, ctx) {
     const what = rupees(topup.amount);
     if (topup.status === "CREDITED") line.set("CREDITED", `${what} added ✓`, "It is in your wallet now.");
     else if (topup.status === "REFUNDED")
-      line.set("REFUNDED", `${what} refunded`, `We could not add it: ${reason(topup.reason)}. The payment goes back to you.`);
+      line.set("REFUNDED", `${what} refunded`, `We could not add it: ${reason(topup.reason, topup.limit)}. The payment goes back to you.`);
     else if (topup.status === "FAILED")
       line.set("FAILED", "Payment failed", `${what}: ${reason(topup.reason) || "the payment did not go through"}. Nothing was charged.`);
     else if (topup.status === "CAPTURED") line.set("CAPTURED", `Adding ${what}…`, "Your payment is received.");

@@ -245,6 +245,8 @@ class TopupCompleted(Payload):
     reason: str | None
     amount_paise: int
     user: Party
+    # which limit, when the reason is limit_exceeded
+    limit: str | None = None
 
 
 class WithdrawalRequested(Payload):

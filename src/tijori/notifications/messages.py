@@ -172,11 +172,18 @@ def transfer_failed(transaction: TransactionCompleted) -> MailContent:
 
 
 TOPUP_REASONS = {
+    "wallet_frozen": "your wallet is frozen",
+    "wallet_not_found": "your wallet could not be found",
+    "limit_exceeded": "it would pass a limit of your wallet",
+}
+# which limit, when a refunded top-up's reason is limit_exceeded (docs/limits.md)
+TOPUP_LIMITS = {
     "balance_cap": "it would take your wallet above its balance limit",
     "monthly_load": "it would pass this month's limit on money added",
     "yearly_load": "it would pass this financial year's limit on money added",
-    "wallet_frozen": "your wallet is frozen",
-    "wallet_not_found": "your wallet could not be found",
+    "kyc_upgrade_deadline": (
+        "your wallet was not upgraded to full KYC in time, so it takes no more money"
+    ),
 }
 
 
@@ -195,6 +202,10 @@ def topup_completed(topup: TopupCompleted) -> MailContent:
             ),
         )
     reason = TOPUP_REASONS.get(topup.reason or "", topup.reason or "an unknown reason")
+    # a payments not yet upgraded (payments migration 0003) sends the limit as the reason
+    limit = topup.limit if topup.reason == "limit_exceeded" else topup.reason
+    if limit in TOPUP_LIMITS:
+        reason = TOPUP_LIMITS[limit]
     return MailContent(
         kind="TOPUP_REFUNDED",
         subject=f"Your payment of {amount} was refunded",

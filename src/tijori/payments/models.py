@@ -50,6 +50,8 @@ class Topup(StagedRow, Base):
     amount_paise: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(10), default="CREATED")
     reason: Mapped[str | None] = mapped_column(String(40))
+    # which limit, when the reason is limit_exceeded (migration 0003)
+    limit_name: Mapped[str | None] = mapped_column(String(40), default=None)
     order_id: Mapped[str] = mapped_column(String(40), unique=True)
     payment_id: Mapped[str | None] = mapped_column(String(40), unique=True)
     refund_id: Mapped[str | None] = mapped_column(String(40))

@@ -71,6 +71,7 @@ class TopupRead(BaseModel):
                     "currency": "INR",
                     "status": "CREATED",
                     "reason": None,
+                    "limit": None,
                     "order_id": "order_Ny3bHq8LrV2sXk",
                     "checkout_url": "http://127.0.0.1:8090/v1/checkout/embedded?key_id=rzp_test_tijori&order_id=order_Ny3bHq8LrV2sXk",
                     "created_at": "2025-01-15T11:00:00Z",
@@ -85,6 +86,14 @@ class TopupRead(BaseModel):
     currency: Literal["INR"] = "INR"
     status: TopupStatus
     reason: str | None
+    limit: str | None = Field(
+        default=None,
+        validation_alias="limit_name",
+        description=(
+            "Which limit, when a REFUNDED top-up's reason is limit_exceeded: the wallet's "
+            "balance_cap, monthly_load, yearly_load or kyc_upgrade_deadline; null otherwise."
+        ),
+    )
     order_id: str
     # where to send the user to pay; present while the top-up is CREATED
     checkout_url: str | None = None

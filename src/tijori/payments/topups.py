@@ -131,7 +131,12 @@ def fail(uow: UnitOfWork, topup: Topup, *, reason: str) -> str:
 
 
 async def _complete(
-    uow: UnitOfWork, topup: Topup, *, status: str, reason: str | None = None
+    uow: UnitOfWork,
+    topup: Topup,
+    *,
+    status: str,
+    reason: str | None = None,
+    limit: str | None = None,
 ) -> None:
     """Stage ``topup.completed`` for the user's e-mail, if their sign-up has arrived."""
     customer = await PaymentsRepository(uow).customer(topup.user_id)
@@ -147,6 +152,7 @@ async def _complete(
             reason=reason,
             amount_paise=topup.amount_paise,
             user=Party(user_id=customer.user_id, name=customer.name, email=customer.email),
+            limit=limit,
         ),
         key=topup.user_id,
     )
@@ -163,13 +169,16 @@ async def on_credited(uow: UnitOfWork, credited: TopupCredited) -> None:
 
 
 async def on_rejected(uow: UnitOfWork, rejected: TopupRejected, desk: PaymentsDesk) -> None:
-    """Wallets could not take the money: refund it at the gateway, from the check loop."""
+    """Wallets could not take the money: refund it at the gateway, from the check loop.
+    Over a limit the reason is ``limit_exceeded`` and the limit is kept beside it, as a
+    withdrawal's is (docs/limits.md)."""
     repository = PaymentsRepository(uow)
     topup = await repository.topup(rejected.topup_id, lock=True)
     if topup is None or topup.status != "CAPTURED" or topup.refund_due:
         return
-    reason = rejected.limit if rejected.reason == "limit_exceeded" else rejected.reason
-    repository.schedule(topup, utcnow(), refund_due=True, reason=reason)
+    repository.schedule(
+        topup, utcnow(), refund_due=True, reason=rejected.reason, limit_name=rejected.limit
+    )
     uow.after_commit(desk.wake_checks, once=True)
 
 
@@ -189,7 +198,11 @@ async def check(desk: PaymentsDesk, candidate: Topup) -> None:
                     candidate.payment_id,
                     amount_paise=candidate.amount_paise,
                     receipt=candidate.id,
-                    notes={"topup_id": candidate.id, "reason": candidate.reason or ""},
+                    notes={
+                        "topup_id": candidate.id,
+                        "reason": candidate.reason or "",
+                        "limit": candidate.limit_name or "",
+                    },
                 )
             )
             payments: list[Payment] = []
@@ -215,7 +228,9 @@ async def check(desk: PaymentsDesk, candidate: Topup) -> None:
         if refund is not None:
             if repository.advance_topup(topup, "REFUNDED", refund_id=refund.id, refund_due=False):
                 _counted(uow, "REFUNDED")
-                await _complete(uow, topup, status="REFUNDED", reason=topup.reason)
+                await _complete(
+                    uow, topup, status="REFUNDED", reason=topup.reason, limit=topup.limit_name
+                )
         else:
             taken = [
                 payment
