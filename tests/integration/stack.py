@@ -211,6 +211,8 @@ def start_stack(
                 "TIJORI_TEST_KAFKA_BOOTSTRAP", "127.0.0.1:9092"
             ),
             "TIJORI_KAFKA_TOPIC_PREFIX": f"test-{run}.",
+            # a killed service's partitions wait this long for the one restarted
+            "TIJORI_KAFKA_SESSION_TIMEOUT_MS": "6000",
             "TIJORI_SMTP_HOST": "127.0.0.1",
             "TIJORI_SMTP_PORT": str(smtp.port),
             "TIJORI_OUTBOX_POLL_SECONDS": "0.2",

@@ -126,7 +126,10 @@ def build_runtime(
     )
     if settings.kafka_bootstrap:
         runtime.bus = KafkaBus(
-            settings.kafka_bootstrap, prefix=settings.kafka_topic_prefix, client_id=f"tijori-{name}"
+            settings.kafka_bootstrap,
+            prefix=settings.kafka_topic_prefix,
+            client_id=f"tijori-{name}",
+            session_timeout_ms=settings.kafka_session_timeout_ms,
         )
         if outbox_model is not None:
             runtime.relay = OutboxRelay(

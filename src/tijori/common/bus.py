@@ -25,10 +25,18 @@ MAX_BACKOFF_SECONDS = 4.0
 class KafkaBus:
     """Connection settings shared by the producer and consumers of one service."""
 
-    def __init__(self, bootstrap: str, *, prefix: str = "", client_id: str = "tijori") -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        prefix: str = "",
+        client_id: str = "tijori",
+        session_timeout_ms: int = 15000,
+    ) -> None:
         self.bootstrap = bootstrap
         self.prefix = prefix
         self.client_id = client_id
+        self.session_timeout_ms = session_timeout_ms
 
     def topic(self, event_type: str) -> str:
         """The topic name of ``event_type`` under this bus's prefix."""
@@ -57,8 +65,8 @@ class KafkaBus:
             auto_offset_reset="earliest",
             isolation_level="read_uncommitted",
             max_poll_records=200,
-            session_timeout_ms=15000,
-            heartbeat_interval_ms=3000,
+            session_timeout_ms=self.session_timeout_ms,
+            heartbeat_interval_ms=self.session_timeout_ms // 5,
         )
 
     async def ping(self) -> None:

@@ -23,6 +23,11 @@ class CommonSettings(BaseSettings):
     kafka_bootstrap: str | None = None
     # every topic and consumer group name starts with this, so test runs stay apart
     kafka_topic_prefix: str = ""
+    # how long a consumer may go unheard before its group gives its partitions to
+    # another (Kafka's session.timeout.ms; it heartbeats five times as often): how
+    # long a killed process's partitions wait before a restarted or second one takes
+    # them. Kafka accepts 6000 at least (group.min.session.timeout.ms).
+    kafka_session_timeout_ms: int = Field(15000, ge=6000, le=300000)
     redis_url: str | None = None
     jwt_private_key: SecretStr | None = None
     jwt_public_key: str | None = None
