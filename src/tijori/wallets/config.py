@@ -32,7 +32,8 @@ class WalletsSettings(CommonSettings):
     full_p2p_monthly_limit: Annotated[int, BeforeValidator(parse_paise), Field(ge=0)] = "10000.00"  # type: ignore[assignment]
     limits_timezone: str = INDIA
     # the most a user may set as their own daily caps on the value and number of their
-    # payments (docs/limits.md: NPCI's UPI limits, ₹1,00,000 and 20 payments a day);
+    # payments (docs/limits.md: UPI's ₹1,00,000 a day to people; the 20 payments a day
+    # most banks allow, where NPCI's limit for payments to people is 10);
     # without a cap of their own (the default) only the tier's limits apply
     user_daily_amount_max: Annotated[int, BeforeValidator(parse_paise), Field(gt=0)] = "100000.00"  # type: ignore[assignment]
     user_daily_count_max: int = Field(20, gt=0, le=10_000)
