@@ -298,10 +298,7 @@ function sendForm({ signal, onSettled, hasPin, isFrozen }) {
 
     if (isFrozen()) {
       // wallets would refuse it (wallet_frozen): say so before the PIN is asked
-      problem.show(
-        "Your wallet is frozen: no payment can leave it. ",
-        h("a", { href: "#/security", text: "Unfreeze it in Security" }),
-      );
+      showFrozen();
       return;
     }
     lock(true);
@@ -360,6 +357,13 @@ function sendForm({ signal, onSettled, hasPin, isFrozen }) {
     }
     follow(transaction); // still locked, until it settles
   });
+
+  function showFrozen() {
+    problem.show(
+      "Your wallet is frozen: no payment can leave it. ",
+      h("a", { href: "#/security", text: "Unfreeze it in Security" }),
+    );
+  }
 
   function showNoPin() {
     problem.show(
@@ -421,6 +425,9 @@ function sendForm({ signal, onSettled, hasPin, isFrozen }) {
       problem.show("This payment was already sent with different details. Check History before you try again.");
     } else if (error.code === "wallet_not_found") {
       problem.show("Your wallet is still opening. Try again in a moment.");
+    } else if (error.code === "wallet_frozen") {
+      // the pre-check's 423: frozen since this page loaded the wallet (by an ADMIN, say)
+      showFrozen();
     } else if (error.status === 429) {
       problem.show(errorText(error));
     } else if (!fields.showProblem(error, { messages: error.errors.length ? {} : messages, codeFields })) {
