@@ -190,7 +190,7 @@ function checkTransfer({ receiver, amount, note }) {
   return errors;
 }
 
-function sendForm({ signal, onSettled, hasPin, isFrozen }) {
+function sendForm({ signal, onSettled, hasPin, isFrozen, reloadWallet }) {
   const problem = formError();
   const receiver = field({
     name: "receiver",
@@ -426,8 +426,12 @@ function sendForm({ signal, onSettled, hasPin, isFrozen }) {
     } else if (error.code === "wallet_not_found") {
       problem.show("Your wallet is still opening. Try again in a moment.");
     } else if (error.code === "wallet_frozen") {
-      // the pre-check's 423: frozen since this page loaded the wallet (by an ADMIN, say)
-      showFrozen();
+      // the pre-check's 423: frozen since this page loaded the wallet (by an ADMIN, say),
+      // or unfrozen so lately that the pre-check has not heard of it yet
+      reloadWallet().then(() => {
+        if (isFrozen()) showFrozen();
+        else problem.show("Your wallet was unfrozen a moment ago. Press Send money again in a moment.");
+      });
     } else if (error.status === 429) {
       problem.show(errorText(error));
     } else if (!fields.showProblem(error, { messages: error.errors.length ? {} : messages, codeFields })) {
@@ -481,6 +485,7 @@ export function renderHome(main, ctx) {
     // the cached user may predate a PIN set since: ask again before saying there is none
     hasPin: async () => (await ctx.user())?.pin_set || (await ctx.freshUser())?.pin_set !== false,
     isFrozen: () => balance.wallet?.status === "FROZEN",
+    reloadWallet: () => balance.reload(),
     onSettled: () => {
       balance.reload();
       showRecent();
