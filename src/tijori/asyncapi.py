@@ -52,6 +52,7 @@ PRODUCERS: dict[str, str] = {
     "wallet.frozen": "wallets",
     "wallet.unfrozen": "wallets",
     "wallet.limits_changed": "wallets",
+    "wallet.tier_limits": "wallets",
 }
 """The service that writes each event to its outbox."""
 
@@ -78,6 +79,7 @@ CONSUMERS: dict[str, tuple[str, ...]] = {
     "wallet.frozen": ("notifications",),
     "wallet.unfrozen": ("notifications",),
     "wallet.limits_changed": ("transactions",),
+    "wallet.tier_limits": ("transactions",),
 }
 """The services that consume each event; each consumes in a group named after itself."""
 
@@ -104,6 +106,8 @@ MESSAGE_KEYS: dict[str, tuple[str, str]] = {
     "wallet.frozen": ("the user id (the wallet's owner)", "user_id"),
     "wallet.unfrozen": ("the user id (the wallet's owner)", "user_id"),
     "wallet.limits_changed": ("the user id (the wallet's owner)", "user_id"),
+    # ordered by version, not by partition
+    "wallet.tier_limits": ("the announcement's version, as a string", "version"),
 }
 """The Kafka message key of each event: what it is, and the payload field that holds it."""
 

@@ -4,6 +4,7 @@ and the user's own daily caps set through it (a raise with the PIN's token)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -19,21 +20,38 @@ TIGHT = {
 }
 
 
-def wallets_restarted_with(stack: Stack, env: dict[str, str]) -> Iterator[None]:
+@dataclass
+class RestartedWallets:
+    """Wallets running with other settings until :meth:`restore` restarts it as it was."""
+
+    stack: Stack
+    normal: dict[str, str]
+    restored: bool = False
+
+    def restore(self) -> None:
+        """Restart wallets with the stack's own settings, once: a test may do it (to see
+        what the restart does) and spare the fixture's end a restart of its own."""
+        if self.restored:
+            return
+        self.restored = True
+        self.stack.stop("wallets")
+        self.stack.env.clear()
+        self.stack.env.update(self.normal)
+        self.stack.start("wallets")
+        self.stack.wait_ready("wallets")
+
+
+def wallets_restarted_with(stack: Stack, env: dict[str, str]) -> Iterator[RestartedWallets]:
     """Wallets restarted with ``env`` while the caller's fixture yields, then as it was."""
-    normal = dict(stack.env)
+    restarted = RestartedWallets(stack, normal=dict(stack.env))
     stack.stop("wallets")
     stack.env.update(env)
     try:
         stack.start("wallets")
         stack.wait_ready("wallets")
-        yield
+        yield restarted
     finally:
-        stack.stop("wallets")
-        stack.env.clear()
-        stack.env.update(normal)
-        stack.start("wallets")
-        stack.wait_ready("wallets")
+        restarted.restore()
 
 
 async def limits_of(client: httpx.AsyncClient, person: Person) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from tests.conftest import poll
 from tests.integration.conftest import PIN, Person, problem, sign_up, wallet_of
 from tests.integration.limits import (
     TIGHT,
+    RestartedWallets,
     by_name,
     caps_token,
     limits_of,
@@ -34,7 +35,7 @@ from tijori.wallets.models import Wallet
 
 
 @pytest.fixture(scope="module", autouse=True)
-def tight_limits(stack: Stack) -> Iterator[None]:
+def tight_limits(stack: Stack) -> Iterator[RestartedWallets]:
     """Wallets restarted with small minimum-KYC limits for this module, then as it was."""
     yield from wallets_restarted_with(stack, TIGHT)
 

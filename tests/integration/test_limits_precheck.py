@@ -1,10 +1,13 @@
 """Transactions' pre-check of the sender's limits on the running stack: once wallets has
 told it what a sender may still send (with every outcome, and wallet.limits_changed when
-a cap or the tier changes), a transfer past a limit is refused at once with 422
-limit_exceeded, naming the limit and what is left, and nothing PENDING is made; a raise
-of the cap or an upgrade to full KYC reaches it, and the payment goes through. A
-withdrawal over a daily cap fails as a transfer does: limit_exceeded, naming the cap.
-Wallets runs here with the small limits of test_limits.py (a ₹50 monthly limit)."""
+a cap, the tier or the freeze changes), a transfer past a limit is refused at once with
+422 limit_exceeded, naming the limit and what is left, one from a frozen wallet with 423
+wallet_frozen, and nothing PENDING is made; a raise of the cap, an upgrade to full KYC or
+an unfreeze reaches it, and the payment goes through. A withdrawal over a daily cap
+fails as a transfer does: limit_exceeded, naming the cap. Wallets runs here with the
+small limits of test_limits.py (a ₹50 monthly limit), until the module's last test but
+the audit restarts it with its normal ones (₹10,000): that restart's announcement of
+the tiers' limits reaches the pre-check, and a payment refused before goes through."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from tests.conftest import poll
 from tests.integration.conftest import PIN, Person, problem, sign_up, wallet_of
 from tests.integration.limits import (
     TIGHT,
+    RestartedWallets,
     by_name,
     caps_token,
     limits_of,
@@ -26,11 +30,11 @@ from tests.integration.limits import (
 )
 from tests.integration.payments import upgrade_to_full, withdraw, withdrawal_status
 from tests.integration.stack import Stack
-from tests.integration.transfers import send, settled
+from tests.integration.transfers import send, settled, unfreeze, unfreeze_token
 
 
 @pytest.fixture(scope="module", autouse=True)
-def tight_limits(stack: Stack) -> Iterator[None]:
+def tight_limits(stack: Stack) -> Iterator[RestartedWallets]:
     """Wallets restarted with small minimum-KYC limits for this module, then as it was."""
     yield from wallets_restarted_with(stack, TIGHT)
 
@@ -104,19 +108,27 @@ async def test_a_payment_past_a_daily_cap_the_user_set_is_refused_at_once(
 
 
 async def _goes_through(
-    client: httpx.AsyncClient, sender: Person, receiver: Person, amount: str, limit: str
+    client: httpx.AsyncClient,
+    sender: Person,
+    receiver: Person,
+    amount: str,
+    limit: str | None,
+    *,
+    status: int = 422,
+    code: str = "limit_exceeded",
 ) -> Any:
-    """Ask for the transfer until the pre-check lets it through (a refusal over
-    ``limit`` makes nothing, so asking again is safe); the transfer, settled."""
+    """Ask for the transfer until the pre-check lets it through (a refusal, over
+    ``limit`` or with ``status`` and ``code``, makes nothing, so asking again is safe);
+    the transfer, settled."""
 
     async def accepted() -> httpx.Response | None:
         answer = await send(client, sender, receiver.phone, amount)
-        if answer.status_code == 422:
-            assert problem(answer, 422, "limit_exceeded")["limit"] == limit
+        if answer.status_code == status:
+            assert problem(answer, status, code).get("limit") == limit
             return None
         return answer
 
-    answer = await poll(accepted, what=f"the pre-check to hear that {limit} was raised")
+    answer = await poll(accepted, what=f"the pre-check to hear that {limit or code} was lifted")
     assert answer.status_code == 202, answer.text
     return await settled(client, sender, answer.json()["id"])
 
@@ -172,6 +184,59 @@ async def test_a_withdrawal_past_a_daily_cap_fails_as_a_transfer_does_naming_the
     failure = next(mail for mail in mails if "failed" in str(mail["Subject"]))
     body = failure.get_payload(decode=True).decode()  # type: ignore[union-attr]
     assert "it would pass your daily limit on the value of your payments" in body
+
+
+async def test_a_frozen_sender_is_refused_at_once_and_pays_again_right_after_unfreezing(
+    gateway: httpx.AsyncClient,
+) -> None:
+    asha, ravi = await _people(gateway, 2)
+    assert (await _paid(gateway, asha, ravi, "5.00"))["status"] == "SUCCESS"
+    frozen = await gateway.post("/api/wallets/me/freeze", headers=asha.auth)
+    assert frozen.status_code == 200, frozen.text
+
+    async def refused_at_once() -> dict[str, Any] | None:
+        answer = await send(gateway, asha, ravi.phone, "5.00")
+        if answer.status_code == 202:  # sent before the freeze was heard: it FAILS
+            failed = await settled(gateway, asha, answer.json()["id"])
+            assert (failed["status"], failed["reason"]) == ("FAILED", "wallet_frozen")
+            return None
+        return problem(answer, 423, "wallet_frozen")
+
+    refusal = await poll(refused_at_once, what="the pre-check to hear of the freeze")
+    assert "frozen" in refusal["detail"]
+    made = await _transactions(gateway, asha)
+    # refused at once, however much: the freeze comes before the balance
+    problem(await send(gateway, asha, ravi.phone, "5000.00"), 423, "wallet_frozen")
+    assert await _transactions(gateway, asha) == made  # nothing was made
+    assert await _transactions(gateway, asha, status="PENDING") == []
+
+    token = await unfreeze_token(gateway, asha)
+    unfrozen = await unfreeze(gateway, asha, token, asha.password)
+    assert unfrozen.status_code == 200, unfrozen.text
+    # no other event of asha's wallet: the unfreeze's own news lifts the refusal
+    paid = await _goes_through(gateway, asha, ravi, "5.00", None, status=423, code="wallet_frozen")
+    assert paid["status"] == "SUCCESS", paid
+    assert (await wallet_of(gateway, asha))["balance"] == "90.00"
+
+
+async def test_a_wallets_restart_with_a_raised_monthly_limit_reaches_the_pre_check(
+    gateway: httpx.AsyncClient, tight_limits: RestartedWallets
+) -> None:
+    """The module's last test but the audit: it restarts wallets with its normal limits
+    (₹10,000 a month), which the fixture's end would do anyway."""
+    asha, ravi, meera, kavya = await _people(gateway, 4)
+    assert (await _paid(gateway, asha, ravi, "20.00"))["status"] == "SUCCESS"
+    assert (await _paid(gateway, asha, meera, "20.00"))["status"] == "SUCCESS"
+    assert (await _refused(gateway, asha, kavya, "10.01"))["left"] == "10.00"
+    tight_limits.restore()  # the operator raised TIJORI_P2P_MONTHLY_LIMIT and restarted
+    # asha's wallet tells nothing new: the announcement of the tiers' limits does
+    paid = await _goes_through(gateway, asha, kavya, "10.01", "monthly_p2p")
+    assert paid["status"] == "SUCCESS", paid
+    assert by_name(await limits_of(gateway, asha))["monthly_p2p"][1:] == (
+        "10000.00",
+        "50.01",
+        "9949.99",
+    )
 
 
 async def test_audit_is_clean_after_the_pre_check(stack: Stack) -> None:

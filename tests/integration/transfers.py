@@ -16,6 +16,9 @@ from tests.integration.conftest import PIN, Person, set_pin, sign_up, wallet_of
 # eventual consistency: a new wallet reaches the transactions directory a moment later
 NOT_KNOWN_YET = {"receiver_not_found", "wallet_not_found"}
 
+# what an unfreeze's payment token is bound to (wallets/freezes.py)
+UNFREEZE = {"amount": 0, "idempotency_key": "wallet-unfreeze"}
+
 
 async def two_people(
     client: httpx.AsyncClient, names: tuple[str, str] = ("Asha Rao", "Ravi Kumar")
@@ -101,3 +104,24 @@ async def balance(client: httpx.AsyncClient, person: Person) -> str:
     """The person's balance as the API shows it."""
     wallet = await wallet_of(client, person)
     return str(wallet["balance"])
+
+
+async def unfreeze_token(client: httpx.AsyncClient, person: Person, **body: Any) -> str:
+    """The token ``person``'s PIN buys to unfreeze their wallet (``body`` instead, to
+    buy one for something else)."""
+    answer = await client.post(
+        "/api/auth/payment-token", json={"pin": PIN, **UNFREEZE, **body}, headers=person.auth
+    )
+    assert answer.status_code == 200, answer.text
+    token: str = answer.json()["payment_token"]
+    return token
+
+
+async def unfreeze(
+    client: httpx.AsyncClient, person: Person, token: str | None, password: Any
+) -> httpx.Response:
+    """``POST /api/wallets/me/unfreeze`` with ``password`` (no body field when None) and
+    ``token`` as ``X-Payment-Token``."""
+    headers = person.auth | ({"X-Payment-Token": token} if token else {})
+    body = {} if password is None else {"password": password}
+    return await client.post("/api/wallets/me/unfreeze", json=body, headers=headers)

@@ -192,7 +192,13 @@ async def test_freezing_twice_changes_once_and_each_change_is_kept_counted_and_a
     unfrozen = await _unfreeze(wallets_units, "a", _token("a"))
     assert unfrozen.status == "ACTIVE"
     assert await _history(wallets_units) == [("FREEZE", "USER", None), ("UNFREEZE", "USER", None)]
-    assert await _events(wallets_units) == ["wallet.frozen", "wallet.unfrozen"]
+    # each with the allowance, for transactions' pre-check
+    assert await _events(wallets_units) == [
+        "wallet.frozen",
+        "wallet.limits_changed",
+        "wallet.unfrozen",
+        "wallet.limits_changed",
+    ]
     assert metric_value("tijori_wallet_freezes_total", action="unfreeze", by="USER") >= 1
 
 

@@ -1,10 +1,13 @@
 """Transactions' pre-check of the sender's limits: what wallets told it of a sender's
 allowance refuses at once, with 422 limit_exceeded, the limit and what is left, a
 transfer wallets would refuse; an earlier month or day counts nothing, pending
-transfers count, older news is ignored, and nothing known checks nothing."""
+transfers count, older news is ignored, and nothing known checks nothing. The month's
+limit wallets announced for the tier counts over the allowance's, and a frozen sender
+is a 423 (test_precheck_freezes_and_tiers.py has them in the databases)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +16,14 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.unit import transfers
+from tests.unit.allowances import (
+    account_of,
+    an_allowance,
+    knows,
+    learn,
+    pending_amounts,
+    wallet_events,
+)
 from tests.unit.conftest import metric_value
 from tests.unit.statements import statements_sent
 from tijori.common.auth import PaymentAuthorisation, TokenKeys
@@ -27,13 +38,19 @@ from tijori.common.events import (
     TransferRejected,
     UserCreated,
     UserKycUpdated,
-    WalletLimitsChanged,
+    new_event,
     parse_event,
 )
 from tijori.common.periods import INDIA, Today, today
-from tijori.transactions import acceptance, allowance, settlement
-from tijori.transactions.allowance import LimitLeft, limit_passed, refusal
-from tijori.transactions.models import Account, Transaction
+from tijori.transactions import acceptance, settlement
+from tijori.transactions.allowance import (
+    LimitLeft,
+    frozen_refusal,
+    is_frozen,
+    limit_passed,
+    refusal,
+)
+from tijori.transactions.models import Transaction
 from tijori.transactions.repository import TransactionRepository
 from tijori.wallets import own_limits, service
 from tijori.wallets.config import WalletsSettings
@@ -43,24 +60,17 @@ from tijori.wallets.schemas import UserLimitsRequest
 NOW = Today(now=datetime(2026, 12, 15, 6, 0, tzinfo=UTC), month="2026-12", day="2026-12-15")
 
 
-def _allowance(**values: Any) -> Allowance:
-    """A minimum-KYC wallet's allowance (a ₹100 monthly limit, no caps of its own), with
-    ``values`` instead."""
-    defaults: dict[str, Any] = {
-        "monthly_p2p_paise": 10_000,
-        "p2p_month": "2026-12",
-        "p2p_sent_paise": 0,
-        "daily_amount_cap_paise": None,
-        "daily_count_cap": None,
-        "pay_day": "2026-12-15",
-        "day_paid_paise": 0,
-        "day_payments": 0,
-    }
-    return Allowance(**(defaults | values))
-
-
-def _passed(known: Allowance | None, paise: int, paid: int = 0, count: int = 0) -> Any:
-    return limit_passed(known, paise, pending_paise=paid, pending_count=count, today=NOW)
+def _passed(
+    known: Allowance | None, paise: int, paid: int = 0, count: int = 0, tier: int | None = None
+) -> Any:
+    return limit_passed(
+        known,
+        paise,
+        pending_paise=paid,
+        pending_count=count,
+        today=NOW,
+        tier_monthly_p2p_paise=tier,
+    )
 
 
 # --- the decision ---------------------------------------------------------------------
@@ -71,18 +81,18 @@ def test_nothing_known_checks_nothing() -> None:
 
 
 def test_the_monthly_limit_may_be_reached_not_passed_and_says_what_is_left() -> None:
-    known = _allowance(p2p_sent_paise=6_000)
+    known = an_allowance(p2p_sent_paise=6_000)
     assert _passed(known, 4_000) is None  # to the limit exactly
     assert _passed(known, 4_001) == LimitLeft("monthly_p2p", 4_000)
     # sent above a limit lowered since (an operator's change): nothing is left, not less
-    assert _passed(_allowance(p2p_sent_paise=12_000), 1) == LimitLeft("monthly_p2p", 0)
+    assert _passed(an_allowance(p2p_sent_paise=12_000), 1) == LimitLeft("monthly_p2p", 0)
 
 
 def test_an_earlier_month_or_day_counts_nothing() -> None:
-    last_month = _allowance(p2p_month="2026-11", p2p_sent_paise=10_000)
+    last_month = an_allowance(p2p_month="2026-11", p2p_sent_paise=10_000)
     assert _passed(last_month, 10_000) is None
-    assert _passed(_allowance(p2p_month=None), 10_000) is None  # never sent
-    yesterday = _allowance(
+    assert _passed(an_allowance(p2p_month=None), 10_000) is None  # never sent
+    yesterday = an_allowance(
         daily_amount_cap_paise=2_000,
         daily_count_cap=1,
         pay_day="2026-12-14",
@@ -95,7 +105,7 @@ def test_an_earlier_month_or_day_counts_nothing() -> None:
 
 
 def test_pending_transfers_count_against_what_is_left() -> None:
-    known = _allowance(
+    known = an_allowance(
         p2p_sent_paise=5_000,
         daily_amount_cap_paise=8_000,
         daily_count_cap=3,
@@ -107,12 +117,12 @@ def test_pending_transfers_count_against_what_is_left() -> None:
     assert _passed(known, 3_000, paid=2_000, count=1) == LimitLeft("daily_amount", 1_000)
     assert _passed(known, 100, paid=100, count=2) == LimitLeft("daily_count", 0)
     # pending counts in a new day and month too: they are decided now
-    fresh = _allowance(p2p_month="2026-11", p2p_sent_paise=9_999, pay_day="2026-12-01")
+    fresh = an_allowance(p2p_month="2026-11", p2p_sent_paise=9_999, pay_day="2026-12-01")
     assert _passed(fresh, 5_000, paid=6_000, count=1) == LimitLeft("monthly_p2p", 4_000)
 
 
 def test_the_own_caps_come_first_as_in_wallets() -> None:
-    everything = _allowance(
+    everything = an_allowance(
         p2p_sent_paise=10_000,
         daily_amount_cap_paise=1_000,
         daily_count_cap=1,
@@ -120,7 +130,7 @@ def test_the_own_caps_come_first_as_in_wallets() -> None:
         day_payments=1,
     )
     assert _passed(everything, 1) == LimitLeft("daily_amount", 0)
-    assert _passed(_allowance(p2p_sent_paise=10_000, daily_count_cap=0), 1) == LimitLeft(
+    assert _passed(an_allowance(p2p_sent_paise=10_000, daily_count_cap=0), 1) == LimitLeft(
         "daily_count", 0
     )
 
@@ -132,6 +142,47 @@ def test_a_refusal_is_a_422_naming_the_limit_and_what_is_left() -> None:
     assert "₹12.50 is left of this month's limit" in monthly.detail
     count = refusal(LimitLeft("daily_count", 0))
     assert count.extra == {"limit": "daily_count", "left": 0}  # payments, not rupees
+
+
+def test_the_month_s_limit_wallets_announced_for_the_tier_counts_over_the_allowance_s() -> None:
+    # told with a ₹100 limit, all of it sent; then wallets announced ₹150 for the tier
+    spent = an_allowance(tier="MINIMUM", p2p_sent_paise=10_000)
+    assert _passed(spent, 1) == LimitLeft("monthly_p2p", 0)
+    assert _passed(spent, 5_000, tier=15_000) is None  # to the raised limit exactly
+    assert _passed(spent, 5_001, tier=15_000) == LimitLeft("monthly_p2p", 5_000)
+    # lowered below what was sent: nothing is left, not less
+    assert _passed(spent, 1, tier=5_000) == LimitLeft("monthly_p2p", 0)
+    # the own caps come first still
+    capped = an_allowance(tier="MINIMUM", daily_count_cap=1, day_payments=1)
+    assert _passed(capped, 1, tier=10**9) == LimitLeft("daily_count", 0)
+
+
+def test_a_frozen_sender_is_a_423_wallet_frozen_and_nothing_known_is_not_frozen() -> None:
+    assert not is_frozen(None)
+    assert not is_frozen(an_allowance())
+    assert is_frozen(an_allowance(frozen=True))
+    refused = frozen_refusal()
+    assert (refused.status, refused.code) == (423, "wallet_frozen")  # as a withdrawal's
+
+
+def test_an_allowance_written_before_tier_and_frozen_still_parses_not_frozen() -> None:
+    outcome = TransferCompleted(
+        transaction_id="t1",
+        sender_id="asha",
+        receiver_id="ravi",
+        amount_paise=100,
+        sender_balance_paise=9_900,
+        sender_version=2,
+        receiver_balance_paise=10_100,
+        receiver_version=2,
+        sender_allowance=an_allowance(tier="FULL", frozen=True),
+    )
+    written = json.loads(new_event(outcome).model_dump_json())
+    for field in ("tier", "frozen"):
+        del written["payload"]["sender_allowance"][field]
+    parsed = parse_event(json.dumps(written)).payload.sender_allowance
+    assert (parsed.tier, parsed.frozen) == (None, False)
+    assert parsed.monthly_p2p_paise == 10_000
 
 
 # --- learning it, in the transactions database ----------------------------------------
@@ -153,13 +204,6 @@ def _completed(
     )
 
 
-async def _account(units: UnitOfWorkFactory, user_id: str) -> Account:
-    async with units() as uow:
-        account = await uow.session.get(Account, user_id)
-        assert account is not None
-        return account
-
-
 async def _settle(units: UnitOfWorkFactory, *outcomes: TransferCompleted) -> None:
     async with units() as uow:
         await TransactionRepository(uow).prefetch_outcomes(outcomes)
@@ -168,33 +212,24 @@ async def _settle(units: UnitOfWorkFactory, *outcomes: TransferCompleted) -> Non
         await uow.commit()
 
 
-async def _learn(units: UnitOfWorkFactory, user_id: str, version: int, known: Allowance) -> None:
-    changed = WalletLimitsChanged(
-        wallet_id=f"w-{user_id}", user_id=user_id, version=version, allowance=known
-    )
-    async with units() as uow:
-        await allowance.learn_limits(uow, changed=changed)
-        await uow.commit()
-
-
 async def test_outcomes_and_limit_changes_teach_the_allowance_and_older_news_is_ignored(
     transactions_units: UnitOfWorkFactory, known: MemoryCache
 ) -> None:
-    assert (await _account(transactions_units, "asha")).limits_version is None
+    assert (await account_of(transactions_units, "asha")).limits_version is None
     txn = (await transfers.accept(transactions_units, known, "10.00")).transaction
-    sent = _allowance(p2p_sent_paise=1_000, day_paid_paise=1_000, day_payments=1)
+    sent = an_allowance(p2p_sent_paise=1_000, day_paid_paise=1_000, day_payments=1)
     await _settle(transactions_units, _completed(txn, version=5, known=sent))
-    asha = await _account(transactions_units, "asha")
+    asha = await account_of(transactions_units, "asha")
     assert (asha.limits_version, asha.p2p_sent_paise, asha.day_payments) == (5, 1_000, 1)
     # a raise of the cap at version 7, then news from version 6 that came late
-    await _learn(transactions_units, "asha", 7, sent.model_copy(update={"daily_count_cap": 9}))
-    await _learn(transactions_units, "asha", 6, sent.model_copy(update={"daily_count_cap": 1}))
-    asha = await _account(transactions_units, "asha")
+    await learn(transactions_units, "asha", 7, sent.model_copy(update={"daily_count_cap": 9}))
+    await learn(transactions_units, "asha", 6, sent.model_copy(update={"daily_count_cap": 1}))
+    asha = await account_of(transactions_units, "asha")
     assert (asha.limits_version, asha.daily_count_cap, asha.version) == (7, 9, 5)
-    assert (await _account(transactions_units, "ravi")).limits_version is None  # received
+    assert (await account_of(transactions_units, "ravi")).limits_version is None  # received
 
 
-async def test_a_balance_learned_as_receiver_does_not_hide_an_older_allowance(
+async def test_a_balance_learned_as_receiver_does_not_hide_an_olderan_allowance(
     transactions_units: UnitOfWorkFactory, known: MemoryCache
 ) -> None:
     txn = (await transfers.accept(transactions_units, known, "10.00")).transaction
@@ -204,9 +239,9 @@ async def test_a_balance_learned_as_receiver_does_not_hide_an_older_allowance(
         asha = (await repository.lock_accounts(["asha"]))["asha"]
         repository.learn(asha, version=9, balance_paise=9_500)
         await uow.commit()
-    own = _allowance(p2p_sent_paise=1_000)
+    own = an_allowance(p2p_sent_paise=1_000)
     await _settle(transactions_units, _completed(txn, version=8, known=own))
-    asha = await _account(transactions_units, "asha")
+    asha = await account_of(transactions_units, "asha")
     assert (asha.balance_paise, asha.version) == (9_500, 9)  # the newer balance stays
     assert (asha.limits_version, asha.p2p_sent_paise) == (8, 1_000)  # and the allowance is news
 
@@ -218,8 +253,8 @@ async def test_a_batch_of_outcomes_still_writes_its_accounts_in_one_update(
     second = (await transfers.accept(transactions_units, known, "20.00")).transaction
     batch = [
         # the sender's allowance and both balances, the receiver's without an allowance
-        _completed(first, version=2, known=_allowance(p2p_sent_paise=1_000), receiver_version=2),
-        _completed(second, version=3, known=_allowance(p2p_sent_paise=3_000), receiver_version=3),
+        _completed(first, version=2, known=an_allowance(p2p_sent_paise=1_000), receiver_version=2),
+        _completed(second, version=3, known=an_allowance(p2p_sent_paise=3_000), receiver_version=3),
     ]
     async with transactions_units() as uow:
         with statements_sent(uow) as sent:
@@ -229,35 +264,16 @@ async def test_a_batch_of_outcomes_still_writes_its_accounts_in_one_update(
             await uow.commit()
     updates = [s for s in sent if s.lstrip().upper().startswith("UPDATE accounts".upper())]
     assert len(updates) == 1, updates
-    assert (await _account(transactions_units, "asha")).p2p_sent_paise == 3_000
+    assert (await account_of(transactions_units, "asha")).p2p_sent_paise == 3_000
 
 
 # --- refusing at once, in the accept batch ---------------------------------------------
 
 
-async def _knows(units: UnitOfWorkFactory, **values: Any) -> None:
-    """Asha's allowance, as of today in India, known at a version above any before."""
-    now = today(utcnow(), INDIA)
-    account = await _account(units, "asha")
-    known = _allowance(p2p_month=now.month, pay_day=now.day, **values)
-    await _learn(units, "asha", (account.limits_version or 0) + 100, known)
-
-
-async def _pending(units: UnitOfWorkFactory) -> list[int]:
-    async with units() as uow:
-        return list(
-            (
-                await uow.session.scalars(
-                    select(Transaction.amount_paise).where(Transaction.status == "PENDING")
-                )
-            ).all()
-        )
-
-
 async def test_a_transfer_over_the_monthly_limit_is_refused_at_once_and_nothing_is_stored(
     transactions_units: UnitOfWorkFactory, known: MemoryCache
 ) -> None:
-    await _knows(transactions_units, monthly_p2p_paise=5_000, p2p_sent_paise=2_000)
+    await knows(transactions_units, monthly_p2p_paise=5_000, p2p_sent_paise=2_000)
     first = await transfers.accept(transactions_units, known, "20.00")  # ₹30 left, 20 pending
     counted = metric_value(
         "tijori_precheck_refusals_total", code="limit_exceeded", limit="monthly_p2p"
@@ -272,18 +288,18 @@ async def test_a_transfer_over_the_monthly_limit_is_refused_at_once_and_nothing_
         metric_value("tijori_precheck_refusals_total", code="limit_exceeded", limit="monthly_p2p")
         == counted + 1
     )
-    assert await _pending(transactions_units) == [first.transaction.amount_paise]
+    assert await pending_amounts(transactions_units) == [first.transaction.amount_paise]
     await transfers.accept(transactions_units, known, "10.00")  # to the limit exactly
 
 
-async def test_the_own_daily_caps_are_refused_at_once_counting_what_is_pending(
+async def test_the_own_daily_caps_are_refused_at_once_counting_what_ispending_amounts(
     transactions_units: UnitOfWorkFactory, known: MemoryCache
 ) -> None:
-    await _knows(transactions_units, daily_amount_cap_paise=3_000, day_paid_paise=1_000)
+    await knows(transactions_units, daily_amount_cap_paise=3_000, day_paid_paise=1_000)
     with pytest.raises(UnprocessableError) as over:
         await transfers.accept(transactions_units, known, "20.01")
     assert over.value.extra == {"limit": "daily_amount", "left": "20.00"}
-    await _knows(transactions_units, daily_count_cap=2, day_payments=1)
+    await knows(transactions_units, daily_count_cap=2, day_payments=1)
     await transfers.accept(transactions_units, known, "1.00")  # the second of two
     with pytest.raises(UnprocessableError) as counted:
         await transfers.accept(transactions_units, known, "1.00")
@@ -293,7 +309,7 @@ async def test_the_own_daily_caps_are_refused_at_once_counting_what_is_pending(
 async def test_a_batch_counts_what_it_accepted_before_against_the_limits(
     transactions_units: UnitOfWorkFactory, known: MemoryCache
 ) -> None:
-    await _knows(transactions_units, daily_count_cap=2)
+    await knows(transactions_units, daily_count_cap=2)
     batch = [await transfers.candidate(transactions_units, known, "1.00") for _ in range(3)]
     async with transactions_units() as uow:
         with statements_sent(uow) as sent:
@@ -308,33 +324,23 @@ async def test_a_batch_counts_what_it_accepted_before_against_the_limits(
 async def test_news_of_a_raise_or_a_new_day_lets_the_payment_through(
     transactions_units: UnitOfWorkFactory, known: MemoryCache
 ) -> None:
-    await _knows(transactions_units, daily_amount_cap_paise=1_000, day_paid_paise=1_000)
+    await knows(transactions_units, daily_amount_cap_paise=1_000, day_paid_paise=1_000)
     with pytest.raises(UnprocessableError):
         await transfers.accept(transactions_units, known, "5.00")
-    await _knows(transactions_units, daily_amount_cap_paise=None, day_paid_paise=1_000)
+    await knows(transactions_units, daily_amount_cap_paise=None, day_paid_paise=1_000)
     await transfers.accept(transactions_units, known, "5.00")
     # the counters of yesterday, the limit of a full-KYC wallet: nothing in the way
-    account = await _account(transactions_units, "asha")
-    yesterday = _allowance(daily_amount_cap_paise=1_000, day_paid_paise=1_000, pay_day="2000-01-01")
-    await _learn(transactions_units, "asha", (account.limits_version or 0) + 1, yesterday)
+    account = await account_of(transactions_units, "asha")
+    yesterday = an_allowance(
+        daily_amount_cap_paise=1_000, day_paid_paise=1_000, pay_day="2000-01-01"
+    )
+    await learn(transactions_units, "asha", (account.limits_version or 0) + 1, yesterday)
     await transfers.accept(transactions_units, known, "5.00")
 
 
 # --- what wallets tells, from the locked rows ------------------------------------------
 
 SETTINGS = WalletsSettings(p2p_monthly_limit="50.00", full_p2p_monthly_limit="300.00")
-
-
-async def _wallet_events(units: UnitOfWorkFactory, topic: str) -> list[Any]:
-    async with units() as uow:
-        bodies = (
-            await uow.session.scalars(
-                select(WalletOutbox.body)
-                .where(WalletOutbox.topic == topic)
-                .order_by(WalletOutbox.id)
-            )
-        ).all()
-    return [parse_event(body).payload for body in bodies]
 
 
 async def test_wallets_tells_the_sender_s_allowance_with_each_outcome_and_each_change(
@@ -360,7 +366,8 @@ async def test_wallets_tells_the_sender_s_allowance_with_each_outcome_and_each_c
     paid = await pay(4_000)
     assert isinstance(paid, TransferCompleted) and paid.sender_allowance is not None
     now = today(utcnow(), INDIA)
-    assert paid.sender_allowance == _allowance(
+    assert paid.sender_allowance == an_allowance(
+        tier="MINIMUM",
         monthly_p2p_paise=5_000,
         p2p_month=now.month,
         p2p_sent_paise=4_000,
@@ -389,16 +396,17 @@ async def test_wallets_tells_the_sender_s_allowance_with_each_outcome_and_each_c
             uow, update=UserKycUpdated(user_id="a", kyc="FULL"), settings=SETTINGS
         )
         await uow.commit()
-    capped, full = await _wallet_events(wallets_units, "wallet.limits_changed")
+    capped, full = await wallet_events(wallets_units, "wallet.limits_changed")
     assert paid.sender_version < capped.version < full.version
     assert (capped.allowance.daily_count_cap, capped.allowance.monthly_p2p_paise) == (3, 5_000)
     assert (full.allowance.daily_count_cap, full.allowance.monthly_p2p_paise) == (3, 30_000)
+    assert (capped.allowance.tier, full.allowance.tier) == ("MINIMUM", "FULL")
     assert full.allowance.p2p_sent_paise == 4_000
     async with wallets_units() as uow:
         again = await service.apply_kyc(uow, update=UserKycUpdated(user_id="a", kyc="FULL"))
         await uow.commit()
     assert again is not None  # full already: no news
-    assert len(await _wallet_events(wallets_units, "wallet.limits_changed")) == 2
+    assert len(await wallet_events(wallets_units, "wallet.limits_changed")) == 2
     async with wallets_units() as uow:
         outcomes = await uow.session.scalar(select(func.count()).select_from(WalletOutbox))
     assert outcomes == 2 + 2 + 2  # opened twice, two outcomes, two changes

@@ -190,7 +190,7 @@ function checkTransfer({ receiver, amount, note }) {
   return errors;
 }
 
-function sendForm({ signal, onSettled, hasPin, isFrozen }) {
+function sendForm({ signal, onSettled, hasPin, isFrozen, reloadWallet }) {
   const problem = formError();
   const receiver = field({
     name: "receiver",
@@ -298,10 +298,7 @@ function sendForm({ signal, onSettled, hasPin, isFrozen }) {
 
     if (isFrozen()) {
       // wallets would refuse it (wallet_frozen): say so before the PIN is asked
-      problem.show(
-        "Your wallet is frozen: no payment can leave it. ",
-        h("a", { href: "#/security", text: "Unfreeze it in Security" }),
-      );
+      showFrozen();
       return;
     }
     lock(true);
@@ -360,6 +357,13 @@ function sendForm({ signal, onSettled, hasPin, isFrozen }) {
     }
     follow(transaction); // still locked, until it settles
   });
+
+  function showFrozen() {
+    problem.show(
+      "Your wallet is frozen: no payment can leave it. ",
+      h("a", { href: "#/security", text: "Unfreeze it in Security" }),
+    );
+  }
 
   function showNoPin() {
     problem.show(
@@ -421,6 +425,13 @@ function sendForm({ signal, onSettled, hasPin, isFrozen }) {
       problem.show("This payment was already sent with different details. Check History before you try again.");
     } else if (error.code === "wallet_not_found") {
       problem.show("Your wallet is still opening. Try again in a moment.");
+    } else if (error.code === "wallet_frozen") {
+      // the pre-check's 423: frozen since this page loaded the wallet (by an ADMIN, say),
+      // or unfrozen so lately that the pre-check has not heard of it yet
+      reloadWallet().then(() => {
+        if (isFrozen()) showFrozen();
+        else problem.show("Your wallet was unfrozen a moment ago. Press Send money again in a moment.");
+      });
     } else if (error.status === 429) {
       problem.show(errorText(error));
     } else if (!fields.showProblem(error, { messages: error.errors.length ? {} : messages, codeFields })) {
@@ -474,6 +485,7 @@ export function renderHome(main, ctx) {
     // the cached user may predate a PIN set since: ask again before saying there is none
     hasPin: async () => (await ctx.user())?.pin_set || (await ctx.freshUser())?.pin_set !== false,
     isFrozen: () => balance.wallet?.status === "FROZEN",
+    reloadWallet: () => balance.reload(),
     onSettled: () => {
       balance.reload();
       showRecent();

@@ -48,6 +48,8 @@ class ServiceRuntime:
     relay: OutboxRelay | None = None
     consumers: list[IdempotentConsumer] = field(default_factory=list)
     workers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # work done once at start-up, in every role, beside the loops (retried if it fails)
+    starting: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # what a service's setup builds at start-up for its routes, set on ``app.state``
     components: dict[str, Any] = field(default_factory=dict)
     # what the setup opened that must be closed at shutdown, once the loops have stopped
@@ -196,6 +198,7 @@ def create_service_app(
         loops: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         if runtime.relay is not None:  # every role: it wakes on this process's commits
             loops.append(("outbox-relay", runtime.relay.run))
+        loops += [(getattr(work, "__name__", "start-up"), work) for work in runtime.starting]
         if settings.role != "api":
             loops += [(consumer.name, consumer.run) for consumer in runtime.consumers]
             loops += [(getattr(work, "__name__", "worker"), work) for work in runtime.workers]

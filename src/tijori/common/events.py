@@ -96,13 +96,19 @@ class TransactionInitiated(Payload):
     amount_paise: int = Field(gt=0)
 
 
+KycTier = Literal["MINIMUM", "FULL"]
+
+
 class Allowance(Payload):
     """What a wallet's sender-side limits allow, as wallets counts them: its tier's
     monthly limit on money sent to people and what it sent in ``p2p_month``, and the
     user's own daily caps (None: no cap) and what they paid on ``pay_day``, payments to
-    people and withdrawals. A counter of an earlier month or day than today's counts
-    nothing now (docs/limits.md); transactions' pre-check keeps it to refuse at once a
-    transfer wallets would refuse."""
+    people and withdrawals; its KYC ``tier`` (None in events written before it was
+    added), whose monthly limit ``wallet.tier_limits`` may announce anew, and whether
+    it is ``frozen`` (it pays nothing; False in events written before it was added). A
+    counter of an earlier month or day than today's counts nothing now
+    (docs/limits.md); transactions' pre-check keeps it to refuse at once a transfer
+    wallets would refuse."""
 
     monthly_p2p_paise: int
     p2p_month: str | None
@@ -112,6 +118,8 @@ class Allowance(Payload):
     pay_day: str | None
     day_paid_paise: int
     day_payments: int
+    tier: KycTier | None = None
+    frozen: bool = False
 
 
 class TransferCompleted(Payload):
@@ -327,14 +335,24 @@ class WalletUnfrozen(_WalletFreezeChange):
 
 class WalletLimitsChanged(Payload):
     """A wallet's allowance changed otherwise than by one of its transfers: its tier
-    (full KYC), the user's own daily caps, or a withdrawal's hold placed or voided
-    (counted in, or given back to, the day). ``version`` is the wallet's after the
-    change: older news is ignored."""
+    (full KYC), the user's own daily caps, a withdrawal's hold placed or voided
+    (counted in, or given back to, the day), or a freeze or an unfreeze. ``version`` is
+    the wallet's after the change: older news is ignored."""
 
     wallet_id: str
     user_id: str
     version: int
     allowance: Allowance
+
+
+class WalletTierLimits(Payload):
+    """The monthly limit on money sent to people of each KYC tier, as the wallets
+    service enforces it (its configuration): announced when a wallets process starts
+    with limits other than the ones announced last. ``version`` counts the
+    announcements (kept in wallets' database): an older one is ignored."""
+
+    version: int = Field(gt=0)
+    monthly_p2p_paise: dict[KycTier, int]
 
 
 EVENT_TYPES: dict[str, type[Payload]] = {
@@ -360,6 +378,7 @@ EVENT_TYPES: dict[str, type[Payload]] = {
     "wallet.frozen": WalletFrozen,
     "wallet.unfrozen": WalletUnfrozen,
     "wallet.limits_changed": WalletLimitsChanged,
+    "wallet.tier_limits": WalletTierLimits,
 }
 """Every event type, which is also its topic name (after the configured prefix)."""
 

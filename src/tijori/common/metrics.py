@@ -59,7 +59,8 @@ TRANSFERS = Counter(
 PRECHECK_REFUSALS = Counter(
     "tijori_precheck_refusals_total",
     "Transfers the transactions pre-check refused at once (never stored nor sent to "
-    "wallets), by code (insufficient_funds, limit_exceeded) and limit (transactions service)",
+    "wallets), by code (wallet_frozen, insufficient_funds, limit_exceeded) and limit "
+    "(transactions service)",
     ["code", "limit"],
 )
 ACCEPT_BATCH_TRANSFERS = Histogram(

@@ -30,7 +30,7 @@ from tijori.common.outbox import add_to_outbox
 from tijori.common.periods import INDIA, today
 from tijori.common.phone import normalize_handle
 from tijori.common.tracing import current_traceparent
-from tijori.transactions.allowance import limit_passed, refusal
+from tijori.transactions.allowance import frozen_refusal, is_frozen, limit_passed, refusal
 from tijori.transactions.config import TransactionsSettings
 from tijori.transactions.directory import Recipient, resolve_recipient
 from tijori.transactions.models import IdempotencyKey, OutboxMessage, Transaction
@@ -148,13 +148,13 @@ async def accept_batch(
     ``transaction.initiated``, in ``uow``'s transaction (the caller commits).
 
     For each, in order: a replay of its Idempotency-Key (stored, or used earlier in the
-    batch), then the sender's known balance less what is pending, then the sender's
-    known limits (transactions/allowance.py, months and days in ``timezone``) less what
-    is pending, in both including what the batch accepted before it. The wallets
-    service stays the authority: this only spares it hopeless transfers. What the batch
-    needs is read in two queries, however many transfers it holds. A key (or payment
-    token) taken meanwhile by another process raises ``IntegrityError`` when the rows
-    are inserted: decide again, one at a time.
+    batch), then whether the sender is known frozen, then the sender's known balance
+    less what is pending, then the sender's known limits (transactions/allowance.py,
+    months and days in ``timezone``) less what is pending, in both including what the
+    batch accepted before it. The wallets service stays the authority: this only spares
+    it hopeless transfers. What the batch needs is read in two queries, however many
+    transfers it holds. A key (or payment token) taken meanwhile by another process
+    raises ``IntegrityError`` when the rows are inserted: decide again, one at a time.
     """
     repository = TransactionRepository(uow)
     senders = await repository.sender_states({c.sender_id for c in candidates})
@@ -183,6 +183,9 @@ async def accept_batch(
             known = senders.get(sender_id)
             if known is None:
                 raise NotFoundError("your wallet is not open yet", code="wallet_not_found")
+            if is_frozen(known.allowance):  # wallets' order: the freeze, then the money
+                count_after_commit(uow, PRECHECK_REFUSALS.labels(code="wallet_frozen", limit=""))
+                raise frozen_refusal()
             available = known.balance_paise - known.pending_paise - taken.get(sender_id, 0)
             if available < candidate.amount_paise:
                 count_after_commit(
@@ -200,6 +203,7 @@ async def accept_batch(
                 pending_paise=known.pending_paise + taken.get(sender_id, 0),
                 pending_count=known.pending_count + counted.get(sender_id, 0),
                 today=now,
+                tier_monthly_p2p_paise=known.tier_monthly_p2p_paise,
             )
             if passed is not None:
                 count_after_commit(

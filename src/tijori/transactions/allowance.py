@@ -3,11 +3,13 @@
 Wallets enforces the limits, on the locked wallet row, and stays the authority; this
 service keeps the last allowance wallets told it of each sender (transfer outcomes and
 ``wallet.limits_changed`` carry it with the wallet version, older news ignored) and
-refuses at once, with 422 ``limit_exceeded``, the ``limit`` and what is ``left``, a
+refuses at once a transfer from a wallet it shows frozen (423 ``wallet_frozen``, as a
+withdrawal is), and, with 422 ``limit_exceeded``, the ``limit`` and what is ``left``, a
 transfer that this allowance already shows to pass a sender-side limit, in wallets'
 order: the user's own daily value cap, their daily count cap, then the month's limit on
-money sent to people. The sender's PENDING transfers count against what is left, as they
-do against the balance. A counter of an earlier month or day (in India's time) counts
+money sent to people (the sender's tier's as ``wallet.tier_limits`` last announced it,
+when one was). The sender's PENDING transfers count against what is left, as they do
+against the balance. A counter of an earlier month or day (in India's time) counts
 nothing; a sender whose allowance is not known yet is not checked (docs/limits.md).
 """
 
@@ -17,8 +19,8 @@ import logging
 from dataclasses import dataclass
 
 from tijori.common.db import UnitOfWork
-from tijori.common.errors import UnprocessableError
-from tijori.common.events import Allowance, WalletLimitsChanged
+from tijori.common.errors import UnprocessableError, WalletFrozenError
+from tijori.common.events import Allowance, WalletLimitsChanged, WalletTierLimits
 from tijori.common.money import format_paise, format_rupees
 from tijori.common.periods import Today
 from tijori.transactions.repository import TransactionRepository
@@ -42,10 +44,13 @@ def limit_passed(
     pending_paise: int,
     pending_count: int,
     today: Today,
+    tier_monthly_p2p_paise: int | None = None,
 ) -> LimitLeft | None:
     """The limit one more transfer of ``paise`` passes, by ``allowance`` and the
     sender's ``pending_paise`` in ``pending_count`` transfers not yet in it; None when
-    it passes none, or nothing is known. A limit may be reached, not passed."""
+    it passes none, or nothing is known. The month's limit is the one wallets announced
+    for the allowance's tier (``tier_monthly_p2p_paise``), if any: newer than the one
+    the allowance was told with. A limit may be reached, not passed."""
     if allowance is None:
         return None
     paid, payments = pending_paise, pending_count
@@ -61,9 +66,25 @@ def limit_passed(
     sent = pending_paise
     if allowance.p2p_month == today.month:
         sent += allowance.p2p_sent_paise
-    if sent + paise > allowance.monthly_p2p_paise:
-        return LimitLeft("monthly_p2p", max(allowance.monthly_p2p_paise - sent, 0))
+    monthly = allowance.monthly_p2p_paise
+    if tier_monthly_p2p_paise is not None:
+        monthly = tier_monthly_p2p_paise
+    if sent + paise > monthly:
+        return LimitLeft("monthly_p2p", max(monthly - sent, 0))
     return None
+
+
+def is_frozen(allowance: Allowance | None) -> bool:
+    """Whether the sender's wallet is frozen, by what wallets last told (it pays
+    nothing until it is unfrozen); nothing known is not frozen."""
+    return allowance is not None and allowance.frozen
+
+
+def frozen_refusal() -> WalletFrozenError:
+    """The 423 ``wallet_frozen`` of a transfer from a frozen wallet, as a withdrawal's."""
+    return WalletFrozenError(
+        "your wallet is frozen: it pays no one until it is unfrozen", code="wallet_frozen"
+    )
 
 
 # what each limit is, in the words of a refusal
@@ -98,3 +119,11 @@ async def learn_limits(uow: UnitOfWork, *, changed: WalletLimitsChanged) -> None
         log.warning("limits of user %s changed, but no wallet of theirs is known", changed.user_id)
         return
     repository.learn(account, version=changed.version, allowance=changed.allowance)
+
+
+async def learn_tier_limits(uow: UnitOfWork, *, announced: WalletTierLimits) -> None:
+    """Take the tiers' monthly limits of ``wallet.tier_limits`` as theirs, if the
+    announcement is newer than the one known: an operator changed wallets' limits, and
+    every sender of a tier is checked against its new limit at once."""
+    await TransactionRepository(uow).learn_tier_limits(announced)
+    log.info("tier limits learned (version %d): %s", announced.version, announced.monthly_p2p_paise)

@@ -69,6 +69,7 @@ idempotency_key = idempotency_key_header(
                 "insufficient_funds",
                 "limit_exceeded",
             ],
+            423: ["wallet_frozen"],
         },
         examples={
             "insufficient_funds": {
@@ -97,12 +98,14 @@ async def send_money(
     `POST /api/auth/payment-token` for this amount, receiver and Idempotency-Key; one
     transfer per token); it is PENDING until the wallets service applies it.
 
-    Refused at once what the sender's last known balance (422 `insufficient_funds`,
-    with `available`) or limits (422 `limit_exceeded`, with `limit`: `daily_amount`,
-    `daily_count` or `monthly_p2p`, and what is `left`: rupees, or payments for
-    `daily_count`) cannot cover, PENDING transfers counted. Wallets decides the rest: a
-    transfer past a limit the pre-check did not know of ends FAILED with the same
-    `limit_exceeded` and `limit`."""
+    Refused at once a transfer from a wallet known to be frozen (423 `wallet_frozen`,
+    as a withdrawal is), and what the sender's last known balance (422
+    `insufficient_funds`, with `available`) or limits (422 `limit_exceeded`, with
+    `limit`: `daily_amount`, `daily_count` or `monthly_p2p`, and what is `left`: rupees,
+    or payments for `daily_count`) cannot cover, PENDING transfers counted. Wallets
+    decides the rest: a transfer past a limit the pre-check did not know of ends FAILED
+    with the same `limit_exceeded` and `limit`, one from a wallet frozen a moment ago
+    FAILED `wallet_frozen`."""
     async with desk.units() as uow:  # closed before the acceptor stores it
         checked = await acceptance.check_transfer(
             uow,

@@ -56,6 +56,9 @@ def register_consumers(runtime: ServiceRuntime) -> None:
     async def on_limits_changed(uow: UnitOfWork, event: Envelope[Any]) -> None:
         await allowance.learn_limits(uow, changed=event.payload)
 
+    async def on_tier_limits(uow: UnitOfWork, event: Envelope[Any]) -> None:
+        await allowance.learn_tier_limits(uow, announced=event.payload)
+
     async def redrive_forever() -> None:
         pending_for = timedelta(seconds=settings.pending_timeout_seconds)
 
@@ -80,6 +83,7 @@ def register_consumers(runtime: ServiceRuntime) -> None:
             "transfer.completed": on_outcome,
             "transfer.rejected": on_outcome,
             "wallet.limits_changed": on_limits_changed,
+            "wallet.tier_limits": on_tier_limits,
         },
         prefetch=prefetch_outcomes,
     )

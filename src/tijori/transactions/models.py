@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, MetaData, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, MetaData, String, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tijori.common.clock import utcnow
@@ -71,8 +71,8 @@ class IdempotencyKey(Base):
 class Account(StagedRow, Base):
     """What this service knows of a wallet, from ``wallet.created``, transfer outcomes and
     ``wallet.limits_changed``: who can receive money, by phone or e-mail, the last
-    balance it was told, and the last allowance of its sender-side limits (the
-    pre-check's, transactions/allowance.py)."""
+    balance it was told, and the last allowance of its sender-side limits, its tier and
+    whether it is frozen (the pre-check's, transactions/allowance.py)."""
 
     __tablename__ = "accounts"
 
@@ -98,7 +98,26 @@ class Account(StagedRow, Base):
     pay_day: Mapped[str | None] = mapped_column(String(10), default=None)
     day_paid_paise: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     day_payments: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # the wallet's KYC tier (None: not told yet), whose monthly limit wallets may have
+    # announced since (TierLimit), and whether it is frozen (migration 0008)
+    tier: Mapped[str | None] = mapped_column(String(10), default=None)
+    frozen: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class TierLimit(Base):
+    """A KYC tier's monthly limit on money sent to people, as wallets last announced it
+    (``wallet.tier_limits``, older announcements ignored): the pre-check's limit for a
+    sender of that tier, newer than the one its allowance was told with (migration
+    0008; docs/limits.md)."""
+
+    __tablename__ = "tier_limits"
+
+    tier: Mapped[str] = mapped_column(String(10), primary_key=True)
+    monthly_p2p_paise: Mapped[int] = mapped_column(BigInteger)
+    # the announcement's version
+    version: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
 
 class OutboxMessage(OutboxMessageMixin, Base):

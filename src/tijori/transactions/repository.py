@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 
 from tijori.common.db import UnitOfWork, keyed, row_of
-from tijori.common.events import Allowance, TransferCompleted, TransferRejected
-from tijori.transactions.models import Account, IdempotencyKey, Transaction
+from tijori.common.events import Allowance, TransferCompleted, TransferRejected, WalletTierLimits
+from tijori.transactions.models import Account, IdempotencyKey, TierLimit, Transaction
 
 # rows a settling batch locks; refreshed from the database when locked
 _LOCK_TRANSACTIONS = keyed(
@@ -36,6 +36,8 @@ class SenderState:
     pending_count: int
     # the sender's limits as wallets last told (None: not known yet)
     allowance: Allowance | None
+    # the monthly limit wallets announced for the allowance's tier (None: none known)
+    tier_monthly_p2p_paise: int | None = None
 
 
 # a new transaction's row leaves its seq to the database
@@ -51,6 +53,8 @@ _ALLOWANCE = (
     Account.pay_day,
     Account.day_paid_paise,
     Account.day_payments,
+    Account.tier,
+    Account.frozen,
 )
 assert {column.key for column in _ALLOWANCE} == set(Allowance.model_fields)
 # what learning from wallets writes: every account a batch learns of is staged with all
@@ -59,15 +63,24 @@ _LEARNED = ("balance_paise", "version", "limits_version", *(c.key for c in _ALLO
 
 _PENDING = (Transaction.sender_id == Account.user_id, Transaction.status == "PENDING")
 # built once (the IN list expands per call): building a statement costs more than running it
-_SENDER_STATES = select(
-    Account.user_id,
-    Account.name,
-    Account.balance_paise,
-    select(func.coalesce(func.sum(Transaction.amount_paise), 0)).where(*_PENDING).scalar_subquery(),
-    select(func.count()).where(*_PENDING).scalar_subquery(),
-    Account.limits_version,
-    *_ALLOWANCE,
-).where(Account.user_id.in_(bindparam("user_ids", expanding=True)))
+# the tier's announced limit comes in the same read: a primary-key join
+_SENDER_STATES = (
+    select(
+        Account.user_id,
+        Account.name,
+        Account.balance_paise,
+        select(func.coalesce(func.sum(Transaction.amount_paise), 0))
+        .where(*_PENDING)
+        .scalar_subquery(),
+        select(func.count()).where(*_PENDING).scalar_subquery(),
+        TierLimit.monthly_p2p_paise,
+        Account.limits_version,
+        *_ALLOWANCE,
+    )
+    .select_from(Account)
+    .outerjoin(TierLimit, TierLimit.tier == Account.tier)
+    .where(Account.user_id.in_(bindparam("user_ids", expanding=True)))
+)
 
 
 # the stored keys among those some users sent (built once, as _SENDER_STATES)
@@ -114,7 +127,7 @@ class TransactionRepository:
         rows = await self.session.execute(_SENDER_STATES, {"user_ids": sorted(set(user_ids))})
         names = [column.key for column in _ALLOWANCE]
         states: dict[str, SenderState] = {}
-        for user_id, name, balance, pending, count, limits_version, *allowance in rows:
+        for user_id, name, balance, pending, count, tier_limit, limits_version, *allowance in rows:
             states[user_id] = SenderState(
                 name=name,
                 balance_paise=balance,
@@ -124,6 +137,7 @@ class TransactionRepository:
                 allowance=None
                 if limits_version is None
                 else Allowance.model_construct(**dict(zip(names, allowance, strict=True))),
+                tier_monthly_p2p_paise=tier_limit,
             )
         return states
 
@@ -280,6 +294,21 @@ class TransactionRepository:
             [user for outcome in outcomes for user in (outcome.sender_id, outcome.receiver_id)]
             + list(accounts)
         )
+
+    async def learn_tier_limits(self, announced: WalletTierLimits) -> None:
+        """Take each tier's monthly limit of ``announced`` as the tier's, if the
+        announcement is newer than the one known (written at commit)."""
+        known = {
+            row.tier: row for row in await self.session.scalars(select(TierLimit).with_for_update())
+        }
+        for tier, paise in announced.monthly_p2p_paise.items():
+            row = known.get(tier)
+            if row is None:
+                self.session.add(
+                    TierLimit(tier=tier, monthly_p2p_paise=paise, version=announced.version)
+                )
+            elif announced.version > row.version:
+                row.monthly_p2p_paise, row.version = paise, announced.version
 
     def add(self, account: Account) -> None:
         """Stage a new account; it counts as locked by this transaction."""

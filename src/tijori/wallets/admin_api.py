@@ -6,13 +6,13 @@ from collections.abc import Sequence
 
 from fastapi import APIRouter
 
-from tijori.common.app import UnitOfWorkDep
+from tijori.common.app import RuntimeDep, UnitOfWorkDep
 from tijori.common.auth import CurrentAdmin
 from tijori.common.body import StrictJsonRoute
 from tijori.common.errors import NotFoundError
 from tijori.common.openapi import problems
 from tijori.wallets import freezes
-from tijori.wallets.api import present_wallet
+from tijori.wallets.api import present_wallet, settings_of
 from tijori.wallets.repository import WalletRepository
 from tijori.wallets.schemas import FreezeReason, WalletFreezeRead, WalletFreezesRead, WalletRead
 
@@ -56,14 +56,19 @@ async def read_freezes(user_id: str, admin: CurrentAdmin, uow: UnitOfWorkDep) ->
     responses=problems({**_ADMIN_PROBLEMS, 422: ["validation_error"]}),
 )
 async def freeze_wallet(
-    user_id: str, body: FreezeReason, admin: CurrentAdmin, uow: UnitOfWorkDep
+    user_id: str, body: FreezeReason, admin: CurrentAdmin, uow: UnitOfWorkDep, runtime: RuntimeDep
 ) -> WalletRead:
     """Freeze the wallet of `user_id`, with the reason kept in its history and e-mailed
     to its owner: every payment out of it is refused, money still comes in, and only an
     ADMIN unfreezes it. A wallet frozen already stays as it is."""
     _check_user_id(user_id)
     wallet = await freezes.freeze(
-        uow, user_id=user_id, by="ADMIN", actor_id=admin.user_id, reason=body.reason
+        uow,
+        user_id=user_id,
+        by="ADMIN",
+        actor_id=admin.user_id,
+        reason=body.reason,
+        settings=settings_of(runtime),
     )
     await uow.commit()
     return await present_wallet(WalletRepository(uow), wallet)
@@ -76,13 +81,17 @@ async def freeze_wallet(
     responses=problems({**_ADMIN_PROBLEMS, 422: ["validation_error"]}),
 )
 async def unfreeze_wallet(
-    user_id: str, body: FreezeReason, admin: CurrentAdmin, uow: UnitOfWorkDep
+    user_id: str, body: FreezeReason, admin: CurrentAdmin, uow: UnitOfWorkDep, runtime: RuntimeDep
 ) -> WalletRead:
     """Unfreeze the wallet of `user_id`, whoever froze it, with the reason kept and
     e-mailed. A wallet that is not frozen stays as it is."""
     _check_user_id(user_id)
     wallet = await freezes.unfreeze_by_admin(
-        uow, user_id=user_id, admin_id=admin.user_id, reason=body.reason
+        uow,
+        user_id=user_id,
+        admin_id=admin.user_id,
+        reason=body.reason,
+        settings=settings_of(runtime),
     )
     await uow.commit()
     return await present_wallet(WalletRepository(uow), wallet)

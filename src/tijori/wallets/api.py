@@ -145,7 +145,8 @@ async def limits_view(
     )
 
 
-def _settings(runtime: RuntimeDep) -> WalletsSettings:
+def settings_of(runtime: RuntimeDep) -> WalletsSettings:
+    """The wallets service's settings, as it started with them."""
     settings = runtime.settings
     assert isinstance(settings, WalletsSettings)
     return settings
@@ -171,7 +172,7 @@ async def read_my_limits(
         raise NotFoundError(
             "no wallet yet: it is opened moments after sign-up", code="wallet_not_found"
         )
-    return await limits_view(repository, wallet, _settings(runtime))
+    return await limits_view(repository, wallet, settings_of(runtime))
 
 
 @router.put(
@@ -202,7 +203,7 @@ async def set_my_limits(
     `limits:<daily_amount or none>:<daily_count or none>` of the caps after the change,
     e.g. `limits:2000.00:none`; one raise per token. Answers the limits as
     `GET /api/wallets/me/limits` does."""
-    settings = _settings(runtime)
+    settings = settings_of(runtime)
     wallet = await own_limits.set_own_limits(
         uow, user_id=principal.user_id, request=body, payment=payment, settings=settings
     )
@@ -224,12 +225,18 @@ PasswordCheckerDep = Annotated[PasswordChecker, Depends(get_password_checker)]
     summary="Freeze my wallet",
     responses=problems({404: ["wallet_not_found"]}),
 )
-async def freeze_my_wallet(principal: CurrentPrincipal, uow: UnitOfWorkDep) -> WalletRead:
+async def freeze_my_wallet(
+    principal: CurrentPrincipal, uow: UnitOfWorkDep, runtime: RuntimeDep
+) -> WalletRead:
     """Lost your phone? Freeze the wallet at once: every payment out of it (transfers,
     withdrawals) is refused until it is unfrozen; money sent to it still arrives. The
     owner is e-mailed. A wallet frozen already stays as it is."""
     wallet = await freezes.freeze(
-        uow, user_id=principal.user_id, by="USER", actor_id=principal.user_id
+        uow,
+        user_id=principal.user_id,
+        by="USER",
+        actor_id=principal.user_id,
+        settings=settings_of(runtime),
     )
     await uow.commit()
     return await present_wallet(WalletRepository(uow), wallet)
@@ -257,6 +264,7 @@ async def unfreeze_my_wallet(
     payment: PaymentTokenDep,
     uow: UnitOfWorkDep,
     checker: PasswordCheckerDep,
+    runtime: RuntimeDep,
 ) -> WalletRead:
     """Unfreeze the wallet with the password and, as `X-Payment-Token`, a payment token
     the PIN bought for `{"amount": 0, "idempotency_key": "wallet-unfreeze"}` (no receiver;
@@ -269,6 +277,7 @@ async def unfreeze_my_wallet(
         authorization=request.headers.get("authorization", ""),
         payment=payment,
         checker=checker,
+        settings=settings_of(runtime),
     )
     try:
         await uow.commit()

@@ -45,7 +45,8 @@ async def prefetch_transfers(uow: UnitOfWork, events: Sequence[Envelope[Any]]) -
 
 def register_consumers(runtime: ServiceRuntime) -> None:
     """Build the client of users' password check, and add the wallets consumer (group
-    ``wallets``) to the running service."""
+    ``wallets``) to the running service, with the announcement of its tier limits at
+    start-up (``wallet.tier_limits``, when they changed)."""
     settings = runtime.settings
     assert isinstance(settings, WalletsSettings)
     urls = [url.strip() for url in settings.users_url.split(",") if url.strip()]
@@ -113,8 +114,18 @@ def register_consumers(runtime: ServiceRuntime) -> None:
             await retry_transient(once, what="hold expiry")
             await asyncio.sleep(settings.hold_expiry_poll_seconds)
 
+    async def announce_tier_limits() -> None:
+        async def once() -> None:
+            async with runtime.unit_of_work() as uow:
+                await service.announce_tier_limits(uow, settings)
+                await uow.commit()
+
+        await retry_transient(once, what="tier limits announcement")
+
     if runtime.bus is not None:
         runtime.workers.append(expire_holds_forever)
+        # every role: any wallets process may be the first to run with new limits
+        runtime.starting.append(announce_tier_limits)
     runtime.consume(
         "wallets",
         processed_model=ProcessedEvent,

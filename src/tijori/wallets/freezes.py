@@ -3,9 +3,12 @@
 An owner freezes their own wallet at once (a lost phone) and unfreezes it with their
 password and a payment token bought with their PIN; an ADMIN freezes and unfreezes any
 wallet with a reason. A wallet an ADMIN froze is unfrozen by an ADMIN only. Each change
-is one row of ``wallet_freezes``, the wallet's status and a ``wallet.frozen`` or
-``wallet.unfrozen`` event (the owner is e-mailed), in one database transaction under the
-wallet's lock; asking for the state the wallet is in already changes nothing.
+is one row of ``wallet_freezes``, the wallet's status (its version moves on) and a
+``wallet.frozen`` or ``wallet.unfrozen`` event (the owner is e-mailed), with
+``wallet.limits_changed`` (the allowance says whether the wallet is frozen: transactions'
+pre-check refuses at once what a frozen wallet would pay, and pays again after an
+unfreeze), in one database transaction under the wallet's lock; asking for the state the
+wallet is in already changes nothing.
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ from tijori.common.db import UnitOfWork
 from tijori.common.errors import NotFoundError, ProblemError
 from tijori.common.events import FreezeActor, WalletFrozen, WalletUnfrozen
 from tijori.common.metrics import WALLET_FREEZES, count_after_commit
+from tijori.wallets.config import WalletsSettings
 from tijori.wallets.credentials import PasswordChecker
 from tijori.wallets.models import Wallet, WalletFreeze
 from tijori.wallets.repository import WalletRepository
-from tijori.wallets.service import emit
+from tijori.wallets.service import announce_limits, default_settings, emit
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +62,10 @@ def _change(
     by: FreezeActor,
     actor_id: str,
     reason: str | None,
+    settings: WalletsSettings | None,
     payment_token_id: str | None = None,
 ) -> None:
-    """Freeze or unfreeze a locked wallet, keep the change and stage its event."""
+    """Freeze or unfreeze a locked wallet, keep the change and stage its events."""
     assert wallet.user_id is not None
     change = WalletFreeze(
         wallet_id=wallet.id,
@@ -83,6 +88,7 @@ def _change(
     }
     event = WalletFrozen(**said) if frozen else WalletUnfrozen(**said)
     emit(uow, event, key=wallet.user_id, correlation_id=None)
+    announce_limits(uow, wallet, settings or default_settings(), None)
     count_after_commit(uow, WALLET_FREEZES.labels(action="freeze" if frozen else "unfreeze", by=by))
     log.info("wallet %s %s by %s %s", wallet.id, "frozen" if frozen else "unfrozen", by, actor_id)
 
@@ -94,22 +100,48 @@ async def freeze(
     by: FreezeActor,
     actor_id: str,
     reason: str | None = None,
+    settings: WalletsSettings | None = None,
 ) -> Wallet:
     """Freeze the wallet of ``user_id`` (the caller commits); one frozen already stays
     as it is, whoever froze it."""
     repository = WalletRepository(uow)
     wallet = await _locked_wallet(repository, user_id)
     if wallet.status != "FROZEN":
-        _change(uow, repository, wallet, frozen=True, by=by, actor_id=actor_id, reason=reason)
+        _change(
+            uow,
+            repository,
+            wallet,
+            frozen=True,
+            by=by,
+            actor_id=actor_id,
+            reason=reason,
+            settings=settings,
+        )
     return wallet
 
 
-async def unfreeze_by_admin(uow: UnitOfWork, *, user_id: str, admin_id: str, reason: str) -> Wallet:
+async def unfreeze_by_admin(
+    uow: UnitOfWork,
+    *,
+    user_id: str,
+    admin_id: str,
+    reason: str,
+    settings: WalletsSettings | None = None,
+) -> Wallet:
     """An ADMIN unfreezes the wallet of ``user_id``, whoever froze it (the caller commits)."""
     repository = WalletRepository(uow)
     wallet = await _locked_wallet(repository, user_id)
     if wallet.status == "FROZEN":
-        _change(uow, repository, wallet, frozen=False, by="ADMIN", actor_id=admin_id, reason=reason)
+        _change(
+            uow,
+            repository,
+            wallet,
+            frozen=False,
+            by="ADMIN",
+            actor_id=admin_id,
+            reason=reason,
+            settings=settings,
+        )
     return wallet
 
 
@@ -121,6 +153,7 @@ async def unfreeze_by_owner(
     authorization: str,
     payment: PaymentAuthorisation,
     checker: PasswordChecker,
+    settings: WalletsSettings | None = None,
 ) -> Wallet:
     """The owner unfreezes their wallet (the caller commits): first the payment token
     (bound to :data:`UNFREEZE_PURPOSE`, never used before), then who froze it (an
@@ -146,6 +179,7 @@ async def unfreeze_by_owner(
             by="USER",
             actor_id=user_id,
             reason=None,
+            settings=settings,
             payment_token_id=grant.token_id,
         )
     return wallet

@@ -22,14 +22,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
 
-from tijori.common.events import Allowance
+from tijori.common.events import Allowance, KycTier
 from tijori.common.periods import Today, zone
 from tijori.wallets.config import WalletsSettings
 from tijori.wallets.models import Wallet
 
-Tier = Literal["MINIMUM", "FULL"]
+Tier = KycTier
+TIERS: tuple[Tier, ...] = ("MINIMUM", "FULL")
 
 
 @dataclass(frozen=True)
@@ -82,11 +82,25 @@ def paid_on(wallet: Wallet, day: str) -> tuple[int, int]:
     return wallet.day_paid_paise, wallet.day_payments
 
 
+def tier_of(wallet: Wallet) -> Tier:
+    """The KYC tier whose limits ``wallet`` has (anything but FULL is MINIMUM)."""
+    return "FULL" if wallet.kyc_tier == "FULL" else "MINIMUM"
+
+
+def monthly_p2p_by_tier(settings: WalletsSettings) -> dict[Tier, int]:
+    """Each tier's monthly limit on money sent to people, in paise: what
+    ``wallet.tier_limits`` announces."""
+    return {tier: limits_of(settings, tier).monthly_p2p for tier in TIERS}
+
+
 def allowance_of(wallet: Wallet, settings: WalletsSettings) -> Allowance:
     """What ``wallet``'s sender-side limits allow, from its locked row (no statement): the
-    tier's monthly limit and the month's counter, the user's own caps and the day's
-    counters, as the events that carry the wallet's version tell transactions."""
+    tier and its monthly limit and the month's counter, the user's own caps and the
+    day's counters, and whether it is frozen, as the events that carry the wallet's
+    version tell transactions."""
     return Allowance(
+        tier=tier_of(wallet),
+        frozen=wallet.status == "FROZEN",
         monthly_p2p_paise=limits_of(settings, wallet.kyc_tier).monthly_p2p,
         p2p_month=wallet.p2p_month,
         p2p_sent_paise=wallet.p2p_sent_paise,

@@ -207,6 +207,23 @@ class WalletFreeze(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
+TIER_LIMITS_ROW = 1
+"""The id of the one row of :class:`TierLimitsAnnounced` (made by migration 0008)."""
+
+
+class TierLimitsAnnounced(Base):
+    """What ``wallet.tier_limits`` announced last: the payload (as JSON; None before the
+    first) and its version. A wallets process that starts with other limits announces
+    them at the next version, under this row's lock (docs/limits.md)."""
+
+    __tablename__ = "tier_limits_announced"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+    announcement: Mapped[str | None] = mapped_column(Text, default=None)
+    announced_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+
+
 class OutboxMessage(OutboxMessageMixin, Base):
     """Events of the wallets service waiting to be relayed."""
 

@@ -7,13 +7,16 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
+from tijori.common.clock import utcnow
 from tijori.common.db import UnitOfWork, keyed, row_of
 from tijori.common.events import TransactionInitiated
 from tijori.wallets.ledger import LedgerError, LedgerPair
 from tijori.wallets.models import (
+    TIER_LIMITS_ROW,
     Hold,
     LedgerEntry,
     LimitChange,
+    TierLimitsAnnounced,
     TopupCredit,
     Transfer,
     Wallet,
@@ -301,8 +304,12 @@ class WalletRepository:
 
     def set_status(self, wallet: Wallet, status: str, change: WalletFreeze) -> None:
         """Freeze (FROZEN: it pays nothing, but is still paid) or unfreeze (ACTIVE) a
-        locked wallet, and keep ``change`` in its history (both written at commit)."""
-        self.uow.update(wallet, status=status, updated_at=change.created_at)
+        locked wallet, and keep ``change`` in its history (both written at commit). The
+        status is part of the allowance transactions keeps: the version moves on, as
+        with :meth:`set_daily_caps`."""
+        self.uow.update(
+            wallet, status=status, version=wallet.version + 1, updated_at=change.created_at
+        )
         self.uow.insert_at_commit(WalletFreeze, row_of(change, leave_out=frozenset({"id"})))
 
     async def last_freeze(self, wallet_id: str) -> WalletFreeze | None:
@@ -331,6 +338,27 @@ class WalletRepository:
             select(WalletFreeze.id).where(WalletFreeze.payment_token_id == token_id)
         )
         return found is not None
+
+    async def lock_tier_limits_announced(self) -> TierLimitsAnnounced:
+        """Lock the one row of what ``wallet.tier_limits`` announced last (made by
+        migration 0008), so that wallets processes starting together announce in turn."""
+        row = await self.session.scalar(
+            select(TierLimitsAnnounced)
+            .where(TierLimitsAnnounced.id == TIER_LIMITS_ROW)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        assert row is not None, "migration 0008 makes the row"
+        return row
+
+    def announced_tier_limits(
+        self, row: TierLimitsAnnounced, *, version: int, announcement: str
+    ) -> None:
+        """Keep ``announcement`` (a ``wallet.tier_limits`` payload, as JSON) as the last
+        announced, at ``version`` (written at commit)."""
+        row.version = version
+        row.announcement = announcement
+        row.announced_at = utcnow()
 
     async def has_entry(self, wallet_id: str, reference: str) -> bool:
         """Whether the wallet has an entry of the movement ``reference`` (its unique key)."""

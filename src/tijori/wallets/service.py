@@ -22,13 +22,14 @@ from tijori.common.events import (
     UserKycUpdated,
     WalletCreated,
     WalletLimitsChanged,
+    WalletTierLimits,
 )
 from tijori.common.metrics import LEDGER_TRANSFERS, LIMIT_REFUSALS, count_after_commit
 from tijori.common.outbox import add_to_outbox
 from tijori.common.periods import today
 from tijori.wallets.config import WalletsSettings
 from tijori.wallets.ledger import LedgerPair
-from tijori.wallets.limits import allowance_of, transfer_limit_passed
+from tijori.wallets.limits import allowance_of, monthly_p2p_by_tier, transfer_limit_passed
 from tijori.wallets.models import PROMOTIONS_WALLET_ID, OutboxMessage, Transfer, Wallet
 from tijori.wallets.repository import WalletRepository
 
@@ -293,8 +294,8 @@ def announce_limits(
 ) -> None:
     """Stage ``wallet.limits_changed`` with a locked wallet's allowance and version now:
     how transactions' pre-check learns a change of limits no transfer outcome tells it
-    (a tier, the user's own caps, a withdrawal's hold), so it never goes on refusing a
-    payment wallets would accept (docs/limits.md)."""
+    (a tier, the user's own caps, a withdrawal's hold, a freeze), so it never goes on
+    refusing a payment wallets would accept (docs/limits.md)."""
     if wallet.user_id is None:
         return
     emit(
@@ -308,6 +309,35 @@ def announce_limits(
         key=wallet.user_id,
         correlation_id=correlation_id,
     )
+
+
+async def announce_tier_limits(
+    uow: UnitOfWork, settings: WalletsSettings
+) -> WalletTierLimits | None:
+    """Stage ``wallet.tier_limits`` with each tier's monthly limit on money sent to
+    people, as ``settings`` has them, if they differ from the ones announced last (the
+    caller commits): how an operator's change of the limits, read at start-up, reaches
+    transactions' pre-check for every wallet at once, not with each wallet's next event.
+    Under the lock of what was announced last, so wallets processes starting together
+    announce in turn: the second finds its limits announced already (docs/limits.md)."""
+    repository = WalletRepository(uow)
+    last = await repository.lock_tier_limits_announced()
+    limits = monthly_p2p_by_tier(settings)
+    before = (
+        None
+        if last.announcement is None
+        else WalletTierLimits.model_validate_json(last.announcement)
+    )
+    if before is not None and before.monthly_p2p_paise == limits:
+        return None
+    announced = WalletTierLimits(version=last.version + 1, monthly_p2p_paise=limits)
+    repository.announced_tier_limits(
+        last, version=announced.version, announcement=announced.model_dump_json()
+    )
+    # ordered by their version, not by a partition: any key will do
+    emit(uow, announced, key=str(announced.version), correlation_id=None)
+    log.info("tier limits announced (version %d): %s", announced.version, limits)
+    return announced
 
 
 def emit(
