@@ -34,14 +34,18 @@ async def _paying_people(
     client: httpx.AsyncClient, count: int, *, full_kyc: bool = False
 ) -> list[Person]:
     """People with a wallet and a PIN; with ``full_kyc``, verified in the sandbox KYC (a
-    minimum-KYC wallet cannot withdraw)."""
-    people = [await sign_up(client, name=f"Payer {n}") for n in range(count)]
-    for person in people:
+    minimum-KYC wallet cannot withdraw). Made side by side: each waits seconds on the
+    KYC check and on events."""
+
+    async def paying(n: int) -> Person:
+        person = await sign_up(client, name=f"Payer {n}")
         await wallet_of(client, person)
         await set_pin(client, person)
         if full_kyc:
             await upgrade_to_full(client, person)
-    return people
+        return person
+
+    return list(await asyncio.gather(*(paying(n) for n in range(count))))
 
 
 async def _books_are_clean(stack: Stack) -> None:
