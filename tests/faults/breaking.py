@@ -22,6 +22,21 @@ async def restart(
     await asyncio.to_thread(stack.wait_ready, service, 90)
 
 
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs. A broker an earlier restart started is this
+    process's child: once it exits it stays a zombie, its ``/proc`` entry still there,
+    until it is reaped, which this does."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass  # not ours: started by infra/up.sh
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
 async def restart_kafka(stack: Stack) -> None:
     """Stop the very broker that runs and start it again (same configuration and data),
     however it was started; return once it answers."""
@@ -33,7 +48,7 @@ async def restart_kafka(stack: Stack) -> None:
     cwd = Path(f"/proc/{pid}/cwd").resolve()
     os.kill(pid, signal.SIGTERM)
     for _ in range(120):
-        if not Path(f"/proc/{pid}").exists():
+        if not _alive(pid):
             break
         await asyncio.sleep(0.5)
     await asyncio.sleep(2)
