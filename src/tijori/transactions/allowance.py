@@ -82,9 +82,7 @@ def is_frozen(allowance: Allowance | None) -> bool:
 
 def frozen_refusal() -> WalletFrozenError:
     """The 423 ``wallet_frozen`` of a transfer from a frozen wallet, as a withdrawal's."""
-    return WalletFrozenError(
-        "your wallet is frozen: it pays no one until it is unfrozen", code="wallet_frozen"
-    )
+    return WalletFrozenError("your wallet is frozen: it pays no one until it is unfrozen")
 
 
 # what each limit is, in the words of a refusal

@@ -8,7 +8,7 @@ rewritten the same way.
 
 Revision ID: 0003_topups_limit_name
 Revises: 0002_withdrawals_limit_name
-Create Date: 2026-12-04 10:00:00
+Create Date: 2026-12-02 01:30:00
 """
 
 from collections.abc import Sequence

@@ -8,7 +8,7 @@ so an operator's change reaches the pre-check for every wallet at once (docs/lim
 
 Revision ID: 0008_accounts_tier_frozen
 Revises: 0007
-Create Date: 2026-12-10 10:00:00
+Create Date: 2026-12-02 02:00:00
 """
 
 from collections.abc import Sequence

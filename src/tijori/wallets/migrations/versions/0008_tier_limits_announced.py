@@ -7,7 +7,7 @@ lock, so two starting together announce once (docs/limits.md).
 
 Revision ID: 0008_tier_limits_announced
 Revises: 0007_holds_limit_name
-Create Date: 2026-12-10 10:00:00
+Create Date: 2026-12-02 02:00:00
 """
 
 from collections.abc import Sequence
