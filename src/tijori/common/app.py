@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.routing import APIRoute
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tijori.common.auth import AUTH_PROBLEMS, TokenKeys
@@ -24,7 +26,9 @@ from tijori.common.cache import Cache, create_cache
 from tijori.common.config import CommonSettings
 from tijori.common.consumer import EventHandler, IdempotentConsumer, Prefetch
 from tijori.common.db import UnitOfWork, create_engine, create_sessionmaker, ping
+from tijori.common.db.driver import DriverRead
 from tijori.common.errors import install_problem_handlers, problem_response
+from tijori.common.hot import HotApp, HotRoute
 from tijori.common.metrics import install_http_metrics
 from tijori.common.models import OutboxMessageMixin, ProcessedEventMixin
 from tijori.common.openapi import document_openapi, install_swagger_ui, problems
@@ -56,7 +60,6 @@ class ServiceRuntime:
     closing: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     database_url: str = ""
     read_engine: AsyncEngine | None = None
-    read_sessions: async_sessionmaker[AsyncSession] | None = None
 
     def wake_relay(self) -> None:
         """Tell the outbox relay that new rows are committed."""
@@ -67,15 +70,14 @@ class ServiceRuntime:
         """A new unit of work on this service's database; committed events wake the relay."""
         return UnitOfWork(self.sessions, wake_relay=self.wake_relay)
 
-    def reads(self) -> UnitOfWork:
-        """A unit of work for a single read outside any transaction (its statements
-        commit themselves; see :func:`create_engine`), on a small pool of its own made
-        at the first use: for a hot route that reads one row and writes nothing."""
+    def driver_read(self, statement: Select[*tuple[Any, ...]]) -> DriverRead:
+        """``statement``, for a hot route that reads one row and writes nothing, sent on
+        the bare driver (:class:`DriverRead`) outside any transaction (each statement
+        commits itself; see :func:`create_engine`), on a small pool of its own made at
+        the first use."""
         if self.read_engine is None:
             self.read_engine = create_engine(self.database_url, pool_size=4, autocommit=True)
-            self.read_sessions = create_sessionmaker(self.read_engine)
-        assert self.read_sessions is not None
-        return UnitOfWork(self.read_sessions)
+        return DriverRead(self.read_engine, statement)
 
     def consume(
         self,
@@ -168,8 +170,10 @@ def create_service_app(
     outbox_model: type[OutboxMessageMixin] | None = None,
     setup: ServiceSetup | None = None,
     signs_tokens: bool = False,
+    hot_routes: Sequence[HotRoute[Any]] = (),
 ) -> FastAPI:
-    """Build the FastAPI app of one service.
+    """Build the FastAPI app of one service; ``hot_routes`` are served ahead of
+    FastAPI's stack (:mod:`tijori.common.hot`), each beside its FastAPI route.
 
     Its routers must be made with ``route_class=StrictJsonRoute``, so that every JSON
     body of every service is read one way (``tijori.common.body``).
@@ -219,7 +223,7 @@ def create_service_app(
                 await runtime.read_engine.dispose()
 
     configure_tracing(name)
-    app = FastAPI(
+    app = HotApp(
         title=title,
         description=description,
         version="1.0.0",
@@ -271,6 +275,17 @@ def create_service_app(
     if settings.role != "worker":  # a worker settles: it answers probes and scrapes only
         for router in routers:
             app.include_router(router)
+        declared = {
+            (method, route.path)
+            for router in routers
+            for route in router.routes
+            if isinstance(route, APIRoute)
+            for method in route.methods or ()
+        }
+        for hot in hot_routes:  # its FastAPI route answers what the hot path declines
+            if (hot.method, hot.path) not in declared:
+                raise TypeError(f"the hot route {hot.method} {hot.path} has no FastAPI route")
+        app.serve_hot(hot_routes)
     return app
 
 

@@ -201,6 +201,28 @@ def problem_response(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 
+def problem_of(error: ProblemError) -> JSONResponse:
+    """The problem+json answer to ``error``."""
+    return problem_response(
+        error.status, error.code, error.detail, headers=error.headers, **error.extra
+    )
+
+
+DEPENDENCY_ERRORS = (OperationalError, InterfaceError, CacheUnavailableError)
+"""What a request meets when the database or the cache is away: 503, nothing done."""
+
+
+def dependency_down(method: str, path: str, error: Exception) -> JSONResponse:
+    """The 503 of a request that met one of :data:`DEPENDENCY_ERRORS`."""
+    log.warning("dependency unavailable on %s %s: %s", method, path, error)
+    return problem_response(
+        503,
+        "service_unavailable",
+        "a dependency of this service is unavailable; nothing was changed, try again shortly",
+        headers={"Retry-After": "2"},
+    )
+
+
 def _validation_errors(error: RequestValidationError) -> list[dict[str, Any]]:
     items = []
     for item in error.errors():
@@ -220,9 +242,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ProblemError)
     async def on_problem(_: Request, error: ProblemError) -> JSONResponse:
-        return problem_response(
-            error.status, error.code, error.detail, headers=error.headers, **error.extra
-        )
+        return problem_of(error)
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(_: Request, error: RequestValidationError) -> JSONResponse:
@@ -245,14 +265,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(InterfaceError)
     @app.exception_handler(CacheUnavailableError)
     async def on_dependency_down(request: Request, error: Exception) -> JSONResponse:
-        # the database (or another dependency) is away: nothing was done, try again
-        log.warning("dependency unavailable on %s %s: %s", request.method, request.url.path, error)
-        return problem_response(
-            503,
-            "service_unavailable",
-            "a dependency of this service is unavailable; nothing was changed, try again shortly",
-            headers={"Retry-After": "2"},
-        )
+        return dependency_down(request.method, request.url.path, error)
 
     @app.exception_handler(ClientDisconnect)
     async def on_client_gone(request: Request, _: ClientDisconnect) -> Response:

@@ -8,12 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
+from starlette.datastructures import State
 
 from tijori.common.app import RuntimeDep, UnitOfWorkDep
-from tijori.common.auth import CurrentPrincipal
+from tijori.common.auth import CurrentPrincipal, Principal
 from tijori.common.body import DuplicateKeyError, StrictJsonRoute, duplicate_key_problem, loads
 from tijori.common.cache import CacheUnavailableError
 from tijori.common.errors import NotFoundError, UnprocessableError
+from tijori.common.hot import HotRoute
 from tijori.common.openapi import problems
 from tijori.users import service, sessions
 from tijori.users.config import UsersSettings
@@ -387,3 +389,19 @@ async def issue_payment_token(
     payments for a day, on every device, and e-mail the user. A user whose e-mail is not
     verified yet is refused (403 ``email_not_verified``) before the PIN is looked at."""
     return await service.issue_payment_token(desk, principal=principal, request=body)
+
+
+async def _issue_payment_token_hot(
+    state: State, principal: Principal, body: PaymentTokenRequest
+) -> PaymentTokenResponse:
+    return await service.issue_payment_token(state.pin_desk, principal=principal, request=body)
+
+
+PAYMENT_TOKEN_ROUTE = HotRoute(
+    method="POST",
+    path="/api/auth/payment-token",
+    body=PaymentTokenRequest,
+    endpoint=_issue_payment_token_hot,
+)
+"""The payment token on the hot path (tijori.common.hot): every payment asks for one, and
+the route above answers only what the hot path declines (malformed requests)."""

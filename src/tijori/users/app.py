@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from tijori.common.app import ServiceRuntime, create_service_app
-from tijori.users import kyc, pin, sessions_api, verification_api
-from tijori.users.api import router
+from tijori.users import kyc, pin, repository, sessions_api, verification_api
+from tijori.users.api import PAYMENT_TOKEN_ROUTE, router
 from tijori.users.config import UsersSettings
 from tijori.users.models import OutboxMessage
 
@@ -19,7 +19,7 @@ def create_app(settings: UsersSettings | None = None) -> FastAPI:
         secret = pin.load_secret(settings)
         runtime.components["pin_secret"] = secret
         runtime.components["pin_desk"] = pin.PinDesk(
-            reads=runtime.reads,
+            check=runtime.driver_read(repository.PAYMENT_CHECK),
             units=runtime.unit_of_work,
             cache=runtime.cache,
             keys=runtime.token_keys,
@@ -41,4 +41,5 @@ def create_app(settings: UsersSettings | None = None) -> FastAPI:
         outbox_model=OutboxMessage,
         setup=setup,
         signs_tokens=True,  # the only service that issues tokens
+        hot_routes=[PAYMENT_TOKEN_ROUTE],
     )

@@ -22,6 +22,7 @@ from pathlib import Path
 from tijori.common.auth import TokenKeys
 from tijori.common.cache import LOCKED, Cache, CacheUnavailableError
 from tijori.common.db import UnitOfWork
+from tijori.common.db.driver import DriverRead
 from tijori.common.errors import (
     ProblemError,
     UnauthorizedError,
@@ -105,8 +106,8 @@ class PinDesk:
     as one dependency (each FastAPI dependency costs on every request: the route runs
     once per payment)."""
 
-    reads: Callable[[], UnitOfWork]
-    """Units of work for the PIN's one read, outside a transaction."""
+    check: DriverRead
+    """The PIN's one read (``repository.PAYMENT_CHECK``), outside a transaction."""
     units: Callable[[], UnitOfWork]
     """Units of work that write (the lock's e-mail)."""
     cache: Cache

@@ -10,10 +10,11 @@ from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.engine import CursorResult
 
 from tijori.common.db import UnitOfWork
+from tijori.common.db.driver import DriverRead
 from tijori.users.models import RefreshToken, User, UserSession
 
 # built once: building a statement costs more than running it (docs/performance.md)
-_PAYMENT_CHECK = (
+PAYMENT_CHECK = (
     select(
         User.pin_hash,
         User.email_verified,
@@ -40,6 +41,21 @@ class PaymentCheck:
     session_times: tuple[datetime | None, datetime, datetime] | None
 
 
+async def payment_check(
+    read: DriverRead, user_id: str, session_id: str | None
+) -> PaymentCheck | None:
+    """What a payment's PIN check needs, in one statement and without loading the user:
+    the PIN hash, whether the e-mail is verified, and the caller's session (ended at,
+    expires at, last used at). ``None`` when there is no such user. ``read`` is
+    :data:`PAYMENT_CHECK` on the bare driver: the route runs once per payment."""
+    row = await read.first({"user_id": user_id, "session_id": session_id or ""})
+    if row is None:
+        return None
+    pin_hash, email_verified, ended_at, expires_at, last_used_at = row
+    times = None if expires_at is None else (ended_at, expires_at, last_used_at)
+    return PaymentCheck(pin_hash=pin_hash, email_verified=bool(email_verified), session_times=times)
+
+
 class UserRepository:
     """Reads and writes users in one unit of work."""
 
@@ -49,23 +65,6 @@ class UserRepository:
     async def get(self, user_id: str) -> User | None:
         """The user with ``user_id``."""
         return await self.session.get(User, user_id)
-
-    async def payment_check(self, user_id: str, session_id: str | None) -> PaymentCheck | None:
-        """What a payment's PIN check needs, in one statement and without loading the
-        user: the PIN hash, whether the e-mail is verified, and the caller's session
-        (ended at, expires at, last used at). ``None`` when there is no such user."""
-        row = (
-            await self.session.execute(
-                _PAYMENT_CHECK, {"user_id": user_id, "session_id": session_id or ""}
-            )
-        ).first()
-        if row is None:
-            return None
-        pin_hash, email_verified, ended_at, expires_at, last_used_at = row
-        times = None if expires_at is None else (ended_at, expires_at, last_used_at)
-        return PaymentCheck(
-            pin_hash=pin_hash, email_verified=bool(email_verified), session_times=times
-        )
 
     async def get_by_email(self, email_normalized: str) -> User | None:
         """The user whose normalised e-mail (``normalize_email``) is exactly this."""

@@ -37,7 +37,7 @@ from tijori.users import pin, sessions, verification
 from tijori.users.config import UsersSettings
 from tijori.users.models import OutboxMessage, User
 from tijori.users.passwords import check_not_own
-from tijori.users.repository import UserRepository
+from tijori.users.repository import UserRepository, payment_check
 from tijori.users.schemas import (
     PasswordChange,
     PaymentTokenRequest,
@@ -460,8 +460,7 @@ async def issue_payment_token(
     receiver = normalize_handle(request.receiver) if request.receiver is not None else None
     settings = desk.settings
     user_id = principal.user_id
-    async with desk.reads() as reads:
-        check = await UserRepository(reads).payment_check(user_id, principal.session_id)
+    check = await payment_check(desk.check, user_id, principal.session_id)
     if check is None:
         raise NotFoundError("no such user", code="user_not_found")
     if principal.session_id is not None and (
