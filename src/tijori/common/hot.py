@@ -72,7 +72,9 @@ class HotRoute(Generic[BodyT]):
     body: type[BodyT]
     endpoint: Callable[[State, Principal, BodyT], Awaitable[BaseModel]]
 
-    def accept(self, keys: TokenKeys, headers: dict[bytes, bytes], raw: bytes) -> Any:
+    def accept(
+        self, keys: TokenKeys, headers: dict[bytes, bytes], raw: bytes
+    ) -> tuple[Principal, BodyT] | None:
         """The caller and the body of a well-formed request; ``None`` for any other."""
         content_type = headers.get(b"content-type", b"").split(b";", 1)[0].strip()
         authorization = headers.get(b"authorization", b"")
@@ -106,15 +108,18 @@ async def _serve(
         if not message.get("more_body", False):
             break
     last = read[-1]
+    headers = dict(scope["headers"])
     accepted = None
-    if last["type"] == "http.request" and not last.get("more_body", False):
+    # a header sent twice is the full stack's to read (it takes the first, a dict the last)
+    if len(headers) == len(scope["headers"]) and (
+        last["type"] == "http.request" and not last.get("more_body", False)
+    ):
         body = b"".join(message.get("body", b"") for message in read)
-        accepted = route.accept(app.state.token_keys, dict(scope["headers"]), body)
+        accepted = route.accept(app.state.token_keys, headers, body)
     if accepted is None:
         scope[REPLAY_KEY] = read
         return False
     principal, model = accepted
-    headers = dict(scope["headers"])
     request_id = request_id_of(headers)
     traceparent = headers.get(TRACEPARENT.encode())
     span = start_span(
@@ -162,9 +167,12 @@ def replaying(scope: Scope, receive: Receive) -> Receive:
 
 
 class HotApp(FastAPI):
-    """A FastAPI app that serves its :class:`HotRoute` s ahead of its own stack."""
+    """A FastAPI app that serves its :class:`HotRoute` s ahead of its own stack
+    (``create_service_app`` checks that each has its FastAPI route)."""
 
-    hot_routes: dict[tuple[str, str], HotRoute[Any]]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.hot_routes: dict[tuple[str, str], HotRoute[Any]] = {}
 
     def serve_hot(self, routes: Sequence[HotRoute[Any]]) -> None:
         """Serve ``routes`` on the hot path from now on."""
@@ -172,7 +180,7 @@ class HotApp(FastAPI):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            route = getattr(self, "hot_routes", {}).get((scope["method"], scope["path"]))
+            route = self.hot_routes.get((scope["method"], scope["path"]))
             if route is not None:
                 if await route.serve(self, scope, receive, send):
                     return
