@@ -86,6 +86,9 @@ async def test_a_new_user_verifies_their_e_mail_before_paying_and_then_gets_the_
     await expect(page.get_by_text("Your e-mail is verified.")).to_be_visible()
     await expect(page.get_by_role("region", name="Verify your e-mail")).to_have_count(0)
     await balance_is(page, "₹100.00")
+    # once the balance is there, the notice no longer says it is on its way
+    await expect(page.get_by_text("Your welcome balance has arrived.")).to_be_visible()
+    await expect(page.get_by_text("on its way")).to_have_count(0)
     await screenshots(page, "home-verified")
     watched.assert_clean()
     friend.assert_clean()

@@ -457,15 +457,14 @@ function sendForm({ signal, onSettled, hasPin, isFrozen, reloadWallet }) {
 
 /**
  * Just verified: the promotion is credited moments later (an event away), so look again
- * every second for a while, rather than show ₹0.00 until the next visit.
+ * every second for a while, rather than show ₹0.00 until the next visit. `onArrived(late)`
+ * once it is there; `late` when it came while the page watched.
  */
 async function awaitWelcomeBalance(balance, signal, onArrived) {
   for (let tries = 0; tries < WELCOME_TRIES && !signal.aborted; tries += 1) {
     if (balance.wallet && balance.wallet.balance !== "0.00") {
-      if (tries > 0) {
-        announce(`Your welcome balance has arrived. Balance ${rupees(balance.wallet.balance)}.`);
-        onArrived();
-      }
+      if (tries > 0) announce(`Your welcome balance has arrived. Balance ${rupees(balance.wallet.balance)}.`);
+      onArrived(tries > 0);
       return;
     }
     await sleep(WALLET_RETRY_MS, signal);
@@ -505,12 +504,19 @@ export function renderHome(main, ctx) {
 
   const bannerHolder = h("div", { class: "span-all verify-holder" });
   const notice = ctx.takeNotice();
+  // just verified (verify.js): the welcome balance is watched for until it is here
+  const welcoming = ctx.query.get("welcome") === "1";
+  const welcomeText = h("span", { text: "Your welcome balance is on its way." });
+  const noticeLine =
+    notice || welcoming
+      ? h("p", { class: "notice", role: "status" }, notice, notice && welcoming ? " " : null, welcoming ? welcomeText : null)
+      : null;
   main.append(
     h(
       "section",
       { class: "screen" },
       h("div", { class: "screen-header" }, title, h("p", { text: "Your Tijori wallet" })),
-      notice ? h("p", { class: "notice", role: "status", text: notice }) : null,
+      noticeLine,
       h(
         "div",
         { class: "home-grid" },
@@ -529,7 +535,11 @@ export function renderHome(main, ctx) {
     else bannerHolder.remove();
   });
   balance.reload().then(() => {
-    if (ctx.query.get("welcome") === "1") awaitWelcomeBalance(balance, ctx.signal, showRecent);
+    if (!welcoming) return;
+    awaitWelcomeBalance(balance, ctx.signal, (late) => {
+      welcomeText.textContent = "Your welcome balance has arrived.";
+      if (late) showRecent();
+    });
   });
   showRecent();
   return { title: "Home" };

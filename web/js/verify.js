@@ -117,8 +117,8 @@ export function renderVerify(main, ctx) {
     try {
       await api("/api/users/me/email/verify", { method: "POST", json: { code: value }, signal: ctx.signal });
       await ctx.freshUser();
-      ctx.setNotice("Your e-mail is verified. Your welcome balance is on its way.");
-      ctx.navigate("#/home?welcome=1"); // home watches for the balance to arrive
+      ctx.setNotice("Your e-mail is verified.");
+      ctx.navigate("#/home?welcome=1"); // home says the balance is on its way until it is here
     } catch (error) {
       busy(submit, false);
       if (error instanceof ApiError && error.code === "invalid_code") {

@@ -159,9 +159,14 @@ class WithdrawalRead(BaseModel):
     currency: Literal["INR"] = "INR"
     status: WithdrawalStatus
     reason: str | None
-    # which limit, when the reason is limit_exceeded: the user's own daily cap
-    # (daily_amount, daily_count), as a FAILED transfer names it (docs/limits.md)
-    limit: str | None = None
+    limit: str | None = Field(
+        default=None,
+        description=(
+            "Which limit, when a FAILED withdrawal's reason is limit_exceeded: the user's "
+            "own daily cap, daily_amount or daily_count, as a FAILED transfer names it "
+            "(docs/limits.md); null otherwise."
+        ),
+    )
     account: BankAccountRead
     payout_id: str | None
     created_at: datetime
