@@ -28,6 +28,7 @@ from tijori.gateway.caddy import (
     PROBLEMS,
     READ_BODY_SECONDS,
     caddy_binary,
+    caddy_environment,
     render_caddyfile,
 )
 from tijori.gateway.config import DEFAULT_WEB_DIR, GatewaySettings
@@ -496,3 +497,14 @@ async def test_a_client_sending_its_body_a_byte_a_second_is_cut_off_from_its_ser
     head, _, body = received.partition(b"\r\n\r\n")
     assert b"content-length: 40" in head.lower()
     assert 0 < len(body) < 40  # never the whole request
+
+
+def test_caddy_collects_garbage_less_often_unless_the_operator_says_otherwise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GOGC", raising=False)
+    env = caddy_environment(tmp_path)
+    assert env["GOGC"] == "400"
+    assert env["XDG_DATA_HOME"] == str(tmp_path / "data")
+    monkeypatch.setenv("GOGC", "150")
+    assert caddy_environment(tmp_path)["GOGC"] == "150"
