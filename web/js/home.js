@@ -509,7 +509,13 @@ export function renderHome(main, ctx) {
   const welcomeText = h("span", { text: "Your welcome balance is on its way." });
   const noticeLine =
     notice || welcoming
-      ? h("p", { class: "notice", role: "status" }, notice, notice && welcoming ? " " : null, welcoming ? welcomeText : null)
+      ? h(
+          "p",
+          { class: "notice", role: "status", dataset: { testid: "home-notice" } },
+          notice,
+          notice && welcoming ? " " : null,
+          welcoming ? welcomeText : null,
+        )
       : null;
   main.append(
     h(
