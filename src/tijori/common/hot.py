@@ -42,13 +42,12 @@ from tijori.common.errors import (
     problem_of,
     problem_response,
 )
-from tijori.common.metrics import HTTP_REQUEST_SECONDS, HTTP_REQUESTS
+from tijori.common.metrics import record_request
 from tijori.common.tracing import (
     TRACEPARENT,
+    continue_trace,
     echoing_request_id,
     request_id_of,
-    start_span,
-    within,
 )
 
 log = logging.getLogger(__name__)
@@ -90,67 +89,58 @@ class HotRoute(Generic[BodyT]):
     async def serve(self, app: FastAPI, scope: Scope, receive: Receive, send: Send) -> bool:
         """Answer the request and return True; or return False, the full stack to
         answer it, with what was read of it kept for :func:`replaying`."""
-        return await _serve(self, app, scope, receive, send)
+        started = time.perf_counter()
+        read: list[Message] = []  # as they came, for the full stack if it is to answer
+        size = 0
+        while size <= HOT_BODY_MAX:
+            message = await receive()
+            read.append(message)
+            if message["type"] != "http.request":  # the client went: the full stack says so
+                break
+            size += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        last = read[-1]
+        headers = dict(scope["headers"])
+        accepted = None
+        # a header sent twice is the full stack's to read (it takes the first, a dict the last)
+        if len(headers) == len(scope["headers"]) and (
+            last["type"] == "http.request" and not last.get("more_body", False)
+        ):
+            body = b"".join(message.get("body", b"") for message in read)
+            accepted = self.accept(app.state.token_keys, headers, body)
+        if accepted is None:
+            scope[REPLAY_KEY] = read
+            return False
+        principal, model = accepted
+        request_id = request_id_of(headers)
+        traceparent = headers.get(TRACEPARENT.encode())
+        status = 500
+        try:
+            with continue_trace(
+                f"{self.method} {self.path}",
+                traceparent=traceparent.decode("latin-1") if traceparent else None,
+                correlation_id=request_id,
+                kind=SpanKind.SERVER,
+            ):
+                response = await self._answer(app, principal, model)
+                status = response.status_code
+                await response(scope, receive, echoing_request_id(send, request_id))
+        finally:
+            record_request(self.path, self.method, status, time.perf_counter() - started)
+        return True
 
-
-async def _serve(
-    route: HotRoute[Any], app: FastAPI, scope: Scope, receive: Receive, send: Send
-) -> bool:
-    started = time.perf_counter()
-    read: list[Message] = []  # as they came, for the full stack if it is to answer
-    size = 0
-    while size <= HOT_BODY_MAX:
-        message = await receive()
-        read.append(message)
-        if message["type"] != "http.request":  # the client went: the full stack says so
-            break
-        size += len(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    last = read[-1]
-    headers = dict(scope["headers"])
-    accepted = None
-    # a header sent twice is the full stack's to read (it takes the first, a dict the last)
-    if len(headers) == len(scope["headers"]) and (
-        last["type"] == "http.request" and not last.get("more_body", False)
-    ):
-        body = b"".join(message.get("body", b"") for message in read)
-        accepted = route.accept(app.state.token_keys, headers, body)
-    if accepted is None:
-        scope[REPLAY_KEY] = read
-        return False
-    principal, model = accepted
-    request_id = request_id_of(headers)
-    traceparent = headers.get(TRACEPARENT.encode())
-    span = start_span(
-        f"{route.method} {route.path}",
-        traceparent=traceparent.decode("latin-1") if traceparent else None,
-        kind=SpanKind.SERVER,
-    )
-    status = 500
-    try:
-        with within(span, correlation_id=request_id):
-            response = await _answer(route, app, principal, model)
-            status = response.status_code
-            await response(scope, receive, echoing_request_id(send, request_id))
-    finally:
-        span.end()
-        HTTP_REQUESTS.labels(route.path, route.method, f"{status // 100}xx").inc()
-        HTTP_REQUEST_SECONDS.labels(route.path, route.method).observe(time.perf_counter() - started)
-    return True
-
-
-async def _answer(route: HotRoute[Any], app: FastAPI, principal: Principal, body: Any) -> Response:
-    try:
-        result = await route.endpoint(app.state, principal, body)
-    except ProblemError as error:
-        return problem_of(error)
-    except DEPENDENCY_ERRORS as error:
-        return dependency_down(route.method, route.path, error)
-    except Exception:
-        log.exception("unhandled error on %s %s", route.method, route.path)
-        return problem_response(500, "internal_error", "an unexpected error occurred")
-    return Response(result.model_dump_json(), media_type="application/json")
+    async def _answer(self, app: FastAPI, principal: Principal, body: BodyT) -> Response:
+        try:
+            result = await self.endpoint(app.state, principal, body)
+        except ProblemError as error:
+            return problem_of(error)
+        except DEPENDENCY_ERRORS as error:
+            return dependency_down(self.method, self.path, error)
+        except Exception:
+            log.exception("unhandled error on %s %s", self.method, self.path)
+            return problem_response(500, "internal_error", "an unexpected error occurred")
+        return Response(result.model_dump_json(), media_type="application/json")
 
 
 def replaying(scope: Scope, receive: Receive) -> Receive:

@@ -191,9 +191,13 @@ class HttpMetricsMiddleware:
             await self.app(scope, receive, send_recording_status)
         finally:
             handler = getattr(scope.get("route"), "path", "none")
-            method = scope["method"]
-            HTTP_REQUESTS.labels(handler, method, f"{status // 100}xx").inc()
-            HTTP_REQUEST_SECONDS.labels(handler, method).observe(time.perf_counter() - started)
+            record_request(handler, scope["method"], status, time.perf_counter() - started)
+
+
+def record_request(handler: str, method: str, status: int, seconds: float) -> None:
+    """Count and time one answered request of the route template ``handler``."""
+    HTTP_REQUESTS.labels(handler, method, f"{status // 100}xx").inc()
+    HTTP_REQUEST_SECONDS.labels(handler, method).observe(seconds)
 
 
 def install_http_metrics(app: FastAPI) -> None:
