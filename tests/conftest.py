@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import faulthandler
+import sys
+import threading
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -31,6 +35,35 @@ async def poll(
             return result
         await asyncio.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+# a test still running after this long is stuck: its threads' and asyncio tasks' stacks
+# are written to stderr (pyproject's faulthandler_timeout ends the run later)
+STUCK_TEST_SECONDS = 300
+
+
+def _dump_stacks(item: pytest.Item) -> None:
+    capture = item.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():  # to the terminal, not the test's capture
+        out = sys.stderr
+        print(f"\n[watchdog] {item.nodeid} still runs after {STUCK_TEST_SECONDS}s", file=out)
+        faulthandler.dump_traceback(file=out, all_threads=True)
+        for task in list(asyncio.tasks._all_tasks):  # read from this thread: a snapshot
+            if not task.done():
+                task.print_stack(file=out)
+        out.flush()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    """Say where a stuck test is stuck, while it still is."""
+    watchdog = threading.Timer(STUCK_TEST_SECONDS, _dump_stacks, args=(item,))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        return (yield)
+    finally:
+        watchdog.cancel()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
