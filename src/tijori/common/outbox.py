@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import bindparam, func, select, update
 
 from tijori.common.bus import MAX_BACKOFF_SECONDS, KafkaBus
-from tijori.common.clock import utcnow
+from tijori.common.clock import utcnow, woken
 from tijori.common.db import UnitOfWork, UnitOfWorkFactory, retry_transient
 from tijori.common.events import Envelope, Payload, new_event
 from tijori.common.metrics import (
@@ -199,10 +199,7 @@ class OutboxRelay:
                         measured = time.monotonic()
                     if sent == self.batch_size:
                         continue
-                    try:
-                        await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
-                    except TimeoutError:
-                        pass
+                    await woken(self._wake, self.poll_seconds)
             except asyncio.CancelledError:
                 raise
             except Exception as error:

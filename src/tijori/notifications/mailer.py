@@ -16,7 +16,7 @@ from email.utils import formataddr, formatdate, make_msgid, parseaddr
 import aiosmtplib
 from opentelemetry.trace import SpanKind, StatusCode
 
-from tijori.common.clock import utcnow
+from tijori.common.clock import utcnow, woken
 from tijori.common.db import UnitOfWorkFactory, retry_transient
 from tijori.common.metrics import EMAILS, count_after_commit
 from tijori.common.tracing import continue_trace
@@ -230,9 +230,7 @@ class Mailer:
                 self._wake.clear()
                 if await self.deliver_due(keep_open=True) == BATCH_SIZE:
                     continue  # more may be due
-                try:
-                    await asyncio.wait_for(self._wake.wait(), self.settings.mail_poll_seconds)
-                except TimeoutError:
+                if not await woken(self._wake, self.settings.mail_poll_seconds):
                     await self.close()  # quiet for a poll interval: let the server go
         finally:
             if self._kept is not None:  # stopping: no goodbye, the server sees the socket close

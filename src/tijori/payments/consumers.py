@@ -3,14 +3,12 @@ webhook settled (orders not paid yet, refunds due, payouts to request or follow)
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
 import logging
 from typing import Any
 
 from tijori.common.app import ServiceRuntime
-from tijori.common.clock import utcnow
+from tijori.common.clock import utcnow, woken
 from tijori.common.db import UnitOfWork, retry_transient
 from tijori.common.events import Envelope
 from tijori.payments import topups, withdrawals
@@ -59,8 +57,7 @@ def register_consumers(runtime: ServiceRuntime) -> None:
             if done:
                 continue  # more may be due
             desk.checks_due.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(desk.checks_due.wait(), settings.check_poll_seconds)
+            await woken(desk.checks_due, settings.check_poll_seconds)
 
     async def on_user_created(uow: UnitOfWork, event: Envelope[Any]) -> None:
         user = event.payload

@@ -29,7 +29,7 @@ from tijori.common.app import RuntimeDep, ServiceRuntime, UnitOfWorkDep
 from tijori.common.auth import CurrentPrincipal
 from tijori.common.body import StrictJsonRoute
 from tijori.common.cache import Cache, CacheUnavailableError
-from tijori.common.clock import utcnow
+from tijori.common.clock import utcnow, woken
 from tijori.common.db import UnitOfWork, retry_transient
 from tijori.common.errors import ConflictError, NotFoundError, ProblemError
 from tijori.common.events import UserKycUpdated
@@ -304,8 +304,7 @@ def register_kyc_loop(runtime: ServiceRuntime, settings: UsersSettings) -> None:
             decided = await retry_transient(once, what="KYC check")
             await _forget_cached(runtime.cache, decided)
             wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), settings.kyc_poll_seconds)
+            await woken(wake, settings.kyc_poll_seconds)
 
     runtime.workers.append(check_forever)
 
