@@ -15,10 +15,17 @@ def utcnow() -> datetime:
 async def woken(event: asyncio.Event, seconds: float) -> bool:
     """Wait until ``event`` is set or ``seconds`` have passed; say whether it was set.
 
-    With ``asyncio.timeout``, not ``asyncio.wait_for``: on Python 3.11 a ``wait_for`` whose
-    timeout fires as its task is cancelled can swallow the cancellation, and a loop that
-    waits this way then never stops (it hung the test suite once in many runs).
+    Every background loop waits here between rounds, so this is also where a loop stops
+    whose cancellation something swallowed: on Python 3.11 ``asyncio.wait_for`` (which
+    aiosmtplib, among others, awaits a reply with) returns its result instead of raising
+    when the reply arrives as the task is cancelled, and the mailer's loop then ran on
+    after the test suite had stopped it. The task still counts the request (``cancelling``),
+    so it is raised again here. The wait itself is an ``asyncio.timeout``, which has no
+    such race.
     """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError("cancelled while it ran (the cancellation was swallowed)")
     try:
         async with asyncio.timeout(seconds):
             await event.wait()
