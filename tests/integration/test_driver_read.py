@@ -5,16 +5,17 @@ replaced for the next read."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Boolean, String, bindparam, select, text
+from sqlalchemy import Boolean, String, bindparam, func, select, text
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from tijori.common.db import UtcDateTime, create_engine
+from tijori.common.db import READ_POOL_SIZE, UtcDateTime, create_engine, create_read_engine
 from tijori.common.db.driver import DriverRead
 
 
@@ -81,3 +82,20 @@ async def test_a_connection_lost_under_it_is_replaced(engine: AsyncEngine) -> No
     with pytest.raises((OperationalError, InterfaceError)):
         await read.first({"person_id": "asha"})  # used within the second: not pinged
     assert await read.first({"person_id": "asha"}) == ("asha", True, SEEN)  # a new one
+
+
+async def test_a_read_pool_under_load_opens_no_connection_past_its_size(
+    scratch_database: str,
+) -> None:
+    # a burst of reads larger than the pool, three times: each waits for a pooled
+    # connection instead of opening one that is closed again (an overflow connection)
+    engine = create_read_engine(scratch_database)
+    read = DriverRead(engine, select(func.connection_id()))
+    try:
+        seen: set[int] = set()
+        for _ in range(3):
+            rows = await asyncio.gather(*(read.first({}) for _ in range(READ_POOL_SIZE * 3)))
+            seen.update(row[0] for row in rows if row is not None)
+        assert 1 <= len(seen) <= READ_POOL_SIZE
+    finally:
+        await engine.dispose()

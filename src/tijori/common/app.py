@@ -25,7 +25,13 @@ from tijori.common.bus import KafkaBus
 from tijori.common.cache import Cache, create_cache
 from tijori.common.config import CommonSettings
 from tijori.common.consumer import EventHandler, IdempotentConsumer, Prefetch
-from tijori.common.db import UnitOfWork, create_engine, create_sessionmaker, ping
+from tijori.common.db import (
+    UnitOfWork,
+    create_engine,
+    create_read_engine,
+    create_sessionmaker,
+    ping,
+)
 from tijori.common.db.driver import DriverRead
 from tijori.common.errors import install_problem_handlers, problem_response
 from tijori.common.hot import HotApp, HotRoute
@@ -73,10 +79,10 @@ class ServiceRuntime:
     def driver_read(self, statement: Select[*tuple[Any, ...]]) -> DriverRead:
         """``statement``, for a hot route that reads one row and writes nothing, sent on
         the bare driver (:class:`DriverRead`) outside any transaction (each statement
-        commits itself; see :func:`create_engine`), on a small pool of its own made at
-        the first use."""
+        commits itself), on a pool of its own made at the first use
+        (:func:`create_read_engine`)."""
         if self.read_engine is None:
-            self.read_engine = create_engine(self.database_url, pool_size=4, autocommit=True)
+            self.read_engine = create_read_engine(self.database_url)
         return DriverRead(self.read_engine, statement)
 
     def consume(

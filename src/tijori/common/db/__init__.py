@@ -7,7 +7,13 @@
 - :mod:`.batch`: the statements a unit of work writes a batch's changes with.
 """
 
-from tijori.common.db.engine import PING_AFTER_IDLE_SECONDS, create_engine, ping
+from tijori.common.db.engine import (
+    PING_AFTER_IDLE_SECONDS,
+    READ_POOL_SIZE,
+    create_engine,
+    create_read_engine,
+    ping,
+)
 from tijori.common.db.retry import is_transient, retry_transient
 from tijori.common.db.types import (
     NAMING_CONVENTION,
@@ -30,6 +36,7 @@ from tijori.common.db.unit_of_work import (
 __all__ = [
     "NAMING_CONVENTION",
     "PING_AFTER_IDLE_SECONDS",
+    "READ_POOL_SIZE",
     "BigId",
     "ExactText",
     "Keyed",
@@ -39,6 +46,7 @@ __all__ = [
     "UnstagedChangeError",
     "UtcDateTime",
     "create_engine",
+    "create_read_engine",
     "create_sessionmaker",
     "is_transient",
     "keyed",
