@@ -146,7 +146,7 @@ async def test_a_payment_past_the_daily_limit_is_refused_at_once_saying_what_is_
     await send_money(page, to=bilal.email, amount="5")
     amount_error = send_form(page).locator(".field-error").nth(1)
     await expect(amount_error).to_have_text(
-        "Over your daily limit on the value of your payments: ₹4.00 is left today."
+        "It would pass your daily limit on the value of your payments: ₹4.00 is left today."
     )
     await screenshots(page, "home-over-the-daily-limit")
     await balance_is(page, "₹94.00")

@@ -60,18 +60,29 @@ const REASONS = {
   wallet_not_found: "The receiver's wallet is not ready",
   limit_exceeded: "Over a limit of the wallet",
 };
+// what passing each limit means: the one wording of the limits, for payments (here) and
+// for top-ups and withdrawals (money.js)
 const LIMITS = {
-  monthly_p2p: "Over this month's limit on money sent to people",
-  receiver_balance_cap: "The receiver's wallet would pass its balance limit",
-  daily_amount: "Over your daily limit on the value of your payments",
-  daily_count: "Over your daily limit on the number of your payments",
-  kyc_upgrade_deadline: "The receiver's wallet no longer takes money: it was not upgraded to full KYC in time",
+  daily_amount: "it would pass your daily limit on the value of your payments",
+  daily_count: "it would pass your daily limit on the number of your payments",
+  monthly_p2p: "it would pass this month's limit on money sent to people",
+  monthly_load: "it would pass this month's limit on money added",
+  yearly_load: "it would pass this financial year's limit on money added",
+  balance_cap: "it would take your wallet above its balance limit",
+  receiver_balance_cap: "it would take the receiver's wallet above its balance limit",
+  kyc_upgrade_deadline: "the receiving wallet was not upgraded to full KYC in time, so it takes no more money",
 };
+
+/** Which `limit` a refusal or a FAILED payment passed, as a clause ("it would pass …"), or null. */
+export function limitReason(limit) {
+  return LIMITS[limit] || null;
+}
 
 /** A FAILED transaction's `reason` code (and `limit`, when it passed one) in words. */
 export function reasonText(code, limit = null) {
   if (!code) return "Something went wrong";
-  if (code === "limit_exceeded" && LIMITS[limit]) return LIMITS[limit];
+  const over = code === "limit_exceeded" ? limitReason(limit) : null;
+  if (over) return over[0].toUpperCase() + over.slice(1);
   return REASONS[code] || code;
 }
 

@@ -3,7 +3,14 @@
 
 import { ApiError, api, isTransient, newIdempotencyKey, sleep } from "./api.js";
 import { h, heading, replace, spinner } from "./dom.js";
-import { amountProblem as typedAmountProblem, availableAmount, rupees, shortDateTime, waitText } from "./format.js";
+import {
+  amountProblem as typedAmountProblem,
+  availableAmount,
+  limitReason,
+  rupees,
+  shortDateTime,
+  waitText,
+} from "./format.js";
 import { Fields, busy, errorText, field, formError, sentence } from "./forms.js";
 import { pagedList } from "./list.js";
 
@@ -42,20 +49,9 @@ const REASONS = {
   kyc_required: "withdrawing to a bank needs a full-KYC wallet",
   limit_exceeded: "it would pass a limit of your wallet",
 };
-// which limit, when the reason is limit_exceeded: a withdrawal's own daily caps, a
-// refunded top-up's limits of the wallet
-const LIMIT_REASONS = {
-  daily_amount: "it would pass your daily limit on the value of your payments",
-  daily_count: "it would pass your daily limit on the number of your payments",
-  balance_cap: "it would take your wallet above its balance limit",
-  monthly_load: "it would pass this month's limit on money added",
-  yearly_load: "it would pass this financial year's limit on money added",
-  kyc_upgrade_deadline: "your wallet was not upgraded to full KYC in time, so it takes no more money",
-};
 
 function reason(code, limit = null) {
-  if (code === "limit_exceeded" && LIMIT_REASONS[limit]) return LIMIT_REASONS[limit];
-  return REASONS[code] || (code ? code.replaceAll("_", " ") : "");
+  return (code === "limit_exceeded" && limitReason(limit)) || REASONS[code] || (code ? code.replaceAll("_", " ") : "");
 }
 
 function tone(status) {
