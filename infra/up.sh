@@ -132,8 +132,22 @@ up_kafka() {
   say "Apache Kafka ready on 127.0.0.1:$KAFKA_PORT ($(timer_end))"
 }
 
+port_closed() { ! port_open "$1"; }
+
 up_smtp() {
   timer_start
+  # one on the port already, started by another checkout: its messages go to that
+  # checkout's Maildir, and this one's tests would wait for mail that never comes
+  local running mailbox
+  running=$(command -v pgrep >/dev/null && pgrep -f "aiosmtpd -n -l 127.0.0.1:$SMTP_PORT" | head -n 1) || true
+  if [ -n "$running" ]; then
+    mailbox=$(tr '\0' '\n' <"/proc/$running/cmdline" | tail -n 1)
+    if [ "$mailbox" != "$STATE/mail" ]; then
+      say "the SMTP server on 127.0.0.1:$SMTP_PORT writes to $mailbox: restarting it for this checkout"
+      kill "$running"
+      wait_for 10 "the other SMTP server's exit" "$STATE/log/smtp.log" port_closed $SMTP_PORT
+    fi
+  fi
   if ! port_open $SMTP_PORT; then
     mkdir -p "$STATE/mail"/{cur,new,tmp}
     # aiosmtpd's Mailbox handler keeps every message it accepts in a Maildir the tests read
