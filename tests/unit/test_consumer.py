@@ -326,3 +326,41 @@ async def test_an_event_committed_while_the_relay_publishes_goes_out_at_once(
         await uow.commit()
     await run_until(relay.run(), all_out, seconds=5)  # the poll is 60 s away
     assert [parse_event(body).payload.user_id for body in published] == ["user-1", "user-2"]
+
+
+async def test_a_consumer_whose_fetch_swallowed_its_cancellation_still_stops(
+    wallets_units: UnitOfWorkFactory,
+) -> None:
+    """aiokafka's fetches await with ``wait_for``, which on Python 3.11 can return instead
+    of raising when the task is cancelled (as aiosmtplib's did in the mailer): the poll
+    loop must end at its next round, not poll on forever."""
+    polls, swallowing = 0, True
+
+    class SwallowingFetch:
+        async def getmany(self, **_: Any) -> dict[Any, Any]:
+            nonlocal polls
+            polls += 1
+            try:
+                await asyncio.sleep(0.01)
+            except asyncio.CancelledError:
+                if not swallowing:
+                    raise
+                # what such a library does: the cancellation is lost
+            return {}
+
+        def assignment(self) -> set[Any]:
+            return set()
+
+    consumer = _consumer(wallets_units, AsyncMock())
+    task = asyncio.create_task(consumer._consume(SwallowingFetch()))  # type: ignore[arg-type]
+    await asyncio.sleep(0.005)
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=2)
+    if not done:  # end it for the next test, then fail
+        swallowing = False
+        task.cancel()
+        await asyncio.wait({task}, timeout=2)
+    assert done, f"the consumer polled {polls} times after it was cancelled"
+    with pytest.raises(asyncio.CancelledError):
+        task.result()
+    assert polls == 1

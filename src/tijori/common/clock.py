@@ -1,5 +1,5 @@
 """The clock: every timestamp Tijori stores or sends is timezone-aware UTC; and the one way
-a background loop waits to be woken."""
+a background loop waits to be woken, and stops when it was cancelled."""
 
 from __future__ import annotations
 
@@ -10,6 +10,15 @@ from datetime import UTC, datetime
 def utcnow() -> datetime:
     """The current time, timezone-aware, in UTC."""
     return datetime.now(UTC)
+
+
+def stop_if_cancelled() -> None:
+    """Raise ``CancelledError`` if the current task was asked to stop (``cancelling``) but
+    is still running: something it awaited swallowed the cancellation (see
+    :func:`woken`). A loop that does not wait on :func:`woken` calls this each round."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError("cancelled while it ran (the cancellation was swallowed)")
 
 
 async def woken(event: asyncio.Event, seconds: float) -> bool:
@@ -23,9 +32,7 @@ async def woken(event: asyncio.Event, seconds: float) -> bool:
     so it is raised again here. The wait itself is an ``asyncio.timeout``, which has no
     such race.
     """
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError("cancelled while it ran (the cancellation was swallowed)")
+    stop_if_cancelled()
     try:
         async with asyncio.timeout(seconds):
             await event.wait()

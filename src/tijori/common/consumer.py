@@ -24,7 +24,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from tijori.common.bus import MAX_BACKOFF_SECONDS, KafkaBus
-from tijori.common.clock import utcnow
+from tijori.common.clock import stop_if_cancelled, utcnow
 from tijori.common.db import UnitOfWork, UnitOfWorkFactory, retry_transient
 from tijori.common.events import Envelope, UnknownEventError, parse_event
 from tijori.common.metrics import CONSUMER_LAG, EVENT_APPLY_SECONDS, EVENTS_PROCESSED
@@ -248,6 +248,7 @@ class IdempotentConsumer:
             except Exception:
                 # never skip a valid event: hold the partition and try again
                 log.exception("%s failed to apply %s %s; retrying", self.name, event.type, event.id)
+                stop_if_cancelled()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
@@ -276,6 +277,8 @@ class IdempotentConsumer:
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         measured = 0.0
         while True:
+            # aiokafka's fetches await with wait_for too: a loop cancelled in one stops here
+            stop_if_cancelled()
             batches = await consumer.getmany(timeout_ms=1000, max_records=200)
             # every partition's messages, each partition's in its order: one transaction
             messages = [
