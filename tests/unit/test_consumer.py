@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 from unittest.mock import AsyncMock, MagicMock
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.unit.conftest import run_until
 from tijori.common.app import build_runtime
 from tijori.common.bus import KafkaBus
+from tijori.common.clock import utcnow
 from tijori.common.consumer import IdempotentConsumer
 from tijori.common.db import UnitOfWork, UnitOfWorkFactory
 from tijori.common.events import (
@@ -364,3 +366,46 @@ async def test_a_consumer_whose_fetch_swallowed_its_cancellation_still_stops(
     with pytest.raises(asyncio.CancelledError):
         task.result()
     assert polls == 1
+
+
+async def test_the_relay_deletes_rows_published_longer_ago_than_its_retention(
+    wallets_units: UnitOfWorkFactory,
+) -> None:
+    now = utcnow()
+    published = {"old": now - timedelta(days=8), "recent": now - timedelta(hours=1)}
+    async with wallets_units() as uow:
+        events = {
+            name: add_to_outbox(uow, OutboxMessage, USER, key=name)
+            for name in ("old", "recent", "unpublished")
+        }
+        await uow.commit()
+    async with wallets_units() as uow:
+        for name, at in published.items():
+            await uow.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.event_id == events[name].id)
+                .values(published_at=at)
+            )
+        await uow.commit()
+
+    async def keys() -> set[str]:
+        async with wallets_units() as uow:
+            return set((await uow.session.scalars(select(OutboxMessage.key))).all())
+
+    week = 7 * 24 * 3600.0
+    bus = KafkaBus("unused:9092")
+    kept = OutboxRelay(units=wallets_units, model=OutboxMessage, bus=bus, retention_seconds=0)
+    assert await kept.purge_batch() == 0  # 0: kept forever
+    # a replay on start sends again what was published in the last ten days: kept for it
+    replaying = OutboxRelay(
+        units=wallets_units,
+        model=OutboxMessage,
+        bus=bus,
+        replay_seconds=10 * 24 * 3600.0,
+        retention_seconds=week,
+    )
+    assert await replaying.purge_batch() == 0
+    relay = OutboxRelay(units=wallets_units, model=OutboxMessage, bus=bus, retention_seconds=week)
+    assert await relay.purge_batch() == 1
+    assert await keys() == {"recent", "unpublished"}
+    assert await relay.purge_batch() == 0

@@ -148,6 +148,7 @@ def build_runtime(
                 bus=runtime.bus,
                 poll_seconds=settings.outbox_poll_seconds,
                 replay_seconds=settings.outbox_replay_seconds,
+                retention_seconds=settings.outbox_retention_seconds,
             )
     return runtime
 

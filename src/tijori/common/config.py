@@ -49,6 +49,9 @@ class CommonSettings(BaseSettings):
     outbox_poll_seconds: float = 0.5
     # on start, publish again what was published this recently (for a broker that forgets)
     outbox_replay_seconds: float = 0
+    # outbox rows published longer ago than this are deleted (0: kept forever); never
+    # fewer than outbox_replay_seconds
+    outbox_retention_seconds: float = Field(7 * 24 * 3600, ge=0)
 
     def sqlite_url(self, service: str) -> str:
         """The embedded default database of ``service``: a SQLite file under the data dir."""

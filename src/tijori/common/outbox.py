@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 
 from tijori.common.bus import MAX_BACKOFF_SECONDS, KafkaBus
 from tijori.common.clock import utcnow, woken
@@ -29,6 +29,12 @@ from tijori.common.tracing import TRACEPARENT, correlation_id_var, current_trace
 log = logging.getLogger(__name__)
 
 BACKLOG_INTERVAL_SECONDS = 5.0
+PURGE_INTERVAL_SECONDS = 3600.0
+"""How often the relay looks for rows published longer ago than its retention."""
+PURGE_BATCH = 1000
+"""Rows deleted in one transaction; while more are due, one batch every
+:data:`BACKLOG_INTERVAL_SECONDS`, between publishing rounds (a week of a busy outbox
+is never deleted in one go that would hold up the events behind it)."""
 
 
 def add_to_outbox(
@@ -80,6 +86,9 @@ class OutboxRelay:
     otherwise polls, so
     rows written by a process that died, or by another replica, are sent too.
     A crash between publish and mark sends the event again: consumers deduplicate.
+    Hourly it deletes the rows published more than ``retention_seconds`` ago (never one
+    a replay on start would send again): nothing reads them after that, and an outbox
+    kept whole grows by a row or two for every payment.
     """
 
     def __init__(
@@ -91,6 +100,7 @@ class OutboxRelay:
         poll_seconds: float = 0.5,
         batch_size: int = 200,
         replay_seconds: float = 0,
+        retention_seconds: float = 0,
     ) -> None:
         self.units = units
         self.model = model
@@ -98,6 +108,8 @@ class OutboxRelay:
         self.poll_seconds = poll_seconds
         self.batch_size = batch_size
         self.replay_seconds = replay_seconds
+        # 0: published rows are kept forever
+        self.retention_seconds = max(retention_seconds, replay_seconds) if retention_seconds else 0
         self._wake = asyncio.Event()
         self.published = 0
         # built once: building a statement costs more than running it
@@ -112,6 +124,12 @@ class OutboxRelay:
             update(model)
             .where(model.id.in_(bindparam("ids", expanding=True)))
             .values(published_at=bindparam("at"))
+        )
+        self._purgeable = (
+            select(model.id)
+            .where(model.published_at.is_not(None), model.published_at < bindparam("before"))
+            .order_by(model.published_at)
+            .limit(PURGE_BATCH)
         )
 
     def wake(self) -> None:
@@ -142,6 +160,22 @@ class OutboxRelay:
             await uow.commit()
         self.published += len(rows)
         return len(rows)
+
+    async def purge_batch(self) -> int:
+        """Delete up to :data:`PURGE_BATCH` of the rows published more than
+        ``retention_seconds`` ago, in one transaction; return how many. Replicas may
+        purge at once: a row goes once."""
+        if not self.retention_seconds:
+            return 0
+        before = utcnow() - timedelta(seconds=self.retention_seconds)
+        async with self.units() as uow:
+            ids = (await uow.session.scalars(self._purgeable, {"before": before})).all()
+            if not ids:
+                return 0
+            await uow.session.execute(delete(self.model).where(self.model.id.in_(ids)))
+            await uow.commit()
+        log.info("deleted %d outbox row(s) published before %s", len(ids), before.isoformat())
+        return len(ids)
 
     async def measure_backlog(self) -> None:
         """Set the outbox backlog gauges: events not yet sent, and the oldest one's age."""
@@ -182,6 +216,7 @@ class OutboxRelay:
         if self.replay_seconds > 0:
             await retry_transient(self.replay, what="outbox replay")
         backoff = 0.5
+        next_purge = 0.0  # on the first round, then hourly
         while True:
             producer = self.bus.producer()
             try:
@@ -197,6 +232,11 @@ class OutboxRelay:
                     if time.monotonic() - measured >= BACKLOG_INTERVAL_SECONDS:
                         await self.measure_backlog()
                         measured = time.monotonic()
+                    if time.monotonic() >= next_purge:
+                        # set first: an outage does not make it try every round
+                        next_purge = time.monotonic() + PURGE_INTERVAL_SECONDS
+                        if await self.purge_batch() == PURGE_BATCH:
+                            next_purge = time.monotonic() + BACKLOG_INTERVAL_SECONDS
                     if sent == self.batch_size:
                         continue
                     await woken(self._wake, self.poll_seconds)
