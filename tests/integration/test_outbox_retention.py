@@ -21,17 +21,19 @@ async def test_old_published_rows_go_in_batches_and_the_rest_stays(scratch_datab
         async with engine.begin() as connection:
             await connection.run_sync(OutboxMessage.__table__.create)  # type: ignore[attr-defined]
         now = utcnow()
-        ages = [timedelta(days=8)] * (PURGE_BATCH + 500) + [timedelta(hours=1)] + [None]
+        # (key, published_at): the old ones past the retention, one recent, one unsent
+        kinds = [("old", now - timedelta(days=8))] * (PURGE_BATCH + 500)
+        kinds += [("kept", now - timedelta(hours=1)), ("kept", None)]
         rows = [
             {
                 "event_id": str(uuid4()),
                 "topic": "user.created",
-                "key": "old" if age is not None and age.days else "kept",
+                "key": key,
                 "body": "{}",
-                "created_at": now - (age or timedelta()),
-                "published_at": None if age is None else now - age,
+                "created_at": published_at or now,
+                "published_at": published_at,
             }
-            for age in ages
+            for key, published_at in kinds
         ]
         async with engine.begin() as connection:
             await connection.execute(insert(OutboxMessage), rows)

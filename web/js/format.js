@@ -73,6 +73,11 @@ const LIMITS = {
   kyc_upgrade_deadline: "the receiving wallet was not upgraded to full KYC in time, so it takes no more money",
 };
 
+/** `text` with its first letter a capital. */
+export function capitalized(text) {
+  return text ? text[0].toUpperCase() + text.slice(1) : text;
+}
+
 /** Which `limit` a refusal or a FAILED payment passed, as a clause ("it would pass …"), or null. */
 export function limitReason(limit) {
   return LIMITS[limit] || null;
@@ -82,7 +87,7 @@ export function limitReason(limit) {
 export function reasonText(code, limit = null) {
   if (!code) return "Something went wrong";
   const over = code === "limit_exceeded" ? limitReason(limit) : null;
-  if (over) return over[0].toUpperCase() + over.slice(1);
+  if (over) return capitalized(over);
   return REASONS[code] || code;
 }
 

@@ -1,7 +1,7 @@
 // Labelled fields with their own error line, and problem+json errors mapped onto them.
 
 import { h, replace } from "./dom.js";
-import { groupRupees } from "./format.js";
+import { capitalized, groupRupees } from "./format.js";
 
 let fieldCount = 0;
 
@@ -9,7 +9,7 @@ let fieldCount = 0;
 export function sentence(text) {
   const trimmed = groupRupees(String(text || "").trim());
   if (!trimmed) return "";
-  const first = trimmed[0].toUpperCase() + trimmed.slice(1);
+  const first = capitalized(trimmed);
   return /[.!?…]$/.test(first) ? first : `${first}.`;
 }
 
