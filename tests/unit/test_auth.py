@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -10,6 +11,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from jwt.algorithms import OKPAlgorithm
 
 from tijori.common.auth import TokenKeys
 from tijori.common.config import CommonSettings
@@ -162,5 +164,33 @@ def test_a_token_that_differs_in_one_character_from_one_checked_is_checked(
     token = keys.issue(user_id="u-1", authority="USER", ttl=timedelta(minutes=5))
     keys.verify(token)
     tampered = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
+    with pytest.raises(UnauthorizedError):
+        keys.verify(tampered)
+
+
+def test_tokens_signed_with_libsodium_are_standard_ed25519_both_ways(tmp_path: Path) -> None:
+    """Signatures are libsodium's (SodiumEdDSA): OpenSSL's Ed25519, through PyJWT's own
+    algorithm, verifies them, and TokenKeys verifies one OpenSSL signed."""
+    private = Ed25519PrivateKey.generate()
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    keys = TokenKeys.from_settings(CommonSettings(data_dir=tmp_path, jwt_private_key=pem))
+    openssl = OKPAlgorithm()
+    token = keys.issue(user_id="u", authority="USER", ttl=timedelta(minutes=1))
+    header, payload, signature = token.split(".")
+    signed = f"{header}.{payload}".encode()
+    raw = base64.urlsafe_b64decode(signature + "==")
+    assert openssl.verify(signed, private.public_key(), raw)
+    assert not openssl.verify(signed + b" ", private.public_key(), raw)
+    theirs = base64.urlsafe_b64encode(openssl.sign(signed, private)).decode().rstrip("=")
+    their = f"{header}.{payload}.{theirs}"
+    assert (
+        TokenKeys.from_settings(CommonSettings(data_dir=tmp_path / "other", jwt_private_key=pem))
+        .verify(their)
+        .user_id
+        == "u"
+    )
+    tampered = f"{header}.{payload}.{signature[:-2]}AA"
     with pytest.raises(UnauthorizedError):
         keys.verify(tampered)
