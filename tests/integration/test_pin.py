@@ -9,6 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio as redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.integration.conftest import Person, problem, sign_up
 from tests.integration.stack import Stack
@@ -116,3 +119,32 @@ async def test_thirty_concurrent_wrong_pins_from_two_devices_get_three_guesses_t
     assert kinds.count("PIN_LOCKED") == 1, kinds
     locked_mail = next(mail for mail in mails if mail["X-Tijori-Kind"] == "PIN_LOCKED")
     assert "24 hours" in locked_mail.get_payload(decode=True).decode()
+
+
+async def test_wrong_pins_are_counted_on_the_users_row_and_a_lock_outlives_the_cache(
+    gateway: httpx.AsyncClient, redis_client: redis.Redis, users_db: AsyncEngine
+) -> None:
+    """A right PIN clears the count of wrong ones before it; the count and the lock are
+    the user's row's (users.pin_failures), so emptying Redis lifts no lock."""
+    person = await sign_up(gateway)
+    assert (await _set(gateway, person, pin="482916")).status_code == 204
+    lefts = [
+        problem(await _token(gateway, person, f"22222{n}"), 401, "invalid_pin")["attempts_left"]
+        for n in (1, 3)
+    ]
+    assert lefts == [2, 1]
+    assert (await _token(gateway, person, "482916")).status_code == 200  # clears the two
+    lefts = [
+        problem(await _token(gateway, person, f"11111{n}"), 401, "invalid_pin")["attempts_left"]
+        for n in (2, 3, 4)
+    ]
+    assert lefts == [2, 1, 0]
+    async with users_db.connect() as connection:
+        failures = (
+            await connection.execute(
+                text("SELECT pin_failures FROM users WHERE id = :id"), {"id": person.id}
+            )
+        ).scalar_one()
+    assert failures == 3
+    await redis_client.flushdb()
+    problem(await _token(gateway, person, "482916"), 423, "pin_locked")

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,6 @@ import pytest
 
 from tests.unit.conftest import metric_value
 from tijori.common.auth import PaymentTokenError, TokenKeys
-from tijori.common.cache import MemoryCache
 from tijori.common.config import CommonSettings
 from tijori.common.errors import ProblemError, UnauthorizedError, UnprocessableError
 from tijori.users import pin
@@ -66,29 +64,63 @@ def test_the_development_secret_is_made_once_readable_by_its_owner_alone(tmp_pat
     assert pin.load_secret(UsersSettings(data_dir=tmp_path, pin_secret="from-env")) == b"from-env"
 
 
-async def _guess(guard: pin.PinGuard, right: bool) -> ProblemError | None:
-    try:
-        await guard.check(right=right)
-    except pin.WrongPinError as wrong:
-        return wrong
-    return None
+T0 = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
 
 
-async def test_three_wrong_pins_in_a_row_lock_payments_and_a_right_one_resets_the_count() -> None:
-    cache = MemoryCache()
-    settings = UsersSettings(pin_max_failures=3, pin_lock_seconds=60)
-    guard = pin.PinGuard(cache, settings, user_id="asha")
-    wrong = await _guess(guard, right=False)
+class _Row:
+    """One user's strikes, counted as ``service._count_pin`` counts them on the row."""
+
+    def __init__(self, settings: UsersSettings) -> None:
+        self.settings = settings
+        self.strikes = pin.Strikes()
+
+    def guess(self, *, right: bool, at: float = 0.0) -> ProblemError | None:
+        self.strikes, left = pin.strike(
+            self.strikes,
+            right=right,
+            now=T0 + timedelta(seconds=at),
+            limit=self.settings.pin_max_failures,
+            lock_seconds=self.settings.pin_lock_seconds,
+        )
+        try:
+            pin.judge(self.settings, right=right, left=left, user_id="asha")
+        except (pin.WrongPinError, pin.PinLockedError) as refused:
+            return refused
+        return None
+
+
+def test_three_wrong_pins_in_a_row_lock_payments_and_a_right_one_resets_the_count() -> None:
+    row = _Row(UsersSettings(pin_max_failures=3, pin_lock_seconds=60))
+    wrong = row.guess(right=False)
     assert isinstance(wrong, UnauthorizedError) and wrong.extra == {"attempts_left": 2}
-    await _guess(guard, right=False)
-    assert await _guess(guard, right=True) is None  # two wrong, then right: counted afresh
-    lefts = [(await _guess(guard, right=False)).extra["attempts_left"] for _ in range(3)]  # type: ignore[union-attr]
+    row.guess(right=False)
+    assert row.guess(right=True) is None  # two wrong, then right: counted afresh
+    assert row.strikes == pin.Strikes()
+    lefts = [row.guess(right=False).extra["attempts_left"] for _ in range(3)]  # type: ignore[union-attr]
     assert lefts == [2, 1, 0]
-    with pytest.raises(pin.PinLockedError) as locked:
-        await _guess(guard, right=True)  # even the right PIN, once locked
-    assert locked.value.status == 423 and locked.value.headers == {"Retry-After": "60"}
-    other = pin.PinGuard(cache, settings, user_id="ravi")
-    assert await _guess(other, right=True) is None  # per user
+    locked = row.guess(right=True)  # even the right PIN, once locked
+    assert isinstance(locked, pin.PinLockedError)
+    assert locked.status == 423 and locked.headers == {"Retry-After": "60"}
+    assert row.strikes.count == 3  # a refused try changes nothing
+
+
+def test_the_lock_lasts_from_the_wrong_pin_that_set_it() -> None:
+    row = _Row(UsersSettings(pin_max_failures=3, pin_lock_seconds=60))
+    row.guess(right=False, at=0)
+    row.guess(right=False, at=50)
+    row.guess(right=False, at=50)  # locks at 50 s: until 110 s, not 60 s
+    assert isinstance(row.guess(right=True, at=100), pin.PinLockedError)
+    assert row.guess(right=True, at=111) is None
+
+
+def test_wrong_pins_stop_counting_once_their_time_is_over() -> None:
+    row = _Row(UsersSettings(pin_max_failures=3, pin_lock_seconds=60))
+    row.guess(right=False, at=0)
+    row.guess(right=False, at=30)  # the count started at 0 s: it lasts until 60 s
+    wrong = row.guess(right=False, at=61)  # the two before no longer count
+    assert wrong is not None and wrong.extra == {"attempts_left": 2}
+    assert row.strikes.live(T0 + timedelta(seconds=61)) == 1
+    assert row.strikes.live(T0 + timedelta(seconds=122)) == 0
 
 
 def _keys() -> TokenKeys:
@@ -138,65 +170,16 @@ def test_payment_and_access_tokens_do_not_pass_for_each_other_and_expire() -> No
         keys.verify_payment(expired, **bound)
 
 
-async def test_right_pins_checked_at_once_are_never_taken_for_a_lock() -> None:
-    """A burst of right PINs (a phone and a browser, many payments) only clears the
-    count, however they interleave with a wrong one."""
-    cache = MemoryCache()
-    settings = UsersSettings(pin_max_failures=3, pin_lock_seconds=60)
-    guards = [pin.PinGuard(cache, settings, user_id="asha") for _ in range(12)]
-    await _guess(guards[0], right=False)  # one wrong PIN counted before the burst
-    assert all(
-        refused is None
-        for refused in await asyncio.gather(*(_guess(guard, right=True) for guard in guards))
-    )
-    assert (await _guess(guards[0], right=False)).extra == {"attempts_left": 2}  # type: ignore[union-attr]
-    assert (await _guess(guards[0], right=False)).extra == {"attempts_left": 1}  # type: ignore[union-attr]
-
-
-async def test_wrong_pins_checked_at_once_get_three_guesses_then_the_lock() -> None:
-    cache = MemoryCache()
-    settings = UsersSettings(pin_max_failures=3, pin_lock_seconds=60)
-
-    async def wrong() -> str:
-        try:
-            await pin.PinGuard(cache, settings, user_id="asha").check(right=False)
-        except ProblemError as refused:
-            return refused.code
-        raise AssertionError("a wrong PIN passed")
-
-    codes = sorted(await asyncio.gather(*(wrong() for _ in range(10))))
-    assert codes == ["invalid_pin"] * 3 + ["pin_locked"] * 7
-
-
-async def test_the_lock_lasts_from_the_wrong_pin_that_set_it() -> None:
-    now = [0.0]
-    cache = MemoryCache(clock=lambda: now[0])
-    settings = UsersSettings(pin_max_failures=3, pin_lock_seconds=60)
-    guard = pin.PinGuard(cache, settings, user_id="asha")
-    await _guess(guard, right=False)
-    now[0] = 50.0
-    await _guess(guard, right=False)
-    await _guess(guard, right=False)  # locks at 50 s: until 110 s, not 60 s
-    now[0] = 100.0
-    with pytest.raises(pin.PinLockedError):
-        await _guess(guard, right=True)
-    now[0] = 111.0
-    assert await _guess(guard, right=True) is None
-
-
 def _pin_checks(outcome: str) -> float:
     return metric_value("tijori_pin_checks_total", outcome=outcome)
 
 
-async def test_pin_checks_are_counted_by_outcome() -> None:
+def test_pin_checks_are_counted_by_outcome() -> None:
     outcomes = ("right", "wrong", "locked", "refused")
     before = [_pin_checks(outcome) for outcome in outcomes]
-    guard = pin.PinGuard(
-        MemoryCache(), UsersSettings(pin_max_failures=3, pin_lock_seconds=60), user_id="asha"
-    )
+    row = _Row(UsersSettings(pin_max_failures=3, pin_lock_seconds=60))
     for right in (True, False, False, False):
-        await _guess(guard, right=right)
-    with pytest.raises(pin.PinLockedError):
-        await _guess(guard, right=True)
+        row.guess(right=right)
+    assert isinstance(row.guess(right=True), pin.PinLockedError)
     after = [_pin_checks(outcome) for outcome in outcomes]
     assert [b - a for a, b in zip(before, after, strict=True)] == [1, 2, 1, 1]

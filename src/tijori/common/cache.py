@@ -15,10 +15,6 @@ import redis.asyncio as redis
 log = logging.getLogger(__name__)
 
 
-LOCKED = -1
-"""What :meth:`Cache.strike` answers once the limit of failures is reached."""
-
-
 class CacheUnavailableError(Exception):
     """The cache could not be reached; callers fall back to the source of truth."""
 
@@ -38,14 +34,6 @@ class Cache(Protocol):
     async def incr(self, key: str, *, ttl_seconds: int) -> int:
         """Add one to the counter under ``key``; the first increment starts its TTL."""
 
-    async def strike(self, key: str, *, failed: bool, limit: int, ttl_seconds: int) -> int:
-        """One try of something allowed ``limit`` failures in a row, counted under
-        ``key`` in one atomic step: a failure adds one (the first starts the count's
-        ``ttl_seconds``; the one that reaches the limit locks for ``ttl_seconds`` from
-        then), a success clears the count. Answers the failures still allowed after this
-        try, or :data:`LOCKED` when the limit was already reached (the try changes
-        nothing: a success does not unlock)."""
-
     async def ping(self) -> None:
         """Raise unless the cache answers."""
 
@@ -53,27 +41,11 @@ class Cache(Protocol):
         """Release connections."""
 
 
-# Cache.strike in one round trip: KEYS[1] the count; ARGV failed (1/0), limit, TTL
-_STRIKE = """
-local count = tonumber(redis.call('GET', KEYS[1]) or '0')
-local limit = tonumber(ARGV[2])
-if count >= limit then return -1 end
-if ARGV[1] == '0' then
-  if count > 0 then redis.call('DEL', KEYS[1]) end
-  return limit
-end
-count = redis.call('INCR', KEYS[1])
-if count == 1 or count >= limit then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
-return limit - count
-"""
-
-
 class RedisCache:
     """A cache in Redis."""
 
     def __init__(self, url: str) -> None:
         self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-        self._strike = self.client.register_script(_STRIKE)
 
     async def get(self, key: str) -> bytes | None:
         try:
@@ -105,13 +77,6 @@ class RedisCache:
         except redis.RedisError as error:
             raise CacheUnavailableError(str(error)) from error
         return int(count)
-
-    async def strike(self, key: str, *, failed: bool, limit: int, ttl_seconds: int) -> int:
-        try:
-            left = await self._strike(keys=[key], args=[int(failed), limit, ttl_seconds])
-        except redis.RedisError as error:
-            raise CacheUnavailableError(str(error)) from error
-        return int(left)
 
     async def ping(self) -> None:
         try:
@@ -155,18 +120,6 @@ class MemoryCache:
         expires = self.entries[key][1] if current is not None else self.clock() + ttl_seconds
         self.entries[key] = (str(count).encode(), expires)
         return count
-
-    async def strike(self, key: str, *, failed: bool, limit: int, ttl_seconds: int) -> int:
-        count = int(self._live(key) or b"0")
-        if count >= limit:
-            return LOCKED
-        if not failed:
-            self.entries.pop(key, None)
-            return limit
-        count = await self.incr(key, ttl_seconds=ttl_seconds)
-        if count >= limit:
-            self.entries[key] = (str(count).encode(), self.clock() + ttl_seconds)
-        return limit - count
 
     async def ping(self) -> None:
         return None

@@ -348,7 +348,6 @@ async def set_my_pin(
     try:
         await service.set_pin(
             uow,
-            cache=runtime.cache,
             settings=settings,
             secret=secret,
             user_id=principal.user_id,

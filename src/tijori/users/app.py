@@ -21,7 +21,6 @@ def create_app(settings: UsersSettings | None = None) -> FastAPI:
         runtime.components["pin_desk"] = pin.PinDesk(
             check=runtime.driver_read(repository.PAYMENT_CHECK),
             units=runtime.unit_of_work,
-            cache=runtime.cache,
             keys=runtime.token_keys,
             settings=settings,
             secret=secret,

@@ -36,6 +36,10 @@ class User(Base):
     authority: Mapped[str] = mapped_column(String(10), default="USER")
     # the transaction PIN as an HMAC-SHA256 under TIJORI_PIN_SECRET (users/pin.py)
     pin_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    # the wrong PINs in a row and until when they count (users/pin.py, Strikes): the
+    # attempt limit's state, kept where the PIN is (migration 0006)
+    pin_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    pin_failures_until: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     # KYC (users/kyc.py, docs/limits.md): MINIMUM | PENDING | FULL | REJECTED; of the
     # PAN only its masked form is kept, and the verifier's reference while it checks
     kyc: Mapped[str] = mapped_column(String(10), default="MINIMUM", server_default="MINIMUM")

@@ -5,7 +5,7 @@ it is kept as an HMAC-SHA256 with a secret held apart from the database
 (``TIJORI_PIN_SECRET``; PRODUCT.md, "Transaction PIN"), and guessing is stopped by the
 attempt limit: ``pin_max_failures`` wrong PINs in a row lock payments for
 ``pin_lock_seconds``, per user across devices (docs/architecture.md, "Users and
-security").
+security"), counted on the user's row (:class:`Strikes`).
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import NoReturn
 
 from tijori.common.auth import TokenKeys
-from tijori.common.cache import LOCKED, Cache, CacheUnavailableError
 from tijori.common.db import UnitOfWork
 from tijori.common.db.driver import DriverRead
 from tijori.common.errors import (
@@ -48,12 +49,6 @@ class WrongPinError(UnauthorizedError):
     def __init__(self, attempts_left: int) -> None:
         super().__init__("the PIN is wrong", code="invalid_pin", attempts_left=attempts_left)
         self.locked = attempts_left == 0
-
-
-class PinUnavailableError(ProblemError):
-    """The attempt counter cannot be read: no PIN is checked without it."""
-
-    status, code = 503, "service_unavailable"
 
 
 def check_strength(pin: str) -> None:
@@ -109,51 +104,71 @@ class PinDesk:
     check: DriverRead
     """The PIN's one read (``repository.PAYMENT_CHECK``), outside a transaction."""
     units: Callable[[], UnitOfWork]
-    """Units of work that write (the lock's e-mail)."""
-    cache: Cache
+    """Units of work that write (a wrong PIN's count, the lock's e-mail)."""
     keys: TokenKeys
     settings: UsersSettings
     secret: bytes
 
 
-class PinGuard:
-    """Counts wrong PINs per user in the cache: ``limit`` in a row lock payments.
+LOCKED = -1
+"""What :func:`strike` answers once the limit of wrong PINs is reached."""
 
-    The PIN is compared first (an HMAC: microseconds, no network), then its outcome is
-    counted in one atomic step (:meth:`Cache.strike`, one Redis round trip) that also
-    decides the answer: concurrent guesses cannot slip under the limit, since each
-    wrong one is counted and judged in the same step, and right PINs sent at once (a
-    phone and a browser, a burst of payments) only clear the count, so they are never
-    taken for a lock. Once locked, even the right PIN is refused. Unlike the log-in
-    limit it fails closed: without the counter no PIN is accepted.
-    """
 
-    def __init__(self, cache: Cache, settings: UsersSettings, *, user_id: str) -> None:
-        self.cache = cache
-        self.limit = settings.pin_max_failures
-        self.lock_seconds = settings.pin_lock_seconds
-        self.key = f"tijori:pin-failures:{user_id}"
+@dataclass(frozen=True)
+class Strikes:
+    """A user's wrong PINs in a row (``users.pin_failures``) and the time they stop
+    counting (``pin_failures_until``): the attempt limit's state, on the user's row.
 
-    async def check(self, *, right: bool) -> None:
-        """Count a PIN that was ``right`` or wrong; refuse a wrong one with 401 (the
-        tries left; :class:`WrongPinError` ``locked`` when it was the last), and any
-        PIN with 423 while payments are locked."""
-        try:
-            left = await self.cache.strike(
-                self.key, failed=not right, limit=self.limit, ttl_seconds=self.lock_seconds
+    It was a counter in Redis; the cache is never a source of truth, and a restart,
+    flush or eviction there lifted the lock (migration 0006)."""
+
+    count: int = 0
+    until: datetime | None = None
+
+    def live(self, now: datetime) -> int:
+        """The wrong PINs that still count at ``now``."""
+        return self.count if self.until is not None and self.until > now else 0
+
+
+def strike(
+    strikes: Strikes, *, right: bool, now: datetime, limit: int, lock_seconds: int
+) -> tuple[Strikes, int]:
+    """One try of the PIN, counted: the strikes after it, and the tries still allowed
+    (:data:`LOCKED` once the limit was reached: then nothing changes, and a right PIN
+    does not unlock). A wrong PIN adds one: the first starts the count's
+    ``lock_seconds``, and the one that reaches the limit locks for ``lock_seconds`` from
+    then. A right one clears the count."""
+    live = strikes.live(now)
+    if live >= limit:
+        return strikes, LOCKED
+    if right:
+        return Strikes(), limit
+    count = live + 1
+    fresh = live == 0 or count >= limit
+    until = now + timedelta(seconds=lock_seconds) if fresh else strikes.until
+    return Strikes(count=count, until=until), limit - count
+
+
+def refuse_locked(settings: UsersSettings) -> NoReturn:
+    """423 ``pin_locked``: payments are locked, whatever the PIN."""
+    PIN_CHECKS.labels(outcome="refused").inc()
+    raise PinLockedError(
+        "too many wrong PINs: payments are locked for a while",
+        headers={"Retry-After": str(settings.pin_lock_seconds)},
+    )
+
+
+def judge(settings: UsersSettings, *, right: bool, left: int, user_id: str) -> None:
+    """Answer a try :func:`strike` counted: refuse a wrong PIN with 401 (the tries left;
+    :class:`WrongPinError` ``locked`` when it was the last), and any PIN with 423 while
+    payments are locked."""
+    if left == LOCKED:
+        refuse_locked(settings)
+    if not right:
+        PIN_CHECKS.labels(outcome="locked" if left == 0 else "wrong").inc()
+        if left == 0:
+            log.warning(
+                "payments locked after %d wrong PINs (user %s)", settings.pin_max_failures, user_id
             )
-        except CacheUnavailableError as error:
-            log.warning("PIN not checked: cache unavailable")
-            raise PinUnavailableError("PINs cannot be checked right now; try again") from error
-        if left == LOCKED:
-            PIN_CHECKS.labels(outcome="refused").inc()
-            raise PinLockedError(
-                "too many wrong PINs: payments are locked for a while",
-                headers={"Retry-After": str(self.lock_seconds)},
-            )
-        if not right:
-            PIN_CHECKS.labels(outcome="locked" if left == 0 else "wrong").inc()
-            if left == 0:
-                log.warning("payments locked after %d wrong PINs (%s)", self.limit, self.key)
-            raise WrongPinError(left)
-        PIN_CHECKS.labels(outcome="right").inc()
+        raise WrongPinError(left)
+    PIN_CHECKS.labels(outcome="right").inc()

@@ -12,12 +12,15 @@ from sqlalchemy.engine import CursorResult
 from tijori.common.db import UnitOfWork
 from tijori.common.db.driver import DriverRead
 from tijori.users.models import RefreshToken, User, UserSession
+from tijori.users.pin import Strikes
 
 # built once: building a statement costs more than running it (docs/performance.md)
 PAYMENT_CHECK = (
     select(
         User.pin_hash,
         User.email_verified,
+        User.pin_failures,
+        User.pin_failures_until,
         UserSession.ended_at,
         UserSession.expires_at,
         UserSession.last_used_at,
@@ -34,10 +37,11 @@ PAYMENT_CHECK = (
 class PaymentCheck:
     """What a payment's PIN check reads: the user's PIN hash (``None``: not set), whether
     their e-mail is verified, and the times of the log-in session the caller's token
-    names (``None``: no such session of this user)."""
+    names (``None``: no such session of this user), and the wrong PINs counted."""
 
     pin_hash: str | None
     email_verified: bool
+    strikes: Strikes
     session_times: tuple[datetime | None, datetime, datetime] | None
 
 
@@ -51,9 +55,14 @@ async def payment_check(
     row = await read.first({"user_id": user_id, "session_id": session_id or ""})
     if row is None:
         return None
-    pin_hash, email_verified, ended_at, expires_at, last_used_at = row
+    pin_hash, email_verified, failures, failures_until, ended_at, expires_at, last_used_at = row
     times = None if expires_at is None else (ended_at, expires_at, last_used_at)
-    return PaymentCheck(pin_hash=pin_hash, email_verified=bool(email_verified), session_times=times)
+    return PaymentCheck(
+        pin_hash=pin_hash,
+        email_verified=bool(email_verified),
+        strikes=Strikes(count=failures, until=failures_until),
+        session_times=times,
+    )
 
 
 class UserRepository:

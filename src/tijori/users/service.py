@@ -404,7 +404,6 @@ async def update_user(uow: UnitOfWork, *, user_id: str, data: UserUpdate) -> Use
 async def set_pin(
     uow: UnitOfWork,
     *,
-    cache: Cache,
     settings: UsersSettings,
     secret: bytes,
     user_id: str,
@@ -420,19 +419,10 @@ async def set_pin(
         raise NotFoundError("no such user", code="user_not_found")
     if user.pin_hash is not None:
         if change.current_pin is not None:
-            try:
-                await _check_pin(
-                    cache,
-                    settings,
-                    secret,
-                    user_id=user.id,
-                    stored=user.pin_hash,
-                    candidate=change.current_pin,
-                )
-            except pin.WrongPinError as wrong:
-                if wrong.locked:
-                    await _stage_lock_mail(uow, settings, user_id=user.id)
-                raise
+            right = pin.matches(
+                secret, user_id=user.id, pin=change.current_pin, stored=user.pin_hash
+            )
+            await _count_pin(uow, settings, user_id=user.id, right=right)
         elif change.password is not None:
             valid = await asyncio.to_thread(
                 password_hash.verify, change.password, user.password_hash
@@ -454,35 +444,40 @@ async def issue_payment_token(
 ) -> PaymentTokenResponse:
     """Check the PIN and sign a short-lived token for exactly this one debit.
 
-    The hot path of every payment: one read outside a transaction (the PIN hash and the
-    caller's session, which must still be open) and one cache round trip; a transaction
-    is opened only when a wrong PIN locks payments, for the e-mail it sends."""
+    The hot path of every payment: one read outside a transaction (the PIN hash, the
+    wrong PINs counted, and the caller's session, which must still be open), and no
+    more for a right PIN with none counted; a transaction is opened only to count a
+    wrong PIN (and e-mail the lock with the last), or to clear the count of earlier ones."""
     receiver = normalize_handle(request.receiver) if request.receiver is not None else None
     settings = desk.settings
     user_id = principal.user_id
     check = await payment_check(desk.check, user_id, principal.session_id)
     if check is None:
         raise NotFoundError("no such user", code="user_not_found")
+    now = utcnow()
     if principal.session_id is not None and (
         check.session_times is None
-        or not sessions.times_open(check.session_times, now=utcnow(), settings=settings)
+        or not sessions.times_open(check.session_times, now=now, settings=settings)
     ):
         raise sessions.SessionEndedError()  # no payment from a session that was ended
     if settings.require_email_verification and not check.email_verified:
         raise verification.EmailNotVerifiedError()  # before the PIN: no try is counted
-    stored = check.pin_hash
-    if stored is None:
+    if check.pin_hash is None:
         raise ConflictError("set a transaction PIN first", code="pin_not_set")
-    try:
-        await _check_pin(
-            desk.cache, settings, desk.secret, user_id=user_id, stored=stored, candidate=request.pin
-        )
-    except pin.WrongPinError as wrong:
-        if wrong.locked:
-            async with desk.units() as uow:
-                await _stage_lock_mail(uow, settings, user_id=user_id)
-                await uow.commit()
-        raise
+    counted = check.strikes.live(now)
+    if counted >= settings.pin_max_failures:
+        pin.refuse_locked(settings)  # locked: no PIN is looked at
+    right = pin.matches(desk.secret, user_id=user_id, pin=request.pin, stored=check.pin_hash)
+    if right and counted == 0:
+        pin.judge(settings, right=True, left=settings.pin_max_failures, user_id=user_id)
+    else:  # a wrong PIN to count, or a right one to clear the count with
+        async with desk.units() as uow:
+            try:
+                await _count_pin(uow, settings, user_id=user_id, right=right)
+            except pin.WrongPinError:
+                await uow.commit()  # the count, and the lock's e-mail with the last
+                raise
+            await uow.commit()
     token = desk.keys.issue_payment(
         user_id=user_id,
         amount_paise=request.amount,
@@ -493,19 +488,30 @@ async def issue_payment_token(
     return PaymentTokenResponse(payment_token=token, expires_in=settings.payment_token_ttl_seconds)
 
 
-async def _check_pin(
-    cache: Cache,
-    settings: UsersSettings,
-    secret: bytes,
-    *,
-    user_id: str,
-    stored: str,
-    candidate: str,
+async def _count_pin(
+    uow: UnitOfWork, settings: UsersSettings, *, user_id: str, right: bool
 ) -> None:
-    """Refuse a wrong PIN (401 with the tries left; ``locked`` on the last one) or any
-    PIN while payments are locked (423)."""
-    right = pin.matches(secret, user_id=user_id, pin=candidate, stored=stored)
-    await pin.PinGuard(cache, settings, user_id=user_id).check(right=right)
+    """Count a PIN that was ``right`` or wrong on the user's row, locked for it, so that
+    concurrent guesses from any device are counted one after another and none slips
+    under the limit; refuse a wrong one with 401 (the tries left) and any PIN with 423
+    while payments are locked. The wrong PIN that locks stages the e-mail saying so, in
+    ``uow``, which the caller commits, also when this raises ``WrongPinError``."""
+    user = await UserRepository(uow).lock(user_id)
+    if user is None:
+        raise NotFoundError("no such user", code="user_not_found")
+    strikes, left = pin.strike(
+        pin.Strikes(count=user.pin_failures, until=user.pin_failures_until),
+        right=right,
+        now=utcnow(),
+        limit=settings.pin_max_failures,
+        lock_seconds=settings.pin_lock_seconds,
+    )
+    if left != pin.LOCKED:
+        user.pin_failures, user.pin_failures_until = strikes.count, strikes.until
+        await uow.session.flush()
+    if left == 0:
+        await _stage_lock_mail(uow, settings, user_id=user_id)
+    pin.judge(settings, right=right, left=left, user_id=user_id)
 
 
 async def _stage_lock_mail(uow: UnitOfWork, settings: UsersSettings, *, user_id: str) -> None:
