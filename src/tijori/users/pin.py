@@ -44,11 +44,10 @@ class PinLockedError(ProblemError):
 
 
 class WrongPinError(UnauthorizedError):
-    """A wrong PIN; ``locked`` when it was the last try before payments lock."""
+    """A wrong PIN, with the tries left (none: it was the last, and payments lock)."""
 
     def __init__(self, attempts_left: int) -> None:
         super().__init__("the PIN is wrong", code="invalid_pin", attempts_left=attempts_left)
-        self.locked = attempts_left == 0
 
 
 def check_strength(pin: str) -> None:
@@ -160,7 +159,7 @@ def refuse_locked(settings: UsersSettings) -> NoReturn:
 
 def judge(settings: UsersSettings, *, right: bool, left: int, user_id: str) -> None:
     """Answer a try :func:`strike` counted: refuse a wrong PIN with 401 (the tries left;
-    :class:`WrongPinError` ``locked`` when it was the last), and any PIN with 423 while
+    :class:`WrongPinError`; none left when it was the last), and any PIN with 423 while
     payments are locked."""
     if left == LOCKED:
         refuse_locked(settings)
