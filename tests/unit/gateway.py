@@ -81,11 +81,11 @@ class Echo:
 
 
 @contextlib.asynccontextmanager
-async def serving(app: ASGIApp) -> AsyncIterator[str]:
-    """``app`` served by uvicorn on a free local port; its base URL."""
+async def serving(app: ASGIApp, **config: Any) -> AsyncIterator[str]:
+    """``app`` served by uvicorn (with ``config``) on a free local port; its base URL."""
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
-        server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="off"))
+        server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="off", **config))
         task = asyncio.create_task(server.serve(sockets=[listener]))
         while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
             await asyncio.sleep(0.01)

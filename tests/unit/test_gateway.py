@@ -10,13 +10,14 @@ import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from starlette.types import Receive, Scope, Send
 
 from tests.conftest import poll
 from tests.unit.gateway import Echo, Gateway, free_port, gateway, serving
@@ -318,6 +319,48 @@ async def test_replicas_share_requests_and_a_dead_one_loses_none(tmp_path: Path)
     posted = [[seen for seen in echo.seen if seen.method == "POST"] for echo in (first, second)]
     assert posted[0] and posted[1]
     assert len(posted[0]) + len(posted[1]) == 30  # none delivered twice
+
+
+@dataclass
+class Gathering:
+    """A stand-in service that answers a burst of ``size`` requests only once all of
+    them are in flight at once, and notes the connection (the gateway's port) each came on."""
+
+    size: int
+    ports: list[int] = field(default_factory=list)
+    bursts: dict[int, asyncio.Event] = field(default_factory=dict)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        while (await receive()).get("more_body"):
+            pass
+        self.ports.append(scope["client"][1])
+        burst = self.bursts.setdefault((len(self.ports) - 1) // self.size, asyncio.Event())
+        if len(self.ports) % self.size == 0:
+            burst.set()
+        await asyncio.wait_for(burst.wait(), timeout=10)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+
+async def test_a_burst_past_32_requests_reuses_the_gateways_connections(tmp_path: Path) -> None:
+    # Caddy keeps 32 idle connections per service unless told: past them, each burst
+    # closed the rest as their answers came back and opened them again
+    burst = 100
+    service = Gathering(burst)
+    async with contextlib.AsyncExitStack() as stack:
+        # the connection's own port, not X-Forwarded-For's
+        url = await stack.enter_async_context(serving(service, proxy_headers=False))
+        running = await stack.enter_async_context(gateway(tmp_path, transactions_url=url))
+        limits = httpx.Limits(max_connections=burst, max_keepalive_connections=burst)
+        async with httpx.AsyncClient(base_url=running.url, limits=limits, timeout=30) as client:
+            for _ in range(2):
+                answers = await asyncio.gather(
+                    *(client.get("/api/transactions") for _ in range(burst))
+                )
+                assert [answer.status_code for answer in answers] == [200] * burst
+    first, second = set(service.ports[:burst]), set(service.ports[burst:])
+    assert len(first) == len(second) == burst  # each burst was in flight at once
+    assert len(second - first) <= 2, f"{len(second - first)} new connections for the second burst"
 
 
 def test_every_problem_the_gateway_answers_is_a_documented_code() -> None:
