@@ -44,6 +44,8 @@ COLOURS = {
     "gateway": 34,
 }
 READY_TIMEOUT_SECONDS = 60
+# a child's output is read in pieces of up to this many bytes
+PUMP_BYTES = 64 * 1024
 MAX_RESTARTS = 3
 EMBEDDED_BROKER_PORT = 29092
 EMBEDDED_SMTP_PORT = 1025
@@ -121,9 +123,22 @@ def single_instance(data_dir: Path, url: str) -> Iterator[IO[str]]:
 
 
 async def _pump(name: str, stream: asyncio.StreamReader) -> None:
+    """Copy a child's output to ours, each line after the child's prefix. What has come
+    is written at once: under load one write and one flush carry many lines, not one of
+    each per line. A line is split only when longer than :data:`PUMP_BYTES`."""
     prefix = f"\033[{COLOURS.get(name, 37)}m{name:>19} |\033[0m "
-    while line := await stream.readline():
-        sys.stdout.write(prefix + line.decode(errors="replace"))
+    pending = b""
+    while chunk := await stream.read(PUMP_BYTES):
+        *lines, pending = (pending + chunk).split(b"\n")
+        if len(pending) > PUMP_BYTES:
+            lines.append(pending)
+            pending = b""
+        if lines:
+            text = "".join(f"{prefix}{line.decode(errors='replace')}\n" for line in lines)
+            sys.stdout.write(text)
+            sys.stdout.flush()
+    if pending:  # the child's last words, without their newline
+        sys.stdout.write(f"{prefix}{pending.decode(errors='replace')}\n")
         sys.stdout.flush()
 
 

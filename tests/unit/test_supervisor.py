@@ -3,6 +3,7 @@ gateway told where each one is."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from tijori.common.config import CommonSettings
 from tijori.gateway.config import GatewaySettings
-from tijori.supervisor import Child, Supervisor, parse_replicas
+from tijori.supervisor import PUMP_BYTES, Child, Supervisor, _pump, parse_replicas
 
 
 def _supervisor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **replicas: int) -> Supervisor:
@@ -123,3 +124,21 @@ async def test_a_child_shares_the_supervisors_session_so_its_cpu_priority_counts
         assert os.getpgid(pid) == pid != os.getpgid(0)
     finally:
         await supervisor.terminate(child)
+
+
+async def test_a_childs_output_is_relayed_line_by_line_after_its_prefix(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    stream = asyncio.StreamReader()
+    for piece in (b"one\ntw", b"o\nthree ", "r\u00e9".encode(), b"\n", b"x" * (PUMP_BYTES + 10)):
+        stream.feed_data(piece)
+    stream.feed_data(b"\nlast words")
+    stream.feed_eof()
+    await _pump("users", stream)
+    lines = capsys.readouterr().out.splitlines()
+    prefix = "\033[36m              users |\033[0m "
+    assert all(line.startswith(prefix) for line in lines)
+    said = [line.removeprefix(prefix) for line in lines]
+    assert said[:3] == ["one", "two", "three r\u00e9"]
+    assert "".join(said[3:-1]) == "x" * (PUMP_BYTES + 10)  # a line too long is cut, not lost
+    assert said[-1] == "last words"
