@@ -228,3 +228,55 @@ async def test_an_ended_session_is_refused_on_the_session_routes_and_cannot_refr
 
 def _bearer(tokens: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+async def _purge(users: httpx.AsyncClient, settings: UsersSettings) -> int:
+    runtime = users.app.state.runtime  # type: ignore[attr-defined]
+    async with runtime.unit_of_work() as uow:
+        purged = await sessions.purge_expired(uow, settings=settings, now=utcnow())
+        await uow.commit()
+    return purged
+
+
+async def test_a_session_expired_past_the_retention_goes_with_its_refresh_tokens(
+    users: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings: UsersSettings = users.app.state.runtime.settings  # type: ignore[attr-defined]
+    email = await _sign_up(users)
+    lifetime = timedelta(seconds=settings.refresh_token_ttl_seconds)
+    retention = timedelta(seconds=settings.session_retention_seconds)
+    # logged in, refreshed twice and left: it expired just over the retention ago
+    monkeypatch.setattr(sessions, "utcnow", _clock(utcnow() - lifetime - retention - timedelta(1)))
+    old = await _log_in(users, email, agent="okhttp/4.12.0")
+    for _ in range(2):
+        old = (await _refresh(users, old["refresh_token"])).json()
+    # and one that expired a moment less than the retention ago
+    monkeypatch.setattr(sessions, "utcnow", _clock(utcnow() - lifetime - retention + timedelta(1)))
+    kept_old = await _log_in(users, email, agent="curl/8.5.0")
+    monkeypatch.undo()
+    current = await _log_in(users, email)
+    assert len(await _rows(users, RefreshToken)) == 5
+    assert await _purge(users, settings.model_copy(update={"session_retention_seconds": 0})) == 0
+    assert await _purge(users, settings) == 1
+    assert await _purge(users, settings) == 0
+    left = {row.id for row in await _rows(users, UserSession)}
+    assert left == {kept_old["session_id"], current["session_id"]}
+    assert {row.session_id for row in await _rows(users, RefreshToken)} == left
+    answer = await _refresh(users, old["refresh_token"])  # a deleted session's: refused
+    assert (answer.status_code, answer.json()["code"]) == (401, "invalid_refresh_token")
+    assert (await _refresh(users, current["refresh_token"])).status_code == 200
+
+
+async def test_expired_sessions_are_purged_a_batch_at_a_time(
+    users: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings: UsersSettings = users.app.state.runtime.settings  # type: ignore[attr-defined]
+    email = await _sign_up(users)
+    monkeypatch.setattr(sessions, "utcnow", _clock(utcnow() - timedelta(days=400)))
+    for _ in range(5):
+        await _log_in(users, email)
+    monkeypatch.undo()
+    monkeypatch.setattr(sessions, "PURGE_BATCH", 2)
+    assert [await _purge(users, settings) for _ in range(4)] == [2, 2, 1, 0]
+    assert await _rows(users, UserSession) == []
+    assert await _rows(users, RefreshToken) == []

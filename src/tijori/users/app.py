@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from tijori.common.app import ServiceRuntime, create_service_app
-from tijori.users import kyc, pin, repository, sessions_api, verification_api
+from tijori.users import kyc, pin, repository, sessions, sessions_api, verification_api
 from tijori.users.api import PAYMENT_TOKEN_ROUTE, router
 from tijori.users.config import UsersSettings
 from tijori.users.models import OutboxMessage
@@ -26,6 +26,7 @@ def create_app(settings: UsersSettings | None = None) -> FastAPI:
             secret=secret,
         )
         kyc.register_kyc_loop(runtime, settings)
+        sessions.register_purge_loop(runtime, settings)
 
     return create_service_app(
         name="users",

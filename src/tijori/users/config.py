@@ -38,6 +38,9 @@ class UsersSettings(CommonSettings):
     refresh_token_ttl_seconds: int = Field(30 * 86_400, ge=60)
     # and ends when no refresh (nor the log-in) has used it for this long
     session_idle_seconds: int = Field(7 * 86_400, ge=60)
+    # and is deleted with its refresh tokens this long after its expiry, ended or not
+    # (users/sessions.py, purge_expired); 0 keeps every session
+    session_retention_seconds: int = Field(90 * 86_400, ge=0)
     # the KYC check (users/kyc.py, docs/limits.md): how often the loop asks the verifier
     # about checks under way, and how long the sandbox verifier takes to decide
     kyc_poll_seconds: float = Field(2.0, gt=0)

@@ -72,7 +72,10 @@ class UserSession(StagedRow, Base):
     statements (ending it, touching it), never by setting attributes."""
 
     __tablename__ = "sessions"
-    __table_args__ = (Index("ix_sessions_user_id_ended_at", "user_id", "ended_at"),)
+    __table_args__ = (
+        Index("ix_sessions_user_id_ended_at", "user_id", "ended_at"),
+        Index("ix_sessions_expires_at", "expires_at"),  # what the purge looks for
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: str(uuid.uuid4()))
     user_id: Mapped[str] = mapped_column(String(36), ForeignKey("users.id"))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import and_, bindparam, delete, select, update
 from sqlalchemy.engine import CursorResult
 
 from tijori.common.db import UnitOfWork
@@ -164,6 +164,22 @@ class SessionRepository:
         )
         await self.session.flush()
         return True
+
+    async def delete_expired(self, before: datetime, *, limit: int) -> int:
+        """Delete up to ``limit`` of the sessions that expired before ``before``, the
+        oldest first, with their refresh tokens; how many sessions."""
+        ids = (
+            await self.session.scalars(
+                select(UserSession.id)
+                .where(UserSession.expires_at < before)
+                .order_by(UserSession.expires_at)
+                .limit(limit)
+            )
+        ).all()
+        if ids:
+            await self.session.execute(delete(RefreshToken).where(RefreshToken.session_id.in_(ids)))
+            await self.session.execute(delete(UserSession).where(UserSession.id.in_(ids)))
+        return len(ids)
 
     async def open_sessions(
         self, user_id: str, *, now: datetime, idle_since: datetime

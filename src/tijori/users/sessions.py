@@ -16,15 +16,17 @@ the other services when it expires, at most ``jwt_ttl_seconds`` later.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from tijori.common.auth import Principal
-from tijori.common.clock import utcnow
-from tijori.common.db import UnitOfWork
+from tijori.common.clock import utcnow, woken
+from tijori.common.db import UnitOfWork, retry_transient
 from tijori.common.errors import NotFoundError, UnauthorizedError
 from tijori.common.metrics import (
     REFRESH_TOKEN_REUSE,
@@ -37,10 +39,16 @@ from tijori.users.devices import describe_device
 from tijori.users.models import UserSession
 from tijori.users.repository import SessionRepository
 
+if TYPE_CHECKING:
+    from tijori.common.app import ServiceRuntime
+
 log = logging.getLogger(__name__)
 
 REFRESH_TOKEN_BYTES = 32
 MAX_SESSION_ID_LENGTH = 36
+# sessions deleted in one transaction, and how often the purge looks for more
+PURGE_BATCH = 500
+PURGE_INTERVAL_SECONDS = 3600
 
 
 class InvalidRefreshTokenError(UnauthorizedError):
@@ -214,3 +222,39 @@ async def _end(
         count_after_commit(uow, SESSIONS_ENDED.labels(reason=reason), ended)
         log.info("%d session(s) of user %s ended: %s", ended, user_id, reason)
     return ended
+
+
+async def purge_expired(uow: UnitOfWork, *, settings: UsersSettings, now: datetime) -> int:
+    """Delete up to :data:`PURGE_BATCH` of the sessions that expired more than
+    ``session_retention_seconds`` before ``now``, with their refresh tokens (the caller
+    commits); how many sessions.
+
+    Every session expires ``refresh_token_ttl_seconds`` after its log-in, however it
+    ended, so each goes by then plus the retention, and the refresh tokens it kept (one
+    per refresh) with it. No request needs them by then: a token naming a deleted
+    session is refused as one of an ended session is."""
+    if not settings.session_retention_seconds:
+        return 0
+    before = now - timedelta(seconds=settings.session_retention_seconds)
+    return await SessionRepository(uow).delete_expired(before, limit=PURGE_BATCH)
+
+
+def register_purge_loop(runtime: ServiceRuntime, settings: UsersSettings) -> None:
+    """Add the loop that purges expired sessions: at start, then hourly (at once again
+    while whole batches go)."""
+
+    async def purge_sessions() -> None:
+        async def once() -> int:
+            async with runtime.unit_of_work() as uow:
+                purged = await purge_expired(uow, settings=settings, now=utcnow())
+                await uow.commit()
+            return purged
+
+        while True:
+            purged = await retry_transient(once, what="session purge")
+            if purged:
+                log.info("deleted %d expired session(s) and their refresh tokens", purged)
+            wait = 0 if purged == PURGE_BATCH else PURGE_INTERVAL_SECONDS
+            await woken(asyncio.Event(), wait)
+
+    runtime.workers.append(purge_sessions)
