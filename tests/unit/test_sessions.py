@@ -14,7 +14,7 @@ import jwt
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import unique_email, unique_phone
+from tests.conftest import poll, unique_email, unique_phone
 from tests.unit.conftest import users_client
 from tijori.common.auth import TokenKeys
 from tijori.common.clock import utcnow
@@ -280,3 +280,26 @@ async def test_expired_sessions_are_purged_a_batch_at_a_time(
     assert [await _purge(users, settings) for _ in range(4)] == [2, 2, 1, 0]
     assert await _rows(users, UserSession) == []
     assert await _rows(users, RefreshToken) == []
+
+
+async def test_the_users_service_purges_expired_sessions_as_it_starts(
+    sqlite_url: Callable[[str], str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = UsersSettings(
+        data_dir=tmp_path,
+        TIJORI_USERS_DATABASE_URL=sqlite_url("users"),
+        refresh_token_ttl_seconds=86_400,
+    )
+    async with users_client(settings) as users:
+        email = await _sign_up(users)
+        monkeypatch.setattr(sessions, "utcnow", _clock(utcnow() - timedelta(days=400)))
+        await _log_in(users, email)
+        monkeypatch.undo()
+        assert len(await _rows(users, UserSession)) == 1
+    async with users_client(settings) as users:  # started again: the purge runs at once
+        assert "purge_sessions" in users.app.state.background
+
+        async def purged() -> bool:
+            return await _rows(users, UserSession) == [] and await _rows(users, RefreshToken) == []
+
+        await poll(purged, timeout=10, interval=0.05, what="the expired session to go")

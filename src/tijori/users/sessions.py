@@ -240,7 +240,7 @@ async def purge_expired(uow: UnitOfWork, *, settings: UsersSettings, now: dateti
 
 
 def register_purge_loop(runtime: ServiceRuntime, settings: UsersSettings) -> None:
-    """Add the loop that purges expired sessions: at start, then hourly (at once again
+    """Add the loop that purges expired sessions: at start, then hourly (each second
     while whole batches go)."""
 
     async def purge_sessions() -> None:
@@ -254,7 +254,8 @@ def register_purge_loop(runtime: ServiceRuntime, settings: UsersSettings) -> Non
             purged = await retry_transient(once, what="session purge")
             if purged:
                 log.info("deleted %d expired session(s) and their refresh tokens", purged)
-            wait = 0 if purged == PURGE_BATCH else PURGE_INTERVAL_SECONDS
+            # a whole batch: there may be more, after a breath for the database
+            wait = 1 if purged == PURGE_BATCH else PURGE_INTERVAL_SECONDS
             await woken(asyncio.Event(), wait)
 
     runtime.workers.append(purge_sessions)
