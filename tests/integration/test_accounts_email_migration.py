@@ -5,7 +5,6 @@ its own bytes, so addresses the old collation took for one another are two accou
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import text
@@ -13,12 +12,6 @@ from sqlalchemy.exc import IntegrityError
 
 from tijori.common.db import create_engine
 from tijori.common.migrations import upgrade
-
-
-def _upgrade(url: str, revision: str) -> None:
-    with ThreadPoolExecutor(max_workers=1) as worker:  # Alembic runs its own event loop
-        worker.submit(upgrade, "transactions", url, revision).result()
-
 
 _ACCOUNT = text(
     "INSERT INTO accounts (user_id, wallet_id, name, email, phone, balance_paise, version,"
@@ -30,7 +23,7 @@ _FIND = text("SELECT user_id FROM accounts WHERE email = :email")
 async def test_addresses_are_normalised_and_then_found_only_by_their_own_bytes(
     scratch_database: str,
 ) -> None:
-    await asyncio.to_thread(_upgrade, scratch_database, "0005")
+    await asyncio.to_thread(upgrade, "transactions", scratch_database, "0005")
     engine = create_engine(scratch_database)
     try:
         async with engine.begin() as connection:
@@ -44,7 +37,7 @@ async def test_addresses_are_normalised_and_then_found_only_by_their_own_bytes(
             # the defect: the look-alike found the plain address's account
             found = await connection.scalar(_FIND, {"email": "rť-a@x.co"})
             assert found == "u-1"
-        await asyncio.to_thread(_upgrade, scratch_database, "head")
+        await asyncio.to_thread(upgrade, "transactions", scratch_database, "head")
         async with engine.begin() as connection:
             for email, owner in (
                 (b"rt-a@x.co", "u-1"),

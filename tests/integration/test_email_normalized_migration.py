@@ -5,7 +5,6 @@ while the normalised form stays unique byte for byte."""
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import text
@@ -13,12 +12,6 @@ from sqlalchemy.exc import IntegrityError
 
 from tijori.common.db import create_engine
 from tijori.common.migrations import upgrade
-
-
-def _upgrade(url: str, revision: str) -> None:
-    with ThreadPoolExecutor(max_workers=1) as worker:  # Alembic runs its own event loop
-        worker.submit(upgrade, "users", url, revision).result()
-
 
 _OLD_USER = text(
     "INSERT INTO users (id, name, email, phone, password_hash, authority, kyc, created_at,"
@@ -34,7 +27,7 @@ _NEW_USER = text(
 async def test_addresses_are_backfilled_and_then_compare_byte_for_byte(
     scratch_database: str,
 ) -> None:
-    await asyncio.to_thread(_upgrade, scratch_database, "0004")
+    await asyncio.to_thread(upgrade, "users", scratch_database, "0004")
     engine = create_engine(scratch_database)
     try:
         async with engine.begin() as connection:
@@ -50,7 +43,7 @@ async def test_addresses_are_backfilled_and_then_compare_byte_for_byte(
                     await connection.execute(
                         _OLD_USER, {"id": "u-x", "email": "rt-a@x.co", "phone": "+919876500009"}
                     )
-        await asyncio.to_thread(_upgrade, scratch_database, "head")
+        await asyncio.to_thread(upgrade, "users", scratch_database, "head")
         async with engine.begin() as connection:
             rows = (
                 await connection.execute(

@@ -4,18 +4,11 @@ from then on keys that the old collation took for one another are two keys."""
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import text
 
 from tijori.common.db import create_engine
 from tijori.common.migrations import upgrade
-
-
-def _upgrade(url: str, revision: str) -> None:
-    with ThreadPoolExecutor(max_workers=1) as worker:  # Alembic runs its own event loop
-        worker.submit(upgrade, "transactions", url, revision).result()
-
 
 _TRANSACTION = text(
     "INSERT INTO transactions (id, sender_id, receiver_id, amount_paise, currency, status,"
@@ -31,13 +24,13 @@ _KEY = text(
 async def test_keys_survive_the_migration_and_then_compare_byte_for_byte(
     scratch_database: str,
 ) -> None:
-    await asyncio.to_thread(_upgrade, scratch_database, "0002")
+    await asyncio.to_thread(upgrade, "transactions", scratch_database, "0002")
     engine = create_engine(scratch_database)
     try:
         async with engine.begin() as connection:
             await connection.execute(_TRANSACTION, {"id": "t-1"})
             await connection.execute(_KEY, {"key": "Invoice-Ä ✓", "id": "t-1"})
-        await asyncio.to_thread(_upgrade, scratch_database, "head")
+        await asyncio.to_thread(upgrade, "transactions", scratch_database, "head")
         async with engine.begin() as connection:
             for number, key in enumerate(["invoice-ä ✓", "Invoice-A ✓", "Invoice-Ä ✓ "], 2):
                 await connection.execute(_TRANSACTION, {"id": f"t-{number}"})

@@ -5,7 +5,6 @@ their refresh tokens, a batch at a time, and nothing newer goes with them."""
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from uuid import uuid4
 
@@ -23,9 +22,7 @@ from tijori.users.models import RefreshToken, User, UserSession
 async def test_sessions_expired_past_the_retention_go_with_their_refresh_tokens(
     scratch_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Alembic runs its own event loop: off the test's
-    with ThreadPoolExecutor(max_workers=1) as worker:
-        await asyncio.wrap_future(worker.submit(upgrade, "users", scratch_database))
+    await asyncio.to_thread(upgrade, "users", scratch_database)  # Alembic runs its own loop
     settings = UsersSettings(session_retention_seconds=90 * 86_400)
     now = utcnow()
     user_id = str(uuid4())

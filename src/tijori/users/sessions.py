@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from tijori.common.auth import Principal
-from tijori.common.clock import utcnow, woken
+from tijori.common.clock import stop_if_cancelled, utcnow
 from tijori.common.db import UnitOfWork, retry_transient
 from tijori.common.errors import NotFoundError, UnauthorizedError
 from tijori.common.metrics import (
@@ -254,8 +254,8 @@ def register_purge_loop(runtime: ServiceRuntime, settings: UsersSettings) -> Non
             purged = await retry_transient(once, what="session purge")
             if purged:
                 log.info("deleted %d expired session(s) and their refresh tokens", purged)
+            stop_if_cancelled()  # nothing wakes it early: it only waits (tijori.common.clock)
             # a whole batch: there may be more, after a breath for the database
-            wait = 1 if purged == PURGE_BATCH else PURGE_INTERVAL_SECONDS
-            await woken(asyncio.Event(), wait)
+            await asyncio.sleep(1 if purged == PURGE_BATCH else PURGE_INTERVAL_SECONDS)
 
     runtime.workers.append(purge_sessions)
